@@ -1,0 +1,111 @@
+//! The `airlock:stage/host` imports: logging, progress and `store-secret`.
+//!
+//! In a component these call the host. Natively (unit tests) they are recorded in a
+//! thread-local list that [`take_records`] drains, so a test can assert what a stage logged,
+//! reported or stored.
+
+use crate::{Category, StageError};
+
+/// Log levels of the WIT `host.level` enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One recorded host call (native builds only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// `log(level, message)`.
+    Log(Level, String),
+    /// `progress(done, total, message)`.
+    Progress(u64, Option<u64>, String),
+    /// `store-secret(name, value)`.
+    Secret(String, String),
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    static RECORDS: std::cell::RefCell<Vec<Record>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Drains the host calls recorded on this thread (native builds; always empty in a component).
+pub fn take_records() -> Vec<Record> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        RECORDS.with(|r| std::mem::take(&mut *r.borrow_mut()))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        Vec::new()
+    }
+}
+
+/// Writes a log line through the host, which redacts secrets and prefixes the stage id.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use crate::bindings::airlock::stage::host as h;
+        let level = match level {
+            Level::Trace => h::Level::Trace,
+            Level::Debug => h::Level::Debug,
+            Level::Info => h::Level::Info,
+            Level::Warn => h::Level::Warn,
+            Level::Error => h::Level::Error,
+        };
+        h::log(level, message);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    RECORDS.with(|r| r.borrow_mut().push(Record::Log(level, message.to_string())));
+}
+
+/// [`log`] at info level.
+pub fn info(message: &str) {
+    log(Level::Info, message)
+}
+
+/// [`log`] at warn level.
+pub fn warn(message: &str) {
+    log(Level::Warn, message)
+}
+
+/// [`log`] at debug level.
+pub fn debug(message: &str) {
+    log(Level::Debug, message)
+}
+
+/// Reports progress: `done` of `total` units (bytes, files), `total` none when unknown.
+pub fn progress(done: u64, total: Option<u64>, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    crate::bindings::airlock::stage::host::progress(done, total, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    RECORDS.with(|r| {
+        r.borrow_mut()
+            .push(Record::Progress(done, total, message.to_string()))
+    });
+}
+
+/// Hands secret `value` to the host under `name`. The host refuses names not listed in the
+/// stage's `grants.secrets.produce`; that refusal is a [`Category::Capability`] error.
+pub fn store_secret(name: &str, value: &str) -> Result<(), StageError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::airlock::stage::host::store_secret(name, value).map_err(|reason| {
+            StageError::new(Category::Capability, reason).with_hint(format!(
+                "add \"{name}\" to the stage's grants.secrets.produce in the manifest"
+            ))
+        })
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = Category::Capability;
+        RECORDS.with(|r| {
+            r.borrow_mut()
+                .push(Record::Secret(name.to_string(), value.to_string()))
+        });
+        Ok(())
+    }
+}
