@@ -1,10 +1,210 @@
-//! The build stage (placeholder until its library lands).
+//! The build stage: builds the sdist and the wheel of the pure-Python project at the stage's
+//! root (the guest path `/`, i.e. the manifest's `[pipeline].project`) with
+//! [`airlock_pypkg`], reproducibly, into `out`.
+//!
+//! Config (all optional):
+//! - `sdist` (bool, default true), `wheel` (bool, default true): what to build.
+//! - `out` (string, default `"dist"`): output directory, project-relative (needs a write
+//!   grant).
+//! - `source_date_epoch` (integer seconds): timestamp of every archive member; else the
+//!   `SOURCE_DATE_EPOCH` environment variable when granted and set; else hatchling's default
+//!   1580601600 (2020-02-02).
+//! - `generator` (string, default `airlock-pypkg <version>`): the WHEEL `Generator:` value.
+//!
+//! Output:
+//! ```json
+//! { "name": "mypylogger", "version": "0.2.8", "source_date_epoch": 1580601600,
+//!   "artifacts": [ { "kind": "sdist", "path": "dist/mypylogger-0.2.8.tar.gz",
+//!                    "filename": "mypylogger-0.2.8.tar.gz", "sha256": "<hex>", "size": 853374 },
+//!                  { "kind": "wheel", ... } ] }
+//! ```
+//! `path` is project-relative (`out` joined with `filename`); `sha256` is lowercase hex;
+//! `size` in bytes. Sdist first, then wheel (the order twine uploads them).
+//!
+//! Errors: an unsupported project (setup.py, another backend, hooks) is a `build` error
+//! naming what, with a hint about the prebuilt mode; a missing pyproject.toml or an ungranted
+//! path is a `capability` error naming the path; invalid metadata is a `validation` error.
 
-fn run(req: &airlock_stage::Request) -> Result<serde_json::Value, airlock_stage::StageError> {
-    Err(airlock_stage::StageError::internal(format!(
-        "stage {} is not implemented yet",
-        req.stage_id
-    )))
+// Natively the export macro expands to nothing, so `run` and its helpers are only used by tests.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+use std::path::{Path, PathBuf};
+
+use airlock_pypkg::{BuildOptions, Error, Kind};
+use airlock_stage::{Category, Request, StageError};
+use serde::Deserialize;
+
+/// The stage config (`[stage.config]` in the manifest).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Config {
+    sdist: bool,
+    wheel: bool,
+    out: String,
+    source_date_epoch: Option<i64>,
+    generator: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sdist: true,
+            wheel: true,
+            out: "dist".into(),
+            source_date_epoch: None,
+            generator: None,
+        }
+    }
+}
+
+fn stage_error(root: &Path, e: Error) -> StageError {
+    match e {
+        Error::Io { path, source } => {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            StageError::io(&rel.to_string_lossy(), &source)
+        }
+        Error::Unsupported(what) => StageError::new(
+            Category::Build,
+            format!("cannot build this project faithfully: unsupported {what}"),
+        )
+        .with_hint(
+            "build the distributions with the project's own backend in a separate CI step, \
+             put them in dist/, and validate/publish them without this stage building them",
+        ),
+        e @ (Error::Toml { .. } | Error::Invalid(_)) => StageError::validation(e.to_string())
+            .with_hint("fix pyproject.toml (PEP 621 [project] table, [tool.hatch] settings)"),
+    }
+}
+
+/// Runs the build at project root `root` (`/` in the component).
+fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> {
+    let epoch = match config.source_date_epoch {
+        Some(e) => e,
+        None => airlock_pypkg::source_date_epoch_from_env()
+            .map_err(|e| StageError::config(e.to_string()))?
+            .unwrap_or(airlock_pypkg::DEFAULT_SOURCE_DATE_EPOCH),
+    };
+    let mut options = BuildOptions {
+        source_date_epoch: epoch,
+        ..BuildOptions::default()
+    };
+    if let Some(g) = &config.generator {
+        options.generator = g.clone();
+    }
+    let project = airlock_pypkg::Project::load(root).map_err(|e| stage_error(root, e))?;
+    airlock_stage::host::info(&format!(
+        "building {} {} (SOURCE_DATE_EPOCH={epoch})",
+        project.raw_name, project.version
+    ));
+    let out_rel = PathBuf::from(config.out.trim_start_matches('/'));
+    let out_dir = root.join(&out_rel);
+    std::fs::create_dir_all(&out_dir).map_err(|e| StageError::io(&config.out, &e))?;
+    let mut artifacts = Vec::new();
+    let mut kinds = Vec::new();
+    if config.sdist {
+        kinds.push(Kind::Sdist);
+    }
+    if config.wheel {
+        kinds.push(Kind::Wheel);
+    }
+    if kinds.is_empty() {
+        return Err(
+            StageError::config("both `sdist` and `wheel` are false: nothing to build")
+                .with_hint("set `sdist = true` and/or `wheel = true` in the stage config"),
+        );
+    }
+    let total = kinds.len() as u64;
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let (filename, bytes) = match kind {
+            Kind::Sdist => airlock_pypkg::sdist_bytes(&project, &options),
+            Kind::Wheel => airlock_pypkg::wheel_bytes(&project, &options),
+        }
+        .map_err(|e| stage_error(root, e))?;
+        let path = out_dir.join(&filename);
+        let rel = out_rel.join(&filename).to_string_lossy().replace('\\', "/");
+        std::fs::write(&path, &bytes).map_err(|e| StageError::io(&rel, &e))?;
+        let sha256 = airlock_pypkg::sha256_hex(&bytes);
+        airlock_stage::host::progress(i as u64 + 1, Some(total), &format!("wrote {rel}"));
+        artifacts.push(serde_json::json!({
+            "kind": kind,
+            "path": rel,
+            "filename": filename,
+            "sha256": sha256,
+            "size": bytes.len(),
+        }));
+    }
+    Ok(serde_json::json!({
+        "name": project.raw_name,
+        "version": project.version,
+        "source_date_epoch": epoch,
+        "artifacts": artifacts,
+    }))
+}
+
+fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+    let config: Config = req.config()?;
+    build(Path::new("/"), &config)
 }
 
 airlock_stage::export_stage!(run);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo(dir: &Path) {
+        std::fs::create_dir_all(dir.join("src/demo_pkg")).unwrap();
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
+             [project]\nname = \"demo-pkg\"\nversion = \"1.0\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("src/demo_pkg/__init__.py"), "x = 1\n").unwrap();
+    }
+
+    #[test]
+    fn builds_both_and_reports_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        demo(tmp.path());
+        let config = Config {
+            source_date_epoch: Some(1_700_000_000),
+            ..Config::default()
+        };
+        let out = build(tmp.path(), &config).unwrap();
+        assert_eq!(out["name"], "demo-pkg");
+        assert_eq!(out["version"], "1.0");
+        let arts = out["artifacts"].as_array().unwrap();
+        assert_eq!(arts[0]["kind"], "sdist");
+        assert_eq!(arts[0]["path"], "dist/demo_pkg-1.0.tar.gz");
+        assert_eq!(arts[1]["filename"], "demo_pkg-1.0-py2.py3-none-any.whl");
+        let bytes =
+            std::fs::read(tmp.path().join("dist/demo_pkg-1.0-py2.py3-none-any.whl")).unwrap();
+        assert_eq!(arts[1]["size"], bytes.len());
+        assert_eq!(arts[1]["sha256"], airlock_pypkg::sha256_hex(&bytes));
+    }
+
+    #[test]
+    fn config_errors_and_unsupported_projects_are_typed() {
+        let req = Request::new("build", serde_json::json!({ "wheel": "yes" }));
+        let err = run(&req).unwrap_err();
+        assert_eq!(err.category, Category::Configuration);
+        assert!(err.message.contains("config.wheel"), "{}", err.message);
+
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("setup.py"),
+            "from setuptools import setup\nsetup()\n",
+        )
+        .unwrap();
+        let err = build(tmp.path(), &Config::default()).unwrap_err();
+        assert_eq!(err.category, Category::Build);
+        assert!(err.message.contains("setup.py"), "{}", err.message);
+        assert!(err.hint.is_some());
+
+        let empty = tempfile::tempdir().unwrap();
+        let err = build(empty.path(), &Config::default()).unwrap_err();
+        assert_eq!(err.category, Category::Capability);
+        assert!(err.message.contains("pyproject.toml"), "{}", err.message);
+    }
+}

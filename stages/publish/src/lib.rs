@@ -1,1 +1,67 @@
-//! placeholder
+//! Publishing Python distributions to a package index.
+//!
+//! The domain logic of airlock's `upload` stage, as a plain library that compiles natively
+//! (unit- and integration-tested against a real pypiserver and pip) and for wasm32-wasip2
+//! (the stage component):
+//!
+//! - [`dist`]: a distribution file's core metadata (wheel `*.dist-info/METADATA`, sdist
+//!   `PKG-INFO`) and its sha256 / blake2b-256 digests.
+//! - [`metadata`]: the core metadata parser (RFC 822 headers as `packaging.metadata.parse_email`
+//!   reads them).
+//! - [`form`]: the legacy upload API request (`multipart/form-data`, the fields twine 6 sends;
+//!   warehouse's `forklift`).
+//! - [`answer`]: what an index's answer to an upload means (ok, already exists, auth, retry).
+//! - [`retry`]: exponential backoff with jitter that honours `Retry-After`.
+//! - [`simple`]: reading PEP 503 HTML / PEP 691 JSON simple pages and writing them.
+//! - [`index`]: uploading through an abstract [`index::Transport`] (the stage implements it
+//!   over wasi:http, tests over a native client) with skip-identical and verification.
+//! - [`folder`]: a `file://` repository: a folder with a PEP 503 + PEP 691 simple index.
+//! - [`repository`]: the `repository` config URL, parsed.
+//! - [`auth`]: checking an API token taken from the environment.
+//!
+//! Errors are [`airlock_stage::StageError`]s with the categories of the stage contract.
+
+pub mod answer;
+pub mod auth;
+pub mod dist;
+pub mod folder;
+pub mod form;
+pub mod index;
+pub mod metadata;
+pub mod repository;
+pub mod retry;
+pub mod simple;
+
+pub use dist::{DistKind, Distribution};
+pub use index::{FileReport, FileStatus, Transport};
+pub use repository::Repository;
+
+/// PEP 503 name normalization: runs of `-`, `_`, `.` become one `-`, lowercased.
+///
+/// `normalize_name("Foo.Bar__baz")` is `"foo-bar-baz"`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn normalizes_like_pep_503() {
+        assert_eq!(super::normalize_name("Foo.Bar__baz"), "foo-bar-baz");
+        assert_eq!(super::normalize_name("mypylogger"), "mypylogger");
+        assert_eq!(super::normalize_name("A-_-B"), "a-b");
+    }
+}

@@ -1,1 +1,379 @@
-//! placeholder
+//! Python packaging in pure Rust, for the airlock build stage (and anything else that needs
+//! a project's name or version without running Python).
+//!
+//! - [`project_name`], [`project_version`]: `[project].name` and the PEP 440 normalised
+//!   version (static, or hatchling's `[tool.hatch.version] path` parsed as text).
+//! - [`Project::load`]: `pyproject.toml` ([PEP 621]) resolved as hatchling 1.27 resolves it.
+//! - [`core_metadata`]: core metadata 2.4 text exactly as hatchling writes it.
+//! - [`build_wheel`], [`build_sdist`]: `{name}-{version}-{tag}.whl` ([PEP 427]/[PEP 491])
+//!   and `{name}-{version}.tar.gz` ([PEP 517] sdist, [PEP 625] name), with hatchling's file
+//!   selection, member order, permissions and timestamps, reproducible under
+//!   `SOURCE_DATE_EPOCH` (default 1580601600 = 2020-02-02, hatchling's).
+//!
+//! Fidelity: wheel and sdist members, their contents, order, modes, times and the RECORD are
+//! those hatchling 1.27 produces; the compressed bytes differ because deflate here is
+//! miniz_oxide, not zlib (the zip headers, CRCs and uncompressed tar stream are the same).
+//! The WHEEL `Generator` is `airlock-pypkg <version>` unless [`BuildOptions::generator`]
+//! says otherwise (set it to `hatchling 1.27.0` to compare against a hatchling wheel).
+//!
+//! Unsupported (an [`Error::Unsupported`] naming it): setup.py projects, backends other
+//! than `hatchling.build`, build/metadata hooks (compiled extensions), dynamic metadata
+//! other than the version, `force-include`, `shared-data`.
+//!
+//! No subprocess, no network: everything is `std::fs` under the given project root, so it
+//! runs the same natively and in a wasm32-wasip2 component.
+//!
+//! [PEP 427]: https://peps.python.org/pep-0427/
+//! [PEP 491]: https://peps.python.org/pep-0491/
+//! [PEP 517]: https://peps.python.org/pep-0517/
+//! [PEP 621]: https://peps.python.org/pep-0621/
+//! [PEP 625]: https://peps.python.org/pep-0625/
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+pub mod archive;
+mod error;
+pub mod metadata;
+pub mod project;
+pub mod select;
+
+pub use error::{Error, Result};
+pub use metadata::core_metadata;
+pub use project::{Project, project_name, project_version};
+
+/// hatchling's timestamp when `SOURCE_DATE_EPOCH` is unset: 2020-02-02T00:00:00Z.
+pub const DEFAULT_SOURCE_DATE_EPOCH: i64 = 1_580_601_600;
+
+/// This crate's `Generator` line value: `airlock-pypkg <crate version>`.
+pub const GENERATOR: &str = concat!("airlock-pypkg ", env!("CARGO_PKG_VERSION"));
+
+/// How to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// Seconds since the epoch stamped on every member (zip DOS time in UTC, tar mtime,
+    /// gzip header). Default [`DEFAULT_SOURCE_DATE_EPOCH`]. Zip cannot store times before
+    /// 1980; those are clamped to 1980-01-01.
+    pub source_date_epoch: i64,
+    /// The WHEEL file's `Generator:` value. Default [`GENERATOR`].
+    pub generator: String,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            source_date_epoch: DEFAULT_SOURCE_DATE_EPOCH,
+            generator: GENERATOR.to_string(),
+        }
+    }
+}
+
+/// The kind of a built distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// `.tar.gz` source distribution.
+    Sdist,
+    /// `.whl` binary (here: pure) distribution.
+    Wheel,
+}
+
+/// A written distribution file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Sdist or wheel.
+    pub kind: Kind,
+    /// Where it was written: `out_dir.join(filename)`.
+    pub path: PathBuf,
+    /// The file name, e.g. `mypylogger-0.2.8-py3-none-any.whl`.
+    pub filename: String,
+    /// Lowercase hex SHA-256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// `urlsafe_b64encode(sha256(data)).rstrip('=')`, the RECORD hash encoding ([PEP 376],
+/// [PEP 427]).
+///
+/// [PEP 376]: https://peps.python.org/pep-0376/
+/// [PEP 427]: https://peps.python.org/pep-0427/
+pub fn record_hash(data: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(data))
+}
+
+/// hatchling's `normalize_file_permissions`: 644, or 755 when the owner may execute; the
+/// file type bits are kept.
+pub fn normalize_file_permissions(st_mode: u32) -> u32 {
+    let mut m = (st_mode | 0o644) & !0o133;
+    if st_mode & 0o100 != 0 {
+        m |= 0o111;
+    }
+    m
+}
+
+/// `st_mode` of a regular file (type bits included). Without Unix permissions (WASI) every
+/// file is `0o100644`: a sandboxed build cannot see executable bits.
+fn file_mode(path: &Path) -> Result<u32> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = &meta;
+        Ok(meta.mode())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok(0o100644)
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// The wheel tag hatchling picks for a pure project (`get_default_tag`): `py2`, `py3` or
+/// `py2.py3` by which major versions `requires-python` admits (tried at `X.Y.100`, then
+/// every `X.Y.Z` for narrow ranges), then `-none-any`.
+///
+/// Errors: `requires-python` that is not a PEP 440 specifier set, or admits no version.
+pub fn wheel_tag(project: &Project) -> Result<String> {
+    use std::str::FromStr;
+    let specs = if project.requires_python.is_empty() {
+        None
+    } else {
+        Some(
+            pep440_rs::VersionSpecifiers::from_str(&project.requires_python).map_err(|e| {
+                Error::invalid(format!(
+                    "field `project.requires-python` is not a valid specifier set: {e}"
+                ))
+            })?,
+        )
+    };
+    let admits = |v: String| {
+        specs
+            .as_ref()
+            .is_none_or(|s| pep440_rs::Version::from_str(&v).is_ok_and(|v| s.contains(&v)))
+    };
+    let mut majors = Vec::new();
+    for major in [2, 3] {
+        if (0..100).any(|minor| admits(format!("{major}.{minor}.100"))) {
+            majors.push(format!("py{major}"));
+        }
+    }
+    if majors.is_empty() {
+        for major in [2, 3] {
+            if (0..100)
+                .any(|minor| (0..100).any(|patch| admits(format!("{major}.{minor}.{patch}"))))
+            {
+                majors.push(format!("py{major}"));
+            }
+        }
+    }
+    if majors.is_empty() {
+        return Err(Error::invalid(format!(
+            "`project.requires-python` ({}) admits no Python 2 or 3 version",
+            project.requires_python
+        )));
+    }
+    Ok(format!("{}-none-any", majors.join(".")))
+}
+
+/// The WHEEL file ([PEP 427]): `Wheel-Version: 1.0`, `Generator`, `Root-Is-Purelib: true`
+/// and one `Tag:` per expanded tag, sorted.
+///
+/// [PEP 427]: https://peps.python.org/pep-0427/#file-contents
+pub fn wheel_file(tag: &str, generator: &str) -> String {
+    let mut parts = tag.splitn(3, '-');
+    let (py, abi, plat) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let mut tags = Vec::new();
+    for p in py.split('.') {
+        for a in abi.split('.') {
+            for pl in plat.split('.') {
+                tags.push(format!("{p}-{a}-{pl}"));
+            }
+        }
+    }
+    tags.sort();
+    let mut s = format!("Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: true\n");
+    for t in tags {
+        s.push_str(&format!("Tag: {t}\n"));
+    }
+    s
+}
+
+/// `entry_points.txt` as hatchling writes it (empty string when there are none).
+pub fn entry_points_file(project: &Project) -> String {
+    let mut s = String::new();
+    let mut section = |name: &str, entries: &[(String, String)]| {
+        if !entries.is_empty() {
+            s.push_str(&format!("\n[{name}]\n"));
+            for (k, v) in entries {
+                s.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+    };
+    section("console_scripts", &project.scripts);
+    section("gui_scripts", &project.gui_scripts);
+    for (group, entries) in &project.entry_points {
+        section(group, entries);
+    }
+    s.trim_start().to_string()
+}
+
+/// One RECORD row as Python's `csv.writer` writes it (fields quoted only when needed).
+fn record_row(fields: [&str; 3]) -> String {
+    let q = |f: &str| {
+        if f.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", f.replace('"', "\"\""))
+        } else {
+            f.to_string()
+        }
+    };
+    format!("{},{},{}\n", q(fields[0]), q(fields[1]), q(fields[2]))
+}
+
+/// Lowercase hex SHA-256 of `bytes` (the digest artifacts are reported and uploaded with).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn write_artifact(kind: Kind, out_dir: &Path, filename: String, bytes: &[u8]) -> Result<Artifact> {
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let path = out_dir.join(&filename);
+    std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+    Ok(Artifact {
+        kind,
+        path,
+        filename,
+        sha256: sha256_hex(bytes),
+        size: bytes.len() as u64,
+    })
+}
+
+/// The wheel of `project` as bytes, with its file name.
+///
+/// Members, in hatchling's order: the selected project files (mode from disk, normalised to
+/// 644/755, with the regular-file type bits), then `{id}.dist-info/METADATA`, `WHEEL`,
+/// `entry_points.txt` (if any), `licenses/<license files>`, `RECORD` (generated files have
+/// mode 0o644). Every member has the DOS time of `options.source_date_epoch` (UTC).
+pub fn wheel_bytes(project: &Project, options: &BuildOptions) -> Result<(String, Vec<u8>)> {
+    let id = project.project_id();
+    let tag = wheel_tag(project)?;
+    let dist_info = format!("{id}.dist-info");
+    let dos = archive::DateTime::from_epoch(options.source_date_epoch).dos();
+    let mut zip = archive::ZipWriter::new();
+    let mut record = String::new();
+    let mut add = |zip: &mut archive::ZipWriter, name: &str, data: &[u8], mode: u32| {
+        zip.add(name, data, mode, dos);
+        record.push_str(&record_row([
+            name,
+            &format!("sha256={}", record_hash(data)),
+            &data.len().to_string(),
+        ]));
+    };
+    for f in select::wheel_files(project)? {
+        let data = read(&f.path)?;
+        let mode = normalize_file_permissions(file_mode(&f.path)?) & 0xFFFF;
+        add(&mut zip, &f.distribution_path, &data, mode);
+    }
+    add(
+        &mut zip,
+        &format!("{dist_info}/METADATA"),
+        core_metadata(project).as_bytes(),
+        0o644,
+    );
+    add(
+        &mut zip,
+        &format!("{dist_info}/WHEEL"),
+        wheel_file(&tag, &options.generator).as_bytes(),
+        0o644,
+    );
+    let eps = entry_points_file(project);
+    if !eps.is_empty() {
+        add(
+            &mut zip,
+            &format!("{dist_info}/entry_points.txt"),
+            eps.as_bytes(),
+            0o644,
+        );
+    }
+    for lic in &project.license_files {
+        let data = read(&project.root.join(lic))?;
+        add(
+            &mut zip,
+            &format!("{dist_info}/licenses/{lic}"),
+            &data,
+            0o644,
+        );
+    }
+    let record_name = format!("{dist_info}/RECORD");
+    record.push_str(&record_row([&record_name, "", ""]));
+    zip.add(&record_name, record.as_bytes(), 0o644, dos);
+    Ok((format!("{id}-{tag}.whl"), zip.finish()))
+}
+
+/// The sdist of `project` as bytes (gzip-compressed tar), with its file name.
+///
+/// Members under `{name}-{version}/` in hatchling's order (see [`select::sdist_files`]),
+/// then the generated `PKG-INFO`; modes normalised to 644/755, uid/gid 0, empty user and
+/// group names, mtime and gzip header time `options.source_date_epoch`.
+pub fn sdist_bytes(project: &Project, options: &BuildOptions) -> Result<(String, Vec<u8>)> {
+    let id = project.project_id();
+    let mtime = options.source_date_epoch.max(0) as u64;
+    let mut tar = archive::TarWriter::new();
+    for f in select::sdist_files(project)? {
+        let data = read(&f.path)?;
+        let mode = normalize_file_permissions(file_mode(&f.path)?) & 0o7777;
+        tar.add(&format!("{id}/{}", f.distribution_path), &data, mode, mtime);
+    }
+    tar.add(
+        &format!("{id}/PKG-INFO"),
+        core_metadata(project).as_bytes(),
+        0o644,
+        mtime,
+    );
+    let gz = archive::gzip(&tar.finish(), mtime.min(u64::from(u32::MAX)) as u32);
+    Ok((format!("{id}.tar.gz"), gz))
+}
+
+/// Builds the wheel of the project at `root` into `out_dir` (created if missing).
+///
+/// Errors: the project cannot be read or is unsupported (see [`Project::load`]); files
+/// cannot be read; `out_dir` cannot be written.
+pub fn build_wheel(root: &Path, out_dir: &Path, options: &BuildOptions) -> Result<Artifact> {
+    let project = Project::load(root)?;
+    let (name, bytes) = wheel_bytes(&project, options)?;
+    write_artifact(Kind::Wheel, out_dir, name, &bytes)
+}
+
+/// Builds the sdist of the project at `root` into `out_dir` (created if missing).
+///
+/// Errors: as [`build_wheel`].
+pub fn build_sdist(root: &Path, out_dir: &Path, options: &BuildOptions) -> Result<Artifact> {
+    let project = Project::load(root)?;
+    let (name, bytes) = sdist_bytes(&project, options)?;
+    write_artifact(Kind::Sdist, out_dir, name, &bytes)
+}
+
+/// `SOURCE_DATE_EPOCH` from the environment as an integer, if set and valid.
+///
+/// Errors: set but not an integer (a reproducibility setting must not be silently ignored).
+pub fn source_date_epoch_from_env() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => v.trim().parse().map(Some).map_err(|_| {
+            Error::invalid(format!(
+                "SOURCE_DATE_EPOCH={v:?} is not an integer number of seconds"
+            ))
+        }),
+        Err(_) => Ok(None),
+    }
+}

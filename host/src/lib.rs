@@ -1,0 +1,20 @@
+//! airlock: runs a Python release pipeline whose stages are WebAssembly components
+//! (WASI 0.2, the `airlock:stage` WIT world in `wit/`) in a capability sandbox.
+//!
+//! The host is split by concern:
+//! - [`manifest`]: the TOML pipeline manifest, parsed and validated;
+//! - [`capabilities`]: grant checks (paths, origins), credentials and secret redaction;
+//! - [`runtime`]: wasmtime engine, compile cache and the per-stage sandbox;
+//! - [`pipeline`]: the DAG, `when`, concurrency and the state folder;
+//! - [`report`]: progress, summaries and the JSON run report;
+//! - [`audit`]: imports versus grants;
+//! - [`cli`]: the command line.
+
+pub mod audit;
+pub mod builtin;
+pub mod capabilities;
+pub mod cli;
+pub mod manifest;
+pub mod pipeline;
+pub mod report;
+pub mod runtime;

@@ -1,0 +1,350 @@
+//! Uploading to an index over HTTP: the legacy upload API with retries, skip-identical and
+//! verification through the simple API.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use airlock_stage::http::{Request, Response};
+use airlock_stage::{Category, StageError};
+use serde::{Deserialize, Serialize};
+
+use crate::answer::{Answer, classify};
+use crate::dist::Distribution;
+use crate::form::{Multipart, upload_fields};
+use crate::retry::RetryPolicy;
+use crate::simple::{ACCEPT, ListedFile, parse_project_page};
+
+/// The `User-Agent` sent. It does not say "twine" on purpose: pypiserver answers a duplicate
+/// with 400 instead of 409 for twine.
+pub const USER_AGENT: &str = concat!("airlock/", env!("CARGO_PKG_VERSION"));
+
+/// Sends one HTTP request and returns the whole answer. The stage implements it over
+/// wasi:http ([`SdkTransport`]); tests over a native client. Errors: transport failures
+/// (connection refused/reset, timeout) as retryable [`Category::Network`] errors; a refusal
+/// by the sandbox as [`Category::Capability`]. Any HTTP status is an `Ok` answer.
+pub trait Transport {
+    /// Sends `req`; `progress(sent, total)` reports body bytes sent.
+    fn send(
+        &mut self,
+        req: &Request,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Response, StageError>;
+}
+
+/// [`Transport`] over the stage SDK's [`airlock_stage::http::send`] (wasi:http in a
+/// component; natively it always fails).
+pub struct SdkTransport;
+
+impl Transport for SdkTransport {
+    fn send(
+        &mut self,
+        req: &Request,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Response, StageError> {
+        airlock_stage::http::send(req, progress)
+    }
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Sent (or written) now.
+    Uploaded,
+    /// The repository already had this file with the same sha256.
+    Skipped,
+}
+
+/// The report of one file, as the upload stage outputs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileReport {
+    /// File name.
+    pub filename: String,
+    /// sha256, lowercase hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Uploaded or skipped.
+    pub status: FileStatus,
+}
+
+impl FileReport {
+    /// The report of `dist` with `status`.
+    pub fn of(dist: &Distribution, status: FileStatus) -> Self {
+        FileReport {
+            filename: dist.filename.clone(),
+            sha256: dist.digests.sha256.clone(),
+            size: dist.digests.size,
+            status,
+        }
+    }
+}
+
+/// An index reached through a [`Transport`].
+pub struct Index<'t> {
+    /// Where uploads are POSTed.
+    pub upload_url: String,
+    /// The simple index base, ending with `/`.
+    pub simple_url: String,
+    /// Retry policy for uploads.
+    pub policy: RetryPolicy,
+    transport: &'t mut dyn Transport,
+    sleep: Box<dyn FnMut(Duration) + 't>,
+}
+
+impl<'t> Index<'t> {
+    /// An index at `upload_url` / `simple_url` (see [`crate::Repository::Http`]) with the
+    /// default [`RetryPolicy`], sleeping with `std::thread::sleep` between retries.
+    pub fn new(upload_url: &str, simple_url: &str, transport: &'t mut dyn Transport) -> Self {
+        Index {
+            upload_url: upload_url.to_string(),
+            simple_url: simple_url.to_string(),
+            policy: RetryPolicy::default(),
+            transport,
+            sleep: Box::new(std::thread::sleep),
+        }
+    }
+
+    /// Replaces the sleep between retries (tests record instead of sleeping).
+    pub fn with_sleep(mut self, sleep: impl FnMut(Duration) + 't) -> Self {
+        self.sleep = Box::new(sleep);
+        self
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The files the simple index lists for project `name` (any spelling; it is normalized).
+    /// A 404 is an empty list. Errors: transport errors; 401/403 as
+    /// [`Category::Authentication`]; other non-200 answers as [`Category::Upload`].
+    pub fn project_files(&mut self, name: &str) -> Result<Vec<ListedFile>, StageError> {
+        let url = format!("{}{}/", self.simple_url, crate::normalize_name(name));
+        let req = Request::get(&url)
+            .header("accept", ACCEPT)
+            .header("user-agent", USER_AGENT);
+        let resp = self.transport.send(&req, &mut |_, _| {})?;
+        match resp.status {
+            200 => parse_project_page(
+                resp.header("content-type").unwrap_or("text/html"),
+                &resp.body,
+            ),
+            404 => Ok(Vec::new()),
+            401 | 403 => Err(StageError::new(
+                Category::Authentication,
+                format!("the simple index {url} refused access: {}", resp.status),
+            )
+            .with_hint("grant the simple index's origin a credential too, or set verify = false")),
+            s => Err(StageError::new(
+                Category::Upload,
+                format!(
+                    "the simple index {url} answered {s}: {}",
+                    crate::answer::server_message(&resp.body)
+                ),
+            )
+            .retryable(crate::retry::is_retryable_status(s))
+            .with_hint("check the `simple` URL in the upload stage's config")),
+        }
+    }
+
+    /// The simple index's entry for `dist`'s file name, if listed.
+    pub fn lookup(&mut self, dist: &Distribution) -> Result<Option<ListedFile>, StageError> {
+        Ok(self
+            .project_files(dist.metadata.name())?
+            .into_iter()
+            .find(|f| f.filename == dist.filename))
+    }
+
+    /// Uploads `dist` (read from `path`) through the legacy upload API.
+    ///
+    /// Transport errors and 408/429/5xx are retried per [`Index::policy`] (honouring
+    /// `Retry-After`); before each retry the simple index is checked, so an upload whose
+    /// answer was lost is reported uploaded and not sent twice. A duplicate answer (409, or
+    /// 400 "already exists") is resolved through the simple index: same sha256 →
+    /// [`FileStatus::Skipped`], different → a [`Category::Upload`] error. `progress(sent,
+    /// total)` reports body bytes.
+    pub fn upload(
+        &mut self,
+        dist: &Distribution,
+        path: &Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<FileReport, StageError> {
+        let shown = path.display().to_string();
+        let content = std::fs::read(path).map_err(|e| StageError::io(&shown, &e))?;
+        if crate::dist::sha256_hex(&content) != dist.digests.sha256 {
+            return Err(StageError::validation(format!(
+                "{shown} changed while it was being published"
+            )));
+        }
+        let mut form = Multipart::new(
+            &upload_fields(dist),
+            &dist.filename,
+            &Multipart::boundary_for(&dist.digests.sha256),
+        );
+        while contains(&content, form.boundary.as_bytes()) {
+            form = Multipart::new(
+                &upload_fields(dist),
+                &dist.filename,
+                &Multipart::boundary_for(&dist.digests.sha256),
+            );
+        }
+        let req = Request::post(&self.upload_url, &form.content_type(), form.body(&content))
+            .header("user-agent", USER_AGENT);
+        drop(content);
+        let mut retry = 0u32;
+        loop {
+            let (err, retry_after) = match self.transport.send(&req, progress) {
+                Ok(resp) => {
+                    match classify(&self.upload_url, &dist.filename, &resp, SystemTime::now()) {
+                        Answer::Stored => return Ok(FileReport::of(dist, FileStatus::Uploaded)),
+                        Answer::AlreadyExists { message } => {
+                            return self.resolve_existing(dist, &message);
+                        }
+                        Answer::Fail(e) => return Err(e),
+                        Answer::Retry {
+                            status,
+                            retry_after,
+                            message,
+                        } => (
+                            StageError::new(
+                                Category::Network,
+                                format!(
+                                    "{} answered {status} to the upload of {}: {message}",
+                                    self.upload_url, dist.filename
+                                ),
+                            )
+                            .retryable(true),
+                            retry_after,
+                        ),
+                    }
+                }
+                Err(e) if e.retryable && e.category == Category::Network => (e, None),
+                Err(e) => return Err(e),
+            };
+            if retry >= self.policy.retries {
+                let attempts = retry + 1;
+                return Err(StageError {
+                    message: format!("{} (gave up after {attempts} attempts)", err.message),
+                    ..err
+                }
+                .with_hint("the index or the network is failing; run the stage again later, or raise `retries`"));
+            }
+            let Some(wait) = self.policy.delay_random(retry, retry_after) else {
+                return Err(StageError {
+                    message: format!(
+                        "{} (the index asked to wait {:?}, longer than allowed)",
+                        err.message,
+                        retry_after.unwrap_or_default()
+                    ),
+                    ..err
+                }
+                .with_hint("run the stage again later, or raise `max_retry_after_s`"));
+            };
+            airlock_stage::host::warn(&format!(
+                "{} (attempt {}); retrying in {:.1} s",
+                err.message,
+                retry + 1,
+                wait.as_secs_f64()
+            ));
+            (self.sleep)(wait);
+            retry += 1;
+            // The previous attempt may have stored the file with its answer lost.
+            if let Ok(Some(listed)) = self.lookup(dist) {
+                return self
+                    .compare(dist, &listed, "")
+                    .map(|_| FileReport::of(dist, FileStatus::Uploaded));
+            }
+        }
+    }
+
+    /// After a duplicate answer: same sha256 on the index → skipped; different → error.
+    fn resolve_existing(
+        &mut self,
+        dist: &Distribution,
+        message: &str,
+    ) -> Result<FileReport, StageError> {
+        match self.lookup(dist) {
+            Ok(Some(listed)) => self.compare(dist, &listed, message).map(|_| FileReport::of(dist, FileStatus::Skipped)),
+            Ok(None) => Err(StageError::new(
+                Category::Upload,
+                format!(
+                    "{} says {} already exists ({message}) but its simple index {} does not list it",
+                    self.upload_url, dist.filename, self.simple_url
+                ),
+            )
+            .with_hint("a file name can never be reused, even after deletion (PyPI); bump the version, or set `simple` to the index's simple URL")),
+            Err(e) => Err(StageError {
+                message: format!("{} already exists on the index and checking its digest failed: {}", dist.filename, e.message),
+                ..e
+            }),
+        }
+    }
+
+    fn compare(
+        &self,
+        dist: &Distribution,
+        listed: &ListedFile,
+        message: &str,
+    ) -> Result<(), StageError> {
+        match &listed.sha256 {
+            Some(h) if *h == dist.digests.sha256 => Ok(()),
+            Some(h) => Err(StageError::new(
+                Category::Upload,
+                format!(
+                    "{} is already on the index with different content (index sha256 {h}, local {}){}",
+                    dist.filename,
+                    dist.digests.sha256,
+                    if message.is_empty() { String::new() } else { format!(": {message}") }
+                ),
+            )
+            .with_hint("a published file is never replaced: bump the version and build again")),
+            None => Err(StageError::new(
+                Category::Upload,
+                format!("{} is already on the index, which gives no sha256 to compare with", dist.filename),
+            )
+            .with_hint("check the file by hand; the index's simple pages should carry #sha256= digests")),
+        }
+    }
+
+    /// Checks that the simple index lists every file of `files` (with each project's `name`)
+    /// with its sha256. Errors: [`Category::Upload`] naming the missing or different files.
+    pub fn verify(&mut self, files: &[(String, FileReport)]) -> Result<(), StageError> {
+        let mut names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort();
+        names.dedup();
+        let mut problems = Vec::new();
+        for name in names {
+            let listed = self.project_files(name)?;
+            for (_, f) in files.iter().filter(|(n, _)| n == name) {
+                match listed.iter().find(|l| l.filename == f.filename) {
+                    None => problems.push(format!("{} is not listed", f.filename)),
+                    Some(l) if l.sha256.as_deref() != Some(f.sha256.as_str()) => {
+                        problems.push(format!(
+                            "{} is listed with sha256 {} instead of {}",
+                            f.filename,
+                            l.sha256.as_deref().unwrap_or("(none)"),
+                            f.sha256
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StageError::new(
+                Category::Upload,
+                format!("verification on {} failed: {}", self.simple_url, problems.join("; ")),
+            )
+            .retryable(true)
+            .with_hint("the index may still be processing the upload (retry later), or `simple` points to another index"))
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}

@@ -1,0 +1,373 @@
+//! The simple repository API: reading a project page (PEP 503 HTML or PEP 691 JSON) and
+//! writing both forms (with PEP 700's `versions` and `size`, API version 1.1).
+
+use airlock_stage::StageError;
+use serde::Serialize;
+
+/// The `Accept` header for a project page: PEP 691 JSON preferred, PEP 503 HTML accepted.
+pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1";
+
+/// The API version written into generated pages (PEP 629 / PEP 700).
+pub const API_VERSION: &str = "1.1";
+
+/// One file listed on a project page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedFile {
+    /// The file name (the anchor text in HTML, `filename` in JSON).
+    pub filename: String,
+    /// The link as given (relative or absolute), without unescaping beyond HTML entities.
+    pub url: String,
+    /// The sha256 hex digest from the URL's `#sha256=` fragment (HTML) or `hashes.sha256`
+    /// (JSON), lowercase; `None` when the index gives none.
+    pub sha256: Option<String>,
+}
+
+/// Parses a project page whose `Content-Type` is `content_type`: JSON when it names
+/// `json` (PEP 691), else HTML (PEP 503). Errors: malformed JSON
+/// ([`airlock_stage::Category::Upload`], since it is the index's answer).
+pub fn parse_project_page(content_type: &str, body: &[u8]) -> Result<Vec<ListedFile>, StageError> {
+    if content_type.to_ascii_lowercase().contains("json") {
+        parse_json(body)
+    } else {
+        Ok(parse_html(&String::from_utf8_lossy(body)))
+    }
+}
+
+/// Parses a PEP 691 JSON project page (`{"files": [{"filename", "url", "hashes"}]}`).
+pub fn parse_json(body: &[u8]) -> Result<Vec<ListedFile>, StageError> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        files: Vec<File>,
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        filename: String,
+        url: String,
+        #[serde(default)]
+        hashes: std::collections::BTreeMap<String, String>,
+    }
+    let page: Page = serde_json::from_slice(body).map_err(|e| {
+        StageError::new(
+            airlock_stage::Category::Upload,
+            format!("the index's PEP 691 project page is not valid: {e}"),
+        )
+    })?;
+    Ok(page
+        .files
+        .into_iter()
+        .map(|f| ListedFile {
+            sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
+            filename: f.filename,
+            url: f.url,
+        })
+        .collect())
+}
+
+/// Parses a PEP 503 HTML project page: every `<a href="…">filename</a>`; the digest comes
+/// from a `#sha256=<hex>` URL fragment.
+pub fn parse_html(html: &str) -> Vec<ListedFile> {
+    let mut out = Vec::new();
+    let lower = html.to_ascii_lowercase();
+    let mut pos = 0;
+    while let Some(i) = lower[pos..].find("<a") {
+        let start = pos + i;
+        let after = lower.as_bytes().get(start + 2).copied();
+        if !matches!(after, Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            pos = start + 2;
+            continue;
+        }
+        let Some(tag_end) = lower[start..].find('>').map(|j| start + j) else {
+            break;
+        };
+        let tag = &html[start..tag_end];
+        let Some(close) = lower[tag_end..].find("</a").map(|j| tag_end + j) else {
+            break;
+        };
+        let text = unescape(html[tag_end + 1..close].trim());
+        if let Some(href) = attribute(tag, "href") {
+            let href = unescape(&href);
+            let sha256 = href
+                .split_once('#')
+                .and_then(|(_, frag)| frag.strip_prefix("sha256="))
+                .map(|h| h.to_ascii_lowercase());
+            let filename = if text.is_empty() {
+                href.split('#')
+                    .next()
+                    .unwrap_or("")
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            } else {
+                text
+            };
+            out.push(ListedFile {
+                filename,
+                url: href,
+                sha256,
+            });
+        }
+        pos = close;
+    }
+    out
+}
+
+/// The value of attribute `name` in a start tag (quoted with `"` or `'`, or unquoted).
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let before_ok = at > 0 && lower.as_bytes()[at - 1].is_ascii_whitespace();
+        let rest = lower[from..].trim_start();
+        if !before_ok || !rest.starts_with('=') {
+            continue;
+        }
+        let offset = tag.len() - rest.len() + 1;
+        let value = tag[offset..].trim_start();
+        return Some(match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].split(q).next().unwrap_or("").to_string(),
+            _ => value
+                .split(|c: char| c.is_whitespace() || c == '>')
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        });
+    }
+    None
+}
+
+/// Escapes text for HTML content and attribute values: `& < > " '`.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Undoes the entities [`escape`] writes, plus `&#39;` and `&#NN;`/`&#xNN;` forms.
+pub fn unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(end) = rest.find(';').filter(|&e| e <= 10) else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let ent = &rest[1..end];
+        let ch = match ent {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ if ent.starts_with("#x") || ent.starts_with("#X") => {
+                u32::from_str_radix(&ent[2..], 16)
+                    .ok()
+                    .and_then(char::from_u32)
+            }
+            _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match ch {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A file to list on a generated project page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageFile {
+    /// The file name.
+    pub filename: String,
+    /// Its link, relative to the project page (e.g. `../../packages/x.whl`).
+    pub url: String,
+    /// sha256, lowercase hex.
+    pub sha256: String,
+    /// `Requires-Python`, if any (written HTML-escaped as `data-requires-python`).
+    pub requires_python: Option<String>,
+    /// Size in bytes (PEP 700).
+    pub size: u64,
+    /// The release version (PEP 700 `versions`).
+    pub version: String,
+}
+
+/// The PEP 503 HTML of a project page for `name` (normalized) listing `files`.
+pub fn project_html(name: &str, files: &[PageFile]) -> String {
+    let mut s = format!(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <title>Links for {0}</title>\n  </head>\n  <body>\n    <h1>Links for {0}</h1>\n",
+        escape(name)
+    );
+    for f in files {
+        let rp = f
+            .requires_python
+            .as_deref()
+            .map(|r| format!(" data-requires-python=\"{}\"", escape(r)))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "    <a href=\"{}#sha256={}\"{rp}>{}</a><br>\n",
+            escape(&f.url),
+            f.sha256,
+            escape(&f.filename)
+        ));
+    }
+    s.push_str("  </body>\n</html>\n");
+    s
+}
+
+/// The PEP 691 JSON of a project page (API 1.1: with `versions` and file `size`).
+pub fn project_json(name: &str, files: &[PageFile]) -> String {
+    #[derive(Serialize)]
+    struct Meta {
+        #[serde(rename = "api-version")]
+        api_version: &'static str,
+    }
+    #[derive(Serialize)]
+    struct File<'a> {
+        filename: &'a str,
+        url: &'a str,
+        hashes: std::collections::BTreeMap<&'static str, &'a str>,
+        #[serde(rename = "requires-python", skip_serializing_if = "Option::is_none")]
+        requires_python: Option<&'a str>,
+        size: u64,
+    }
+    #[derive(Serialize)]
+    struct Page<'a> {
+        meta: Meta,
+        name: &'a str,
+        files: Vec<File<'a>>,
+        versions: Vec<&'a str>,
+    }
+    let mut versions: Vec<&str> = files.iter().map(|f| f.version.as_str()).collect();
+    versions.sort();
+    versions.dedup();
+    let page = Page {
+        meta: Meta {
+            api_version: API_VERSION,
+        },
+        name,
+        files: files
+            .iter()
+            .map(|f| File {
+                filename: &f.filename,
+                url: &f.url,
+                hashes: [("sha256", f.sha256.as_str())].into_iter().collect(),
+                requires_python: f.requires_python.as_deref(),
+                size: f.size,
+            })
+            .collect(),
+        versions,
+    };
+    serde_json::to_string_pretty(&page).expect("serializable") + "\n"
+}
+
+/// The PEP 503 root index listing `names` (normalized), each linking to `<name>/`.
+pub fn root_html(names: &[String]) -> String {
+    let mut s = format!(
+        "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <title>Simple index</title>\n  </head>\n  <body>\n"
+    );
+    for n in names {
+        s.push_str(&format!("    <a href=\"{0}/\">{0}</a><br>\n", escape(n)));
+    }
+    s.push_str("  </body>\n</html>\n");
+    s
+}
+
+/// The PEP 691 JSON root index.
+pub fn root_json(names: &[String]) -> String {
+    let projects: Vec<_> = names
+        .iter()
+        .map(|n| serde_json::json!({ "name": n }))
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "meta": { "api-version": API_VERSION },
+        "projects": projects,
+    }))
+    .expect("serializable")
+        + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_pypiserver_and_pypi_html() {
+        let html = r#"<html><body><h1>Links for mypylogger</h1>
+<a href="../../packages/mypylogger-0.2.8-py3-none-any.whl#sha256=ABCDEF">mypylogger-0.2.8-py3-none-any.whl</a><br>
+<a data-requires-python="&gt;=3.8" href='https://files/x/mypylogger-0.2.8.tar.gz#sha256=0123'>mypylogger-0.2.8.tar.gz</a>
+<abbr>no</abbr><a href="nohash.zip"></a></body></html>"#;
+        let files = parse_html(html);
+        assert_eq!(files.len(), 3);
+        assert_eq!(files[0].filename, "mypylogger-0.2.8-py3-none-any.whl");
+        assert_eq!(files[0].sha256.as_deref(), Some("abcdef"));
+        assert_eq!(
+            files[1].url,
+            "https://files/x/mypylogger-0.2.8.tar.gz#sha256=0123"
+        );
+        assert_eq!(files[1].sha256.as_deref(), Some("0123"));
+        assert_eq!(files[2].filename, "nohash.zip");
+        assert_eq!(files[2].sha256, None);
+    }
+
+    #[test]
+    fn parses_pep_691_json() {
+        let body = br#"{"meta":{"api-version":"1.0"},"name":"a","files":[{"filename":"a-1.tar.gz","url":"https://x/a-1.tar.gz","hashes":{"sha256":"AA"}},{"filename":"a-1.zip","url":"u","hashes":{}}]}"#;
+        let files = parse_project_page("application/vnd.pypi.simple.v1+json", body).unwrap();
+        assert_eq!(files[0].sha256.as_deref(), Some("aa"));
+        assert_eq!(files[1].sha256, None);
+        assert!(parse_project_page("application/json", b"<html>").is_err());
+    }
+
+    #[test]
+    fn generated_pages_round_trip_and_escape() {
+        let files = vec![PageFile {
+            filename: "a-1.0.tar.gz".into(),
+            url: "../../packages/a-1.0.tar.gz".into(),
+            sha256: "ab".into(),
+            requires_python: Some(">=3.8, <4".into()),
+            size: 10,
+            version: "1.0".into(),
+        }];
+        let html = project_html("a", &files);
+        assert!(
+            html.contains("data-requires-python=\"&gt;=3.8, &lt;4\""),
+            "{html}"
+        );
+        let parsed = parse_html(&html);
+        assert_eq!(parsed[0].filename, "a-1.0.tar.gz");
+        assert_eq!(parsed[0].sha256.as_deref(), Some("ab"));
+        let json = project_json("a", &files);
+        let parsed = parse_json(json.as_bytes()).unwrap();
+        assert_eq!(parsed[0].url, "../../packages/a-1.0.tar.gz");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["versions"], serde_json::json!(["1.0"]));
+        assert_eq!(v["files"][0]["requires-python"], ">=3.8, <4");
+        assert!(root_html(&["a".into()]).contains("<a href=\"a/\">a</a>"));
+        assert_eq!(unescape("a&amp;b&#39;&#x41;&bogus"), "a&b'A&bogus");
+    }
+}

@@ -1,0 +1,197 @@
+//! Retry, backoff and lost-answer decisions, with a scripted transport (no sleeping).
+
+mod common;
+
+use std::time::Duration;
+
+use airlock_publish::index::Index;
+use airlock_publish::{Distribution, FileStatus, Transport};
+use airlock_stage::http::{Request, Response};
+use airlock_stage::{Category, StageError};
+use common::*;
+
+/// Answers POSTs from `posts` in order and GETs (simple pages) with `page`.
+struct Scripted {
+    posts: Vec<Result<Response, StageError>>,
+    page: Response,
+    log: Vec<String>,
+}
+
+fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+    Response {
+        status,
+        headers: headers
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+impl Transport for Scripted {
+    fn send(&mut self, req: &Request, _: &mut dyn FnMut(u64, u64)) -> Result<Response, StageError> {
+        self.log.push(format!("{} {}", req.method, req.url));
+        if req.method == "POST" {
+            assert!(req.headers.iter().any(
+                |(n, v)| n == "content-type" && v.starts_with("multipart/form-data; boundary=")
+            ));
+            self.posts.remove(0)
+        } else {
+            Ok(self.page.clone())
+        }
+    }
+}
+
+fn wheel() -> Option<(std::path::PathBuf, Distribution)> {
+    let fx = fixtures()?;
+    let p = fx.join(WHEEL);
+    let d = Distribution::read(&p).ok()?;
+    Some((p, d))
+}
+
+fn run(
+    posts: Vec<Result<Response, StageError>>,
+    page: Response,
+) -> (Result<FileStatus, StageError>, Vec<Duration>, Vec<String>) {
+    let (path, dist) = wheel().expect("fixtures");
+    let mut t = Scripted {
+        posts,
+        page,
+        log: Vec::new(),
+    };
+    let mut sleeps = Vec::new();
+    let result = {
+        let mut index = Index::new("http://127.0.0.1:1/", "http://127.0.0.1:1/simple/", &mut t)
+            .with_sleep(|d| sleeps.push(d));
+        index.upload(&dist, &path, &mut |_, _| {}).map(|r| r.status)
+    };
+    (result, sleeps, t.log)
+}
+
+fn reset() -> Result<Response, StageError> {
+    Err(StageError::new(Category::Network, "connection reset by peer").retryable(true))
+}
+
+#[test]
+fn transient_errors_back_off_then_succeed() {
+    if wheel().is_none() {
+        return;
+    }
+    let (r, sleeps, log) = run(
+        vec![
+            Ok(resp(503, &[], "busy")),
+            Ok(resp(502, &[], "")),
+            Ok(resp(200, &[], "OK")),
+        ],
+        resp(404, &[], ""),
+    );
+    assert_eq!(r.unwrap(), FileStatus::Uploaded);
+    assert_eq!(sleeps.len(), 2);
+    assert!(
+        sleeps[0] >= Duration::from_millis(500) && sleeps[0] <= Duration::from_secs(1),
+        "{sleeps:?}"
+    );
+    assert!(
+        sleeps[1] >= Duration::from_secs(1) && sleeps[1] <= Duration::from_secs(2),
+        "{sleeps:?}"
+    );
+    // Before each retry the index is asked whether the file landed.
+    assert_eq!(
+        log,
+        [
+            "POST http://127.0.0.1:1/",
+            "GET http://127.0.0.1:1/simple/mypylogger/",
+            "POST http://127.0.0.1:1/",
+            "GET http://127.0.0.1:1/simple/mypylogger/",
+            "POST http://127.0.0.1:1/"
+        ]
+    );
+}
+
+#[test]
+fn retry_after_is_honoured_and_bounded() {
+    if wheel().is_none() {
+        return;
+    }
+    let (r, sleeps, _) = run(
+        vec![
+            Ok(resp(429, &[("retry-after", "2")], "")),
+            Ok(resp(200, &[], "")),
+        ],
+        resp(404, &[], ""),
+    );
+    assert_eq!(r.unwrap(), FileStatus::Uploaded);
+    assert_eq!(sleeps, [Duration::from_secs(2)]);
+
+    let (r, sleeps, _) = run(
+        vec![Ok(resp(503, &[("Retry-After", "3600")], ""))],
+        resp(404, &[], ""),
+    );
+    let e = r.unwrap_err();
+    assert_eq!(e.category, Category::Network);
+    assert!(
+        e.retryable && e.message.contains("longer than allowed"),
+        "{e}"
+    );
+    assert!(sleeps.is_empty());
+}
+
+#[test]
+fn a_lost_answer_is_not_uploaded_twice() {
+    let Some((_, dist)) = wheel() else { return };
+    let page = format!(
+        "<a href=\"../../packages/{WHEEL}#sha256={}\">{WHEEL}</a>",
+        dist.digests.sha256
+    );
+    let (r, sleeps, log) = run(
+        vec![reset()],
+        resp(200, &[("content-type", "text/html")], &page),
+    );
+    assert_eq!(r.unwrap(), FileStatus::Uploaded);
+    assert_eq!(sleeps.len(), 1);
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("POST")).count(),
+        1,
+        "{log:?}"
+    );
+}
+
+#[test]
+fn exhausted_retries_fail_as_network_errors() {
+    if wheel().is_none() {
+        return;
+    }
+    let (r, sleeps, log) = run(
+        vec![
+            reset(),
+            Ok(resp(503, &[], "")),
+            Ok(resp(504, &[], "")),
+            Ok(resp(500, &[], "boom")),
+        ],
+        resp(404, &[], ""),
+    );
+    let e = r.unwrap_err();
+    assert_eq!(e.category, Category::Network);
+    assert!(e.retryable);
+    assert!(e.message.contains("gave up after 4 attempts"), "{e}");
+    assert_eq!(sleeps.len(), 3);
+    assert_eq!(log.iter().filter(|l| l.starts_with("POST")).count(), 4);
+}
+
+#[test]
+fn client_errors_are_never_retried() {
+    if wheel().is_none() {
+        return;
+    }
+    for (status, category) in [
+        (400, Category::Validation),
+        (401, Category::Authentication),
+        (403, Category::Authentication),
+        (405, Category::Upload),
+    ] {
+        let (r, sleeps, log) = run(vec![Ok(resp(status, &[], "no"))], resp(404, &[], ""));
+        assert_eq!(r.unwrap_err().category, category, "{status}");
+        assert!(sleeps.is_empty());
+        assert_eq!(log.len(), 1);
+    }
+}
