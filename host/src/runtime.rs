@@ -466,9 +466,21 @@ impl Runtime {
                     retryable: e.retryable,
                     hint: e.hint.map(|h| secrets.redact(&h)),
                 };
-                if !denied.is_empty() && !f.message.contains(&denied[0]) {
-                    f.message
-                        .push_str(&format!(" (the sandbox refused: {})", denied.join(", ")));
+                if !denied.is_empty() {
+                    // The host's own record decides: the stage failed after the sandbox
+                    // refused a request, whatever the guest made of the refusal.
+                    let mut urls = denied.clone();
+                    urls.sort();
+                    urls.dedup();
+                    f.category = "capability".into();
+                    f.retryable = false;
+                    f.message = format!("{} (the sandbox refused: {})", f.message, urls.join(", "));
+                    f.hint = Some(format!(
+                        "grant the origin in this stage's grants.http (e.g. \"{}\"), if the stage should reach it",
+                        Origin::of_url(&urls[0])
+                            .map(|o| o.to_string())
+                            .unwrap_or_default()
+                    ));
                 }
                 Err(f)
             }

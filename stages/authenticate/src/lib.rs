@@ -9,9 +9,12 @@
 //!   granted in `[stage.grants] env`.
 //! - `secret`: the secret name to store it under, default `"pypi-token"`; it must be listed
 //!   in `grants.secrets.produce`.
+//! - `optional`: default false. When true and the variable is unset, nothing is stored and
+//!   (or empty) the output says `"stored": false` (for publishing to a `file:` index, which needs no
+//!   credential, as the bundled demo does).
 //!
-//! Output: `{ "mode": "token", "secret": "<secret>", "source": "env:<env>" }`. The token is
-//! never in the output or a log line.
+//! Output: `{ "mode": "token", "secret": "<secret>", "source": "env:<env>", "stored": bool }`.
+//! The token is never in the output or a log line.
 
 // Natively `export_stage!` expands to nothing, so `run` is used only by the tests.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -28,6 +31,8 @@ struct Config {
     env: String,
     #[serde(default = "default_secret")]
     secret: String,
+    #[serde(default)]
+    optional: bool,
 }
 
 fn default_mode() -> String {
@@ -68,8 +73,22 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             req.stage_id
         )));
     }
-    let (token, warnings) =
-        airlock_publish::auth::check_token(&config.env, std::env::var(&config.env))?;
+    let value = std::env::var(&config.env);
+    if config.optional && value.as_deref().is_ok_and(|v| v.trim().is_empty())
+        || config.optional && value.is_err()
+    {
+        host::warn(&format!(
+            "{} is not set or empty: no credential stored (optional = true)",
+            config.env
+        ));
+        return Ok(serde_json::json!({
+            "mode": "token",
+            "secret": config.secret,
+            "source": format!("env:{}", config.env),
+            "stored": false,
+        }));
+    }
+    let (token, warnings) = airlock_publish::auth::check_token(&config.env, value)?;
     for w in &warnings {
         host::warn(w);
     }
@@ -82,6 +101,7 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         "mode": "token",
         "secret": config.secret,
         "source": format!("env:{}", config.env),
+        "stored": true,
     }))
 }
 
@@ -104,7 +124,7 @@ mod tests {
         let out = run(&req).unwrap();
         assert_eq!(
             out,
-            serde_json::json!({ "mode": "token", "secret": "tok", "source": "env:AIRLOCK_TEST_TOKEN_A" })
+            serde_json::json!({ "mode": "token", "secret": "tok", "source": "env:AIRLOCK_TEST_TOKEN_A", "stored": true })
         );
         let records = take_records();
         assert!(records.contains(&Record::Secret("tok".into(), "pypi-secret-value".into())));
@@ -127,6 +147,17 @@ mod tests {
             e.hint
                 .unwrap()
                 .contains("[stage.grants] env = [\"AIRLOCK_TEST_TOKEN_UNSET\"]")
+        );
+        let out = run(&Request::new(
+            "auth",
+            serde_json::json!({ "env": "AIRLOCK_TEST_TOKEN_UNSET", "optional": true }),
+        ))
+        .unwrap();
+        assert_eq!(out["stored"], false);
+        assert!(
+            !take_records()
+                .iter()
+                .any(|r| matches!(r, Record::Secret(..)))
         );
         let e = run(&Request::new(
             "auth",

@@ -4,8 +4,9 @@
 //! Walks are deterministic: per directory, files sorted by name (bytewise) come first, then
 //! the sorted subdirectories, recursively (Python's `os.walk` with `dirs.sort()`).
 //! Directories hatchling never enters are skipped: `__pycache__`, `.venv`, `.git`, `.hg`,
-//! `.hatch`, `.tox`, `.nox`, `.ruff_cache`, `.pytest_cache`, `.mypy_cache`, `.pixi`; files
-//! named `.DS_Store` are skipped.
+//! `.hatch`, `.tox`, `.nox`, `.ruff_cache`, `.pytest_cache`, `.mypy_cache`, `.pixi`, and
+//! airlock's own run folder `.airlock` (state, file index, status page: never part of a
+//! distribution, so a second run builds the same bytes); files named `.DS_Store` are skipped.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,7 @@ pub const EXCLUDED_DIRECTORIES: &[&str] = &[
     ".pytest_cache",
     ".mypy_cache",
     ".pixi",
+    ".airlock",
 ];
 
 /// One selected file: where it is and where it goes in the archive.

@@ -95,8 +95,16 @@ mod wasm {
     use wstd::http::{Body, Client, Method};
 
     fn classify(url: &str, e: &wstd::http::Error) -> StageError {
-        let text = format!("{e:?}");
-        if text.contains("HttpRequestDenied") {
+        // A refusal by the host's send hook arrives as ErrorCode::HttpRequestDenied (when
+        // the request has a body, the body stream may fail first; the host then reports
+        // the refused URL itself).
+        let denied = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<wstd::http::ErrorCode>(),
+                Some(wstd::http::ErrorCode::HttpRequestDenied)
+            )
+        });
+        if denied {
             StageError::new(
                 Category::Capability,
                 format!("request to {url} was refused by the sandbox: its origin is not granted"),

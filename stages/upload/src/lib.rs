@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use airlock_publish::index::{Index, SdkTransport};
 use airlock_publish::retry::RetryPolicy;
-use airlock_publish::{DistKind, Distribution, FileReport, Repository, folder};
+use airlock_publish::{DistKind, Distribution, FileReport, FileStatus, Repository, folder};
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
 
@@ -143,12 +143,16 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
                     &format!("publishing {}", dist.filename),
                 );
                 let r = folder::publish(path, src, dist)?;
-                host::info(&format!(
-                    "{}: {:?} into {}",
-                    dist.filename,
-                    r.status,
-                    path.display()
-                ));
+                host::info(&match r.status {
+                    FileStatus::Uploaded => {
+                        format!("{}: published to {}", dist.filename, path.display())
+                    }
+                    FileStatus::Skipped => format!(
+                        "{}: already in {} with the same sha256, skipped",
+                        dist.filename,
+                        path.display()
+                    ),
+                });
                 reports.push((dist.metadata.name().to_string(), r));
             }
             let verified = if config.verify {

@@ -1,0 +1,247 @@
+//! Shared support for airlock's tests: the real mypylogger 0.2.8 sdist and wheel from PyPI
+//! (downloaded once into `target/fixtures`), a real pypiserver on 127.0.0.1, and pip
+//! installing what was published.
+//!
+//! Everything here needs Python with pip; pypiserver needs `pip install -r
+//! tests/requirements.txt`. Functions panic with that instruction when a tool is missing:
+//! a test that depends on a real server must not pass without one.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The published wheel's file name.
+pub const MYPYLOGGER_WHEEL: &str = "mypylogger-0.2.8-py3-none-any.whl";
+/// The published sdist's file name.
+pub const MYPYLOGGER_SDIST: &str = "mypylogger-0.2.8.tar.gz";
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `target/fixtures` holding the real mypylogger 0.2.8 sdist and wheel, downloaded with
+/// `pip download` when absent (the only network use of the tests, and only to PyPI).
+pub fn fixtures() -> PathBuf {
+    let dir = workspace().join("target/fixtures");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, how) in [
+        (MYPYLOGGER_WHEEL, "--only-binary=:all:"),
+        (MYPYLOGGER_SDIST, "--no-binary=:all:"),
+    ] {
+        if !dir.join(file).is_file() {
+            let out = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    how,
+                    "-d",
+                ])
+                .arg(&dir)
+                .arg("mypylogger==0.2.8")
+                .output()
+                .expect("python3 is needed for the tests");
+            assert!(
+                dir.join(file).is_file(),
+                "cannot download {file} into {}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    dir
+}
+
+/// Unpacks the real mypylogger 0.2.8 sdist into `into` and returns the project folder
+/// (`into/mypylogger-0.2.8`).
+pub fn unpack_mypylogger(into: &Path) -> PathBuf {
+    let sdist = fixtures().join(MYPYLOGGER_SDIST);
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(&sdist)
+        .arg("-C")
+        .arg(into)
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar xzf {} failed", sdist.display());
+    into.join("mypylogger-0.2.8")
+}
+
+/// True when `python3 -c "import MODULE"` succeeds.
+pub fn python_has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minimal HTTP/1.0 GET to 127.0.0.1:`port` `path`: (status, body). Bounded by a 10 s
+/// timeout.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// A real pypiserver on 127.0.0.1 serving a fresh temp folder; killed on drop.
+pub struct PypiServer {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    /// The packages folder it serves.
+    pub packages: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PypiServer {
+    /// Starts `pypi-server run`. With `auth = Some((user, password))` uploads need those
+    /// credentials (htpasswd, via passlib): none → 401, wrong → 403. Waits (at most 30 s)
+    /// until `/simple/` answers.
+    pub fn start(auth: Option<(&str, &str)>) -> PypiServer {
+        assert!(
+            python_has("pypiserver") && python_has("passlib"),
+            "pypiserver is not installed: python3 -m pip install -r tests/requirements.txt"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let packages = dir.path().join("packages");
+        std::fs::create_dir_all(&packages).unwrap();
+        let port = free_port();
+        let mut cmd = Command::new("python3");
+        cmd.args([
+            "-m",
+            "pypiserver",
+            "run",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]);
+        match auth {
+            None => {
+                cmd.args(["-a", ".", "-P", "."]);
+            }
+            Some((user, password)) => {
+                let file = dir.path().join("htpasswd");
+                let ok = Command::new("python3")
+                    .args([
+                        "-c",
+                        "import sys; from passlib.apache import HtpasswdFile as H; h=H(sys.argv[1], new=True); h.set_password(sys.argv[2], sys.argv[3]); h.save()",
+                    ])
+                    .arg(&file)
+                    .args([user, password])
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "could not write the htpasswd file (passlib missing?)");
+                cmd.args(["-a", "update", "-P"]).arg(&file);
+            }
+        }
+        cmd.arg("--disable-fallback")
+            .arg(&packages)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn().expect("cannot start pypi-server");
+        let server = PypiServer {
+            child,
+            port,
+            packages,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !http_get(port, "/simple/").is_ok_and(|(s, _)| s == 200) {
+            assert!(
+                Instant::now() < deadline,
+                "pypiserver did not answer on port {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// The upload URL (`http://127.0.0.1:PORT/`).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// The simple index URL (`http://127.0.0.1:PORT/simple/`).
+    pub fn simple(&self) -> String {
+        format!("http://127.0.0.1:{}/simple/", self.port)
+    }
+}
+
+impl Drop for PypiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `pip install --no-deps --index-url INDEX --target T REQUIREMENT`, then
+/// `python3 -c "import MODULE"` with T on the path. Panics with pip's output on failure;
+/// returns T.
+pub fn pip_install(index_url: &str, requirement: &str, module: &str) -> tempfile::TempDir {
+    let target = tempfile::tempdir().unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-cache-dir",
+            "--no-deps",
+            "--index-url",
+            index_url,
+            "--target",
+        ])
+        .arg(target.path())
+        .arg(requirement)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pip install {requirement} from {index_url} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let import = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .env("PYTHONPATH", target.path())
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "import {module} failed: {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    target
+}
