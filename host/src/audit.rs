@@ -68,10 +68,8 @@ pub fn audit(manifest: &Manifest, runtime: &Runtime) -> anyhow::Result<Vec<Stage
         if !g.env.is_empty() && !has("wasi:cli/environment") {
             unused("env", "wasi:cli/environment");
         }
-        if !(g.produce.is_empty() && g.inject.is_empty())
-            && !has("airlock:stage/host")
-            && !has("wasi:http/outgoing-handler")
-        {
+        let uses_secrets = !(g.produce.is_empty() && g.inject.is_empty());
+        if uses_secrets && !(has("airlock:stage/host") || has("wasi:http/outgoing-handler")) {
             unused("secrets", "airlock:stage/host or wasi:http");
         }
         let mut imported = |iface: &str, why: &str| {

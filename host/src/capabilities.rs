@@ -65,13 +65,13 @@ pub fn normalize_grant_path(project: &Path, raw: &str) -> Result<String, String>
             break;
         }
     }
-    if let Ok(canon) = probe.canonicalize() {
-        if !canon.starts_with(project) {
-            return Err(format!(
-                "\"{raw}\" leads out of the project through a symlink (to {})",
-                canon.display()
-            ));
-        }
+    if let Ok(canon) = probe.canonicalize()
+        && !canon.starts_with(project)
+    {
+        return Err(format!(
+            "\"{raw}\" leads out of the project through a symlink (to {})",
+            canon.display()
+        ));
     }
     Ok(norm)
 }
@@ -227,10 +227,10 @@ impl Credential {
         if s == "bearer" {
             return Ok(Credential::Bearer);
         }
-        if let Some(name) = s.strip_prefix("header:") {
-            if http::HeaderName::from_bytes(name.as_bytes()).is_ok() {
-                return Ok(Credential::Header { name: name.into() });
-            }
+        if let Some(name) = s.strip_prefix("header:")
+            && http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+        {
+            return Ok(Credential::Header { name: name.into() });
         }
         Err(format!(
             "\"{s}\" is not a credential form: use \"basic:USER\", \"bearer\" or \"header:NAME\""

@@ -66,7 +66,7 @@ pub const EXIT_STAGE_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 fn load(
-    manifest: &PathBuf,
+    manifest: &std::path::Path,
     project: Option<&PathBuf>,
     set: &[String],
 ) -> Result<manifest::Manifest, String> {

@@ -439,11 +439,10 @@ pub fn parse(
                 }
             },
             RawComponent::Path { path, sha256 } => {
-                if let Some(d) = sha256 {
-                    if d.len() != 64 || !d.chars().all(|c| c.is_ascii_hexdigit()) {
+                if let Some(d) = sha256
+                    && (d.len() != 64 || !d.chars().all(|c| c.is_ascii_hexdigit())) {
                         return Err(ctx.err(rs.component.span().start, at("component.sha256"), "must be 64 hex digits (the sha256 of the .wasm file)"));
                     }
-                }
                 ComponentRef::Path { path: base.join(path), sha256: sha256.as_ref().map(|s| s.to_ascii_lowercase()) }
             }
         };
@@ -664,10 +663,10 @@ pub fn ancestors(stages: &[Stage], id: &str) -> BTreeSet<String> {
         .map(|s| s.needs.iter().map(String::as_str).collect())
         .unwrap_or_default();
     while let Some(n) = todo.pop() {
-        if out.insert(n.to_string()) {
-            if let Some(s) = by_id.get(n) {
-                todo.extend(s.needs.iter().map(String::as_str));
-            }
+        if out.insert(n.to_string())
+            && let Some(s) = by_id.get(n)
+        {
+            todo.extend(s.needs.iter().map(String::as_str));
         }
     }
     out

@@ -38,11 +38,11 @@ pub async fn run(
     let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
     for st in &manifest.stages {
         let key = st.component.to_string();
-        if !loaded.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(e) = loaded.entry(key) {
             let l = runtime
                 .load(&st.component)
                 .with_context(|| format!("stage \"{}\"", st.id))?;
-            loaded.insert(key, l);
+            e.insert(l);
         }
     }
 

@@ -209,12 +209,12 @@ impl Runtime {
         let component = Component::new(&self.engine, &bytes).map_err(|e| {
             anyhow::Error::from(e).context(format!("{cref} is not a valid component"))
         })?;
-        if std::fs::create_dir_all(dir).is_ok() {
-            if let Ok(ser) = component.serialize() {
-                let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-                if std::fs::write(&tmp, ser).is_ok() {
-                    let _ = std::fs::rename(&tmp, &file);
-                }
+        if std::fs::create_dir_all(dir).is_ok()
+            && let Ok(ser) = component.serialize()
+        {
+            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, ser).is_ok() {
+                let _ = std::fs::rename(&tmp, &file);
             }
         }
         Ok(Loaded {
@@ -678,16 +678,16 @@ impl WasiHttpHooks for HttpPolicy {
         }
         let origin = origin.unwrap();
         for (target, secret, credential) in &self.inject {
-            if target.covers(&origin) {
-                if let Some(value) = self.secrets.get(secret) {
-                    let (name, value) = credential.header(&value);
-                    if let (Ok(n), Ok(mut v)) = (
-                        http::HeaderName::from_bytes(name.as_bytes()),
-                        http::HeaderValue::from_str(&value),
-                    ) {
-                        v.set_sensitive(true);
-                        request.headers_mut().insert(n, v);
-                    }
+            if target.covers(&origin)
+                && let Some(value) = self.secrets.get(secret)
+            {
+                let (name, value) = credential.header(&value);
+                if let (Ok(n), Ok(mut v)) = (
+                    http::HeaderName::from_bytes(name.as_bytes()),
+                    http::HeaderValue::from_str(&value),
+                ) {
+                    v.set_sensitive(true);
+                    request.headers_mut().insert(n, v);
                 }
             }
         }

@@ -74,9 +74,7 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         )));
     }
     let value = std::env::var(&config.env);
-    if config.optional && value.as_deref().is_ok_and(|v| v.trim().is_empty())
-        || config.optional && value.is_err()
-    {
+    if config.optional && value.as_deref().map_or(true, |v| v.trim().is_empty()) {
         host::warn(&format!(
             "{} is not set or empty: no credential stored (optional = true)",
             config.env
