@@ -11,10 +11,8 @@ use common::*;
 
 #[test]
 fn uploads_installs_skips_identical_and_refuses_different_content() {
-    let Some(fx) = fixtures() else { return };
-    let Some(server) = PypiServer::start(None) else {
-        return;
-    };
+    let fx = fixtures();
+    let server = PypiServer::start(None);
     let url = server.url();
     let simple = format!("{url}simple/");
     let mut transport = Native::new(None);
@@ -71,10 +69,8 @@ fn uploads_installs_skips_identical_and_refuses_different_content() {
 
 #[test]
 fn credentials_are_classified_and_never_retried() {
-    let Some(fx) = fixtures() else { return };
-    let Some(server) = PypiServer::start(Some(("__token__", "pypi-right"))) else {
-        return;
-    };
+    let fx = fixtures();
+    let server = PypiServer::start(Some(("__token__", "pypi-right")));
     let url = server.url();
     let simple = format!("{url}simple/");
     let wheel = fx.join(WHEEL);

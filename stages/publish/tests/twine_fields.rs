@@ -35,11 +35,8 @@ print(json.dumps(fields))
 
 #[test]
 fn fields_match_twine_for_the_real_wheel_and_sdist() {
-    let Some(fx) = fixtures() else { return };
-    if !python_has("twine.package") {
-        eprintln!("NOTICE: skipping: twine is not installed (pip install twine)");
-        return;
-    }
+    let fx = fixtures();
+    require_python_module("twine.package", "twine");
     for file in [WHEEL, SDIST] {
         let path = fx.join(file);
         let dist = Distribution::read(&path).unwrap();
@@ -54,7 +51,7 @@ fn fields_match_twine_for_the_real_wheel_and_sdist() {
 
 #[test]
 fn the_body_carries_every_field_and_the_file() {
-    let Some(fx) = fixtures() else { return };
+    let fx = fixtures();
     let path = fx.join(WHEEL);
     let dist = Distribution::read(&path).unwrap();
     let fields = upload_fields(&dist);
@@ -116,7 +113,7 @@ fn the_body_carries_every_field_and_the_file() {
 
 #[test]
 fn sdist_metadata_and_pyversion() {
-    let Some(fx) = fixtures() else { return };
+    let fx = fixtures();
     let dist = Distribution::read(&fx.join(SDIST)).unwrap();
     assert_eq!(dist.pyversion, "source");
     assert_eq!(dist.metadata.name(), "mypylogger");

@@ -2,20 +2,37 @@
 //! (downloaded once into `target/fixtures`), a real pypiserver on 127.0.0.1, and pip
 //! installing what was published.
 //!
-//! Everything here needs Python with pip; pypiserver needs `pip install -r
-//! tests/requirements.txt`. Functions panic with that instruction when a tool is missing:
-//! a test that depends on a real server must not pass without one.
+//! Everything here needs Python with pip; pypiserver, hatchling and twine need `python3 -m
+//! pip install -r tests/requirements.txt`. Functions panic with that instruction when a tool
+//! is missing: a test that depends on a real server or tool must not pass without one, and
+//! none of them skips.
+//!
+//! Fixtures are made race-free: test threads of one process share one download and one
+//! unpack, and test processes of different crates (which run in any order, possibly at
+//! once) download and unpack into temp dirs beside the final paths and rename into place.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The published wheel's file name.
 pub const MYPYLOGGER_WHEEL: &str = "mypylogger-0.2.8-py3-none-any.whl";
 /// The published sdist's file name.
 pub const MYPYLOGGER_SDIST: &str = "mypylogger-0.2.8.tar.gz";
+
+/// The unpacked sdist's folder name under `target/fixtures` (see [`mypylogger_project`]).
+pub const MYPYLOGGER_PROJECT: &str = "mypylogger-0.2.8";
+/// The hatchling version the build conformance tests compare with (mypylogger 0.2.8 was
+/// built with it; pinned in tests/requirements.txt).
+pub const HATCHLING_VERSION: &str = "1.27.0";
+/// What to run when a Python tool the tests need is missing.
+pub const INSTALL_REQUIREMENTS: &str = "python3 -m pip install -r tests/requirements.txt";
+
+/// Serialises fixture downloads and unpacking among the test threads of one process.
+static FIXTURES_LOCK: Mutex<()> = Mutex::new(());
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -27,7 +44,11 @@ pub fn workspace() -> PathBuf {
 
 /// `target/fixtures` holding the real mypylogger 0.2.8 sdist and wheel, downloaded with
 /// `pip download` when absent (the only network use of the tests, and only to PyPI).
+/// Each file is downloaded into a temp dir beside it and renamed into place, so no test
+/// (of this or another process) ever reads a partly written file. Panics with pip's output
+/// when a file cannot be had.
 pub fn fixtures() -> PathBuf {
+    let _serial = FIXTURES_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = workspace().join("target/fixtures");
     std::fs::create_dir_all(&dir).unwrap();
     for (file, how) in [
@@ -35,6 +56,10 @@ pub fn fixtures() -> PathBuf {
         (MYPYLOGGER_SDIST, "--no-binary=:all:"),
     ] {
         if !dir.join(file).is_file() {
+            let tmp = tempfile::Builder::new()
+                .prefix(".download-")
+                .tempdir_in(&dir)
+                .unwrap();
             let out = Command::new("python3")
                 .args([
                     "-m",
@@ -45,19 +70,54 @@ pub fn fixtures() -> PathBuf {
                     how,
                     "-d",
                 ])
-                .arg(&dir)
+                .arg(tmp.path())
                 .arg("mypylogger==0.2.8")
                 .output()
                 .expect("python3 is needed for the tests");
             assert!(
-                dir.join(file).is_file(),
+                tmp.path().join(file).is_file(),
                 "cannot download {file} into {}: {}",
                 dir.display(),
                 String::from_utf8_lossy(&out.stderr)
             );
+            // Atomic; another process renaming the same bytes in first is harmless.
+            std::fs::rename(tmp.path().join(file), dir.join(file)).unwrap();
         }
     }
     dir
+}
+
+/// The unpacked real mypylogger 0.2.8 sdist at `target/fixtures/mypylogger-0.2.8` (its
+/// pyproject.toml, sources and security/reports), unpacked there once. The sdist is
+/// unpacked into a temp dir beside it and renamed into place; when another test process
+/// wins that race, its (identical) folder is used. Panics when the folder is there but
+/// incomplete (left by an interrupted unpack of an older version of these tests).
+pub fn mypylogger_project() -> PathBuf {
+    let fixtures = fixtures();
+    let _serial = FIXTURES_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let project = fixtures.join(MYPYLOGGER_PROJECT);
+    if !project.exists() {
+        let tmp = tempfile::Builder::new()
+            .prefix(".unpack-")
+            .tempdir_in(&fixtures)
+            .unwrap();
+        let unpacked = unpack_mypylogger(tmp.path());
+        if let Err(e) = std::fs::rename(&unpacked, &project) {
+            // Renaming onto a non-empty directory fails: another process won the race.
+            assert!(
+                project.join("pyproject.toml").is_file(),
+                "cannot move {} to {}: {e}",
+                unpacked.display(),
+                project.display()
+            );
+        }
+    }
+    assert!(
+        project.join("pyproject.toml").is_file() && project.join("security/reports/latest").is_dir(),
+        "{} is incomplete (an interrupted unpack?): remove it and run the tests again",
+        project.display()
+    );
+    project
 }
 
 /// Unpacks the real mypylogger 0.2.8 sdist into `into` and returns the project folder
@@ -82,6 +142,42 @@ pub fn python_has(module: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Panics with the install instruction unless `python3 -c "import MODULE"` succeeds
+/// (`what` names the tool in the message, e.g. "twine").
+pub fn require_python_module(module: &str, what: &str) {
+    assert!(
+        python_has(module),
+        "{what} is not installed for python3 (cannot import {module}): {INSTALL_REQUIREMENTS}"
+    );
+}
+
+/// A Python that imports hatchling [`HATCHLING_VERSION`]: `$AIRLOCK_HATCHLING_PYTHON` when
+/// set, else `python3`. Panics with the install instruction (and the version found) when it
+/// has no hatchling or another version.
+pub fn hatchling_python() -> PathBuf {
+    let python: PathBuf = std::env::var_os("AIRLOCK_HATCHLING_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "python3".into());
+    let found = Command::new(&python)
+        .args([
+            "-c",
+            "import hatchling.__about__ as a; print(a.__version__)",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert!(
+        found.as_deref() == Some(HATCHLING_VERSION),
+        "{} must import hatchling {HATCHLING_VERSION} (found: {}): {INSTALL_REQUIREMENTS}, \
+         or set AIRLOCK_HATCHLING_PYTHON to a Python that has it",
+        python.display(),
+        found.as_deref().unwrap_or("none")
+    );
+    python
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -130,7 +226,7 @@ impl PypiServer {
     pub fn start(auth: Option<(&str, &str)>) -> PypiServer {
         assert!(
             python_has("pypiserver") && python_has("passlib"),
-            "pypiserver is not installed: python3 -m pip install -r tests/requirements.txt"
+            "pypiserver is not installed: {INSTALL_REQUIREMENTS}"
         );
         let dir = tempfile::tempdir().unwrap();
         let packages = dir.path().join("packages");
