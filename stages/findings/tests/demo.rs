@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use airlock_findings::{
-    DecideOptions, Project, SeverityPolicy, StatusOptions, Trigger, decide, detect, parse_now,
-    read_project, write_status,
+    DecideOptions, SeverityPolicy, StatusOptions, Trigger, decide, detect, parse_now, read_project,
+    write_status,
 };
 
 #[test]
@@ -36,19 +36,8 @@ fn demo_reports_trigger_a_security_release() {
     assert_eq!(report.findings.len(), 1);
     assert_eq!(report.findings[0].id, "PYSEC-2022-42969");
 
-    // The lead's demo pyproject when present; the same declared version otherwise.
-    let pyproject = demo.join("pyproject.toml");
-    let project = if pyproject.is_file() {
-        read_project(&pyproject).unwrap()
-    } else {
-        eprintln!("NOTICE: {} not found; using 0.1.0", pyproject.display());
-        Project {
-            name: Some("airlock-demo".into()),
-            version: Some("0.1.0".into()),
-            version_source: "pyproject.toml [project].version".into(),
-            version_error: None,
-        }
-    };
+    // The demo's own pyproject (committed; it declares 0.1.0).
+    let project = read_project(&demo.join("pyproject.toml")).unwrap();
     let d = decide(
         &report,
         &project,

@@ -2,33 +2,17 @@
 //! security/reports/). The original system decided no release on every consecutive pair of
 //! archived scans and graded the project B with three medium pip-audit advisories.
 //!
-//! The fixture is the unpacked sdist at target/fixtures/mypylogger-0.2.8 (CI downloads it
-//! there), or the folder named by MYPYLOGGER_DIR. Without it these tests print a notice and
-//! pass.
+//! The fixture is the unpacked sdist at target/fixtures/mypylogger-0.2.8, downloaded from
+//! PyPI and unpacked by `airlock_test_support::mypylogger_project` when absent.
 
 use std::path::{Path, PathBuf};
+
+use airlock_test_support::mypylogger_project;
 
 use airlock_findings::{
     DecideOptions, Severity, SeverityPolicy, StatusOptions, Trigger, decide, detect, parse_now,
     read_project, write_status,
 };
-
-fn fixture() -> Option<PathBuf> {
-    let dir = std::env::var_os("MYPYLOGGER_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures/mypylogger-0.2.8")
-        });
-    if dir.join("security/reports/latest").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "NOTICE: mypylogger fixture not found at {}; skipping (set MYPYLOGGER_DIR or download the 0.2.8 sdist there)",
-            dir.display()
-        );
-        None
-    }
-}
 
 /// archived/<date>/ folders in date order, then latest/.
 fn scans(root: &Path) -> Vec<PathBuf> {
@@ -45,7 +29,7 @@ fn scans(root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn every_consecutive_pair_decides_no_release() {
-    let Some(root) = fixture() else { return };
+    let root = mypylogger_project();
     let project = read_project(&root.join("pyproject.toml")).unwrap();
     assert_eq!(project.name.as_deref(), Some("mypylogger"));
     let scans = scans(&root);
@@ -78,7 +62,7 @@ fn every_consecutive_pair_decides_no_release() {
 
 #[test]
 fn latest_grades_b_with_three_medium_advisories() {
-    let Some(root) = fixture() else { return };
+    let root = mypylogger_project();
     let reports = root.join("security/reports");
     let report = detect(
         Some(&reports.join("archived/2025-10-31")),

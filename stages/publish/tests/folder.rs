@@ -4,6 +4,7 @@ mod common;
 
 use airlock_publish::{Distribution, FileStatus, folder};
 use airlock_stage::Category;
+use airlock_test_support::{MYPYLOGGER_SDIST as SDIST, MYPYLOGGER_WHEEL as WHEEL, fixtures};
 use common::*;
 
 #[test]

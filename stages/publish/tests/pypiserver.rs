@@ -7,6 +7,9 @@ use std::time::Duration;
 use airlock_publish::index::Index;
 use airlock_publish::{Distribution, FileStatus};
 use airlock_stage::Category;
+use airlock_test_support::{
+    MYPYLOGGER_SDIST as SDIST, MYPYLOGGER_WHEEL as WHEEL, PypiServer, fixtures,
+};
 use common::*;
 
 #[test]

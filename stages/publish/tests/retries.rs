@@ -1,14 +1,12 @@
 //! Retry, backoff and lost-answer decisions, with a scripted transport (no sleeping).
 
-mod common;
-
 use std::time::Duration;
 
 use airlock_publish::index::Index;
 use airlock_publish::{Distribution, FileStatus, Transport};
 use airlock_stage::http::{Request, Response};
 use airlock_stage::{Category, StageError};
-use common::*;
+use airlock_test_support::{MYPYLOGGER_WHEEL as WHEEL, fixtures};
 
 /// Answers POSTs from `posts` in order and GETs (simple pages) with `page`.
 struct Scripted {

@@ -1,12 +1,12 @@
 //! The upload form compared with what twine sends for the same files.
 
-mod common;
-
 use std::process::Command;
 
 use airlock_publish::Distribution;
 use airlock_publish::form::{Multipart, upload_fields};
-use common::*;
+use airlock_test_support::{
+    MYPYLOGGER_SDIST as SDIST, MYPYLOGGER_WHEEL as WHEEL, fixtures, require_python_module,
+};
 
 /// twine's fields for `path`: `PackageFile.from_filename(..).metadata_dictionary()` through
 /// `Repository._convert_metadata_to_list_of_tuples`, plus `:action` and `protocol_version`.

@@ -3,40 +3,16 @@
 //! contents, RECORD), the zip central directory (modulo compressed sizes) and the
 //! uncompressed sdist tar stream must equal hatchling 1.27's.
 //!
-//! Needs a Python with hatchling 1.27: `$AIRLOCK_HATCHLING_PYTHON`, else
-//! `target/h-pypkg/venv/bin/python`, else `python3`. Skipped with a notice when none has
-//! hatchling 1.27 (`pip install hatchling==1.27.0`).
+//! Needs a Python with hatchling 1.27.0 (`airlock_test_support::hatchling_python`:
+//! `$AIRLOCK_HATCHLING_PYTHON`, else `python3`); fails with the install instruction without
+//! one.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use airlock_pypkg::{BuildOptions, Project};
-
-fn hatchling_python() -> Option<(PathBuf, String)> {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(p) = std::env::var("AIRLOCK_HATCHLING_PYTHON") {
-        candidates.push(p.into());
-    }
-    candidates
-        .push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/h-pypkg/venv/bin/python"));
-    candidates.push("python3".into());
-    for py in candidates {
-        let out = Command::new(&py)
-            .args([
-                "-c",
-                "import hatchling.__about__ as a; print(a.__version__)",
-            ])
-            .output();
-        if let Ok(out) = out {
-            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            if out.status.success() && v.starts_with("1.27.") {
-                return Some((py, v));
-            }
-        }
-    }
-    None
-}
+use airlock_test_support::{HATCHLING_VERSION, hatchling_python};
 
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
@@ -233,10 +209,7 @@ fn gunzip(b: &[u8]) -> Vec<u8> {
 }
 
 fn compare(make: fn(&Path), expected_wheel: &str) {
-    let Some((python, version)) = hatchling_python() else {
-        eprintln!("NOTICE: skipped: no Python with hatchling 1.27 (pip install hatchling==1.27.0)");
-        return;
-    };
+    let python = hatchling_python();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("proj");
     make(&root);
@@ -260,7 +233,7 @@ fn compare(make: fn(&Path), expected_wheel: &str) {
     let project = Project::load(&root).unwrap();
     let options = BuildOptions {
         source_date_epoch: epoch,
-        generator: format!("hatchling {version}"),
+        generator: format!("hatchling {HATCHLING_VERSION}"),
     };
     let (wheel_name, ours) = airlock_pypkg::wheel_bytes(&project, &options).unwrap();
     assert_eq!(wheel_name, expected_wheel);

@@ -5,38 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 
 use airlock_pypkg::{BuildOptions, Project};
-
-fn fixtures() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures");
-    let sdist = dir.join("mypylogger-0.2.8.tar.gz");
-    let wheel = dir.join("mypylogger-0.2.8-py3-none-any.whl");
-    let pip = |args: &[&str]| {
-        let ok = std::process::Command::new("pip")
-            .args(["download", "--no-deps"])
-            .args(args)
-            .args(["mypylogger==0.2.8", "-d"])
-            .arg(&dir)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "pip download of mypylogger 0.2.8 failed (network?)");
-    };
-    if !sdist.is_file() {
-        std::fs::create_dir_all(&dir).unwrap();
-        pip(&["--no-binary", ":all:"]);
-    }
-    if !wheel.is_file() {
-        pip(&["--only-binary", ":all:"]);
-    }
-    if !dir.join("mypylogger-0.2.8/pyproject.toml").is_file() {
-        let gz = flate2::read::GzDecoder::new(std::fs::File::open(&sdist).unwrap());
-        tar::Archive::new(gz).unpack(&dir).unwrap();
-    }
-    dir
-}
+use airlock_test_support::{
+    HATCHLING_VERSION, MYPYLOGGER_SDIST, MYPYLOGGER_WHEEL, fixtures, mypylogger_project,
+    require_python_module,
+};
 
 /// (name, unix mode, DOS (time, date), crc, uncompressed bytes) of every member, in order.
 type Member = (String, u32, Vec<u8>);
@@ -79,17 +53,17 @@ fn parse_metadata(text: &str) -> (BTreeMap<String, Vec<String>>, String) {
 
 fn hatchling_like() -> BuildOptions {
     BuildOptions {
-        generator: "hatchling 1.27.0".into(),
+        generator: format!("hatchling {HATCHLING_VERSION}"),
         ..BuildOptions::default()
     }
 }
 
 #[test]
 fn wheel_matches_the_published_wheel() {
-    let dir = fixtures();
-    let project = Project::load(&dir.join("mypylogger-0.2.8")).unwrap();
+    let project = Project::load(&mypylogger_project()).unwrap();
     let (name, ours) = airlock_pypkg::wheel_bytes(&project, &hatchling_like()).unwrap();
-    assert_eq!(name, "mypylogger-0.2.8-py3-none-any.whl");
+    assert_eq!(name, MYPYLOGGER_WHEEL);
+    let dir = fixtures();
     let published = std::fs::read(dir.join(&name)).unwrap();
 
     let a = zip_members(&ours);
@@ -165,10 +139,10 @@ fn wheel_matches_the_published_wheel() {
 
 #[test]
 fn sdist_matches_the_published_sdist() {
-    let dir = fixtures();
-    let project = Project::load(&dir.join("mypylogger-0.2.8")).unwrap();
+    let project = Project::load(&mypylogger_project()).unwrap();
     let (name, ours) = airlock_pypkg::sdist_bytes(&project, &BuildOptions::default()).unwrap();
-    assert_eq!(name, "mypylogger-0.2.8.tar.gz");
+    assert_eq!(name, MYPYLOGGER_SDIST);
+    let dir = fixtures();
     let published = std::fs::read(dir.join(&name)).unwrap();
     let gunzip = |b: &[u8]| {
         let mut out = Vec::new();
@@ -199,32 +173,22 @@ fn sdist_matches_the_published_sdist() {
 
 #[test]
 fn version_and_name_helpers_read_the_real_project() {
-    let root = fixtures().join("mypylogger-0.2.8");
+    let root = mypylogger_project();
     assert_eq!(airlock_pypkg::project_version(&root).unwrap(), "0.2.8");
     assert_eq!(airlock_pypkg::project_name(&root).unwrap(), "mypylogger");
 }
 
 #[test]
 fn twine_check_strict_passes_on_both_outputs() {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/h-pypkg/venv/bin/twine");
-    let twine = [venv, PathBuf::from("twine")].into_iter().find(|t| {
-        std::process::Command::new(t)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let Some(twine) = twine else {
-        eprintln!("NOTICE: skipped: twine not installed (pip install twine)");
-        return;
-    };
-    let root = fixtures().join("mypylogger-0.2.8");
+    require_python_module("twine", "twine");
+    let root = mypylogger_project();
     let out = tempfile::tempdir().unwrap();
     let opts = BuildOptions::default();
     let w = airlock_pypkg::build_wheel(&root, out.path(), &opts).unwrap();
     let s = airlock_pypkg::build_sdist(&root, out.path(), &opts).unwrap();
     assert_eq!(w.size, std::fs::metadata(&w.path).unwrap().len());
-    let o = std::process::Command::new(twine)
-        .args(["check", "--strict"])
+    let o = std::process::Command::new("python3")
+        .args(["-m", "twine", "check", "--strict"])
         .arg(&w.path)
         .arg(&s.path)
         .output()

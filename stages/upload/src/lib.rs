@@ -218,15 +218,11 @@ mod tests {
     /// project, as the sandbox makes the project root the current directory.
     #[test]
     fn publishes_dist_to_a_project_folder_index() {
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fixtures");
-        let wheel = "mypylogger-0.2.8-py3-none-any.whl";
-        let sdist = "mypylogger-0.2.8.tar.gz";
-        if !fixtures.join(wheel).is_file() || !fixtures.join(sdist).is_file() {
-            eprintln!(
-                "NOTICE: skipping: fixtures absent (cargo test -p airlock-publish downloads them)"
-            );
-            return;
-        }
+        let fixtures = airlock_test_support::fixtures();
+        let (wheel, sdist) = (
+            airlock_test_support::MYPYLOGGER_WHEEL,
+            airlock_test_support::MYPYLOGGER_SDIST,
+        );
         let project = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(project.path().join("dist")).unwrap();
         for f in [wheel, sdist] {

@@ -95,13 +95,19 @@ pub fn fixtures() -> PathBuf {
 pub fn mypylogger_project() -> PathBuf {
     let fixtures = fixtures();
     let _serial = FIXTURES_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let project = fixtures.join(MYPYLOGGER_PROJECT);
+    unpack_into_place(&fixtures.join(MYPYLOGGER_SDIST), &fixtures)
+}
+
+/// `parent/mypylogger-0.2.8` unpacked from `sdist` unless there: unpacked into a temp dir in
+/// `parent`, then renamed into place; losing that race to another process is fine.
+fn unpack_into_place(sdist: &Path, parent: &Path) -> PathBuf {
+    let project = parent.join(MYPYLOGGER_PROJECT);
     if !project.exists() {
         let tmp = tempfile::Builder::new()
             .prefix(".unpack-")
-            .tempdir_in(&fixtures)
+            .tempdir_in(parent)
             .unwrap();
-        let unpacked = unpack_mypylogger(tmp.path());
+        let unpacked = untar(sdist, tmp.path());
         if let Err(e) = std::fs::rename(&unpacked, &project) {
             // Renaming onto a non-empty directory fails: another process won the race.
             assert!(
@@ -113,7 +119,8 @@ pub fn mypylogger_project() -> PathBuf {
         }
     }
     assert!(
-        project.join("pyproject.toml").is_file() && project.join("security/reports/latest").is_dir(),
+        project.join("pyproject.toml").is_file()
+            && project.join("security/reports/latest").is_dir(),
         "{} is incomplete (an interrupted unpack?): remove it and run the tests again",
         project.display()
     );
@@ -123,16 +130,20 @@ pub fn mypylogger_project() -> PathBuf {
 /// Unpacks the real mypylogger 0.2.8 sdist into `into` and returns the project folder
 /// (`into/mypylogger-0.2.8`).
 pub fn unpack_mypylogger(into: &Path) -> PathBuf {
-    let sdist = fixtures().join(MYPYLOGGER_SDIST);
+    untar(&fixtures().join(MYPYLOGGER_SDIST), into)
+}
+
+/// `tar xzf SDIST -C INTO`; returns `into/mypylogger-0.2.8`.
+fn untar(sdist: &Path, into: &Path) -> PathBuf {
     let status = Command::new("tar")
         .arg("xzf")
-        .arg(&sdist)
+        .arg(sdist)
         .arg("-C")
         .arg(into)
         .status()
         .unwrap();
     assert!(status.success(), "tar xzf {} failed", sdist.display());
-    into.join("mypylogger-0.2.8")
+    into.join(MYPYLOGGER_PROJECT)
 }
 
 /// True when `python3 -c "import MODULE"` succeeds.
@@ -340,4 +351,46 @@ pub fn pip_install(index_url: &str, requirement: &str, module: &str) -> tempfile
         String::from_utf8_lossy(&import.stderr)
     );
     target
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Processes racing to unpack (threads here, bypassing the in-process lock) all get the
+    /// one complete folder, and no temp dir is left behind.
+    #[test]
+    fn racing_unpacks_agree_on_one_complete_folder() {
+        let sdist = fixtures().join(MYPYLOGGER_SDIST);
+        let parent = tempfile::tempdir().unwrap();
+        let got: Vec<PathBuf> = std::thread::scope(|s| {
+            let racers: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| unpack_into_place(&sdist, parent.path())))
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let expected = parent.path().join(MYPYLOGGER_PROJECT);
+        assert!(got.iter().all(|p| *p == expected), "{got:?}");
+        let left: Vec<_> = std::fs::read_dir(parent.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [MYPYLOGGER_PROJECT], "temp dirs removed");
+        // Unpacked once more when present: the existing folder is used as it is.
+        assert_eq!(unpack_into_place(&sdist, parent.path()), expected);
+    }
+
+    /// The shared fixture is complete, and the downloads are the real files.
+    #[test]
+    fn fixtures_and_project_are_there() {
+        let dir = fixtures();
+        assert!(dir.join(MYPYLOGGER_WHEEL).is_file() && dir.join(MYPYLOGGER_SDIST).is_file());
+        let project = mypylogger_project();
+        assert_eq!(project, dir.join(MYPYLOGGER_PROJECT));
+        assert!(
+            std::fs::read_to_string(project.join("pyproject.toml"))
+                .unwrap()
+                .contains("name = \"mypylogger\"")
+        );
+    }
 }

@@ -9,10 +9,7 @@ use std::time::Duration;
 use airlock_publish::Transport;
 use airlock_stage::http::{Request, Response};
 use airlock_stage::{Category, StageError};
-pub use airlock_test_support::{
-    MYPYLOGGER_SDIST as SDIST, MYPYLOGGER_WHEEL as WHEEL, PypiServer, fixtures,
-    require_python_module,
-};
+use airlock_test_support::MYPYLOGGER_SDIST as SDIST;
 
 /// `pip install --no-deps mypylogger==0.2.8` from `index_url` into a temp dir; panics
 /// unless it installs and imports.
