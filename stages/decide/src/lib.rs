@@ -16,7 +16,7 @@
 
 use std::path::Path;
 
-use airlock_findings::{DecideOptions, DetectReport, Error};
+use airlock_findings::{DecideOptions, DetectReport};
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
 
@@ -33,16 +33,6 @@ struct Config {
 
 fn default_pyproject() -> String {
     "pyproject.toml".to_string()
-}
-
-fn stage_error(e: Error) -> StageError {
-    match e {
-        Error::Io { path, source } => StageError::io(&path.display().to_string(), &source),
-        Error::Invalid { message, hint } => match hint {
-            Some(h) => StageError::validation(message).with_hint(h),
-            None => StageError::validation(message),
-        },
-    }
 }
 
 /// The stage function (exported as the component's `run`; public so native builds and
@@ -63,12 +53,12 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             })?,
     };
     let project =
-        airlock_findings::read_project(Path::new(&config.pyproject)).map_err(stage_error)?;
+        airlock_findings::read_project(Path::new(&config.pyproject)).map_err(StageError::from)?;
     let opts = DecideOptions {
         manual: config.manual,
         tag: config.tag.filter(|t| !t.trim().is_empty()),
     };
-    let decision = airlock_findings::decide(&report, &project, &opts).map_err(stage_error)?;
+    let decision = airlock_findings::decide(&report, &project, &opts).map_err(StageError::from)?;
     for c in decision.checks.iter().filter(|c| !c.ok) {
         host::warn(&format!("check {} failed: {}", c.name, c.detail));
     }

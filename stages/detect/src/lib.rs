@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use airlock_findings::{Error, Severity, SeverityPolicy};
+use airlock_findings::{Severity, SeverityPolicy};
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
 
@@ -25,16 +25,6 @@ struct Config {
     previous: Option<String>,
     #[serde(default)]
     default_severity: Option<Severity>,
-}
-
-fn stage_error(e: Error) -> StageError {
-    match e {
-        Error::Io { path, source } => StageError::io(&path.display().to_string(), &source),
-        Error::Invalid { message, hint } => match hint {
-            Some(h) => StageError::validation(message).with_hint(h),
-            None => StageError::validation(message),
-        },
-    }
 }
 
 /// The stage function (exported as the component's `run`; public so native builds and
@@ -50,7 +40,7 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         Path::new(&config.current),
         &policy,
     )
-    .map_err(stage_error)?;
+    .map_err(StageError::from)?;
     for w in &report.warnings {
         host::warn(w);
     }

@@ -7,7 +7,7 @@
 //! lists the security changes); otherwise no release (`none`). Without a baseline (detect's
 //! `baseline: false`) new findings are not news and do not trigger.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use pep440_rs::Version;
@@ -52,111 +52,48 @@ pub struct Project {
     pub version_error: Option<String>,
 }
 
-/// Reads `[project].name` and the version from `pyproject`.
+/// Reads `[project].name` and the version from `pyproject` with the build library
+/// (`airlock_pypkg`), so decide checks exactly the version the build stage will write:
+/// `[project].version`, or, when `"version"` is in `[project].dynamic`, hatch's default
+/// `__version__ = "…"` pattern in `[tool.hatch.version] path` (parsed, never executed).
 ///
-/// The version is `[project].version`; when `"version"` is in `[project].dynamic`, it is
-/// read from the file named by `[tool.hatch.version].path` (relative to the pyproject's
-/// folder) following hatch's default pattern: a line `__version__ = "…"` or
-/// `VERSION = "…"` (either quote, optional leading `v`). The file is parsed, never executed.
-///
-/// Errors: [`Error::Io`] when a file cannot be read, [`Error::Invalid`] when pyproject.toml
-/// is not TOML. A version that cannot be found is not an error here: it is reported in
-/// `version_error` and fails the `pep440` check.
+/// Errors: [`Error::Io`] when a file cannot be read. A version that cannot be found or is
+/// not PEP 440 is not an error here: it is reported in `version_error` and fails the
+/// `pep440` check.
 pub fn read_project(pyproject: &Path) -> Result<Project> {
-    let text = std::fs::read_to_string(pyproject).map_err(|e| Error::io(pyproject, e))?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| {
-        Error::invalid(
-            format!("{} is not valid TOML: {e}", pyproject.display()),
-            "fix the syntax of pyproject.toml",
-        )
-    })?;
-    let project = doc.get("project").and_then(|p| p.as_table());
-    let name = project
-        .and_then(|p| p.get("name"))
-        .and_then(|n| n.as_str())
-        .map(str::to_string);
+    let root = pyproject.parent().unwrap_or_else(|| Path::new(""));
+    let root = if root.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        root
+    };
+    let io = |e: airlock_pypkg::Error| match e {
+        airlock_pypkg::Error::Io { path, source } => Err(Error::io(path, source)),
+        other => Ok(other.to_string()),
+    };
+    let name = match airlock_pypkg::project_name(root) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            io(e)?;
+            None
+        }
+    };
     let mut out = Project {
         name,
         version: None,
         version_source: format!("{} [project].version", pyproject.display()),
         version_error: None,
     };
-    let Some(project) = project else {
-        out.version_error = Some(format!("{} has no [project] table", pyproject.display()));
-        return Ok(out);
-    };
-    if let Some(v) = project.get("version").and_then(|v| v.as_str()) {
-        out.version = Some(v.to_string());
-        return Ok(out);
-    }
-    let dynamic = project
-        .get("dynamic")
-        .and_then(|d| d.as_array())
-        .is_some_and(|d| d.iter().any(|x| x.as_str() == Some("version")));
-    if !dynamic {
-        out.version_error = Some(format!(
-            "{} has no [project].version and does not list it in [project].dynamic",
-            pyproject.display()
-        ));
-        return Ok(out);
-    }
-    let hatch = doc
-        .get("tool")
-        .and_then(|t| t.get("hatch"))
-        .and_then(|h| h.get("version"));
-    let source = hatch
-        .and_then(|h| h.get("source"))
-        .and_then(|s| s.as_str())
-        .unwrap_or("regex");
-    let path = hatch.and_then(|h| h.get("path")).and_then(|p| p.as_str());
-    let (true, Some(rel)) = (source == "regex", path) else {
-        out.version_error = Some(format!(
-            "the version is dynamic and only [tool.hatch.version] path (source \"regex\") is supported; found source \"{source}\"{}",
-            if path.is_none() { " without path" } else { "" }
-        ));
-        return Ok(out);
-    };
-    let file: PathBuf = pyproject
-        .parent()
-        .unwrap_or_else(|| Path::new(""))
-        .join(rel);
-    out.version_source = file.display().to_string();
-    let code = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-    match hatch_version(&code) {
-        Some(v) => out.version = Some(v),
-        None => {
-            out.version_error = Some(format!(
-                "{} has no `__version__ = \"…\"` line",
-                file.display()
-            ))
+    match airlock_pypkg::project_version_source(root) {
+        Ok((version, source)) => {
+            if !source.starts_with("pyproject.toml") {
+                out.version_source = root.join(source).display().to_string();
+            }
+            out.version = Some(version);
         }
+        Err(e) => out.version_error = Some(io(e)?),
     }
     Ok(out)
-}
-
-/// hatch's default version pattern, `(?i)^(__version__|VERSION) *= *(['"])v?(?P<version>.+?)\2`,
-/// applied line by line.
-fn hatch_version(code: &str) -> Option<String> {
-    code.lines().find_map(|line| {
-        let lower = line.to_ascii_lowercase();
-        let rest = if lower.starts_with("__version__") {
-            &line["__version__".len()..]
-        } else if lower.starts_with("version") {
-            &line["version".len()..]
-        } else {
-            return None;
-        };
-        let rest = rest.trim_start_matches(' ').strip_prefix('=')?;
-        let rest = rest.trim_start_matches(' ');
-        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-        let body = &rest[1..];
-        let body = body
-            .strip_prefix('v')
-            .or_else(|| body.strip_prefix('V'))
-            .unwrap_or(body);
-        let end = body.find(quote)?;
-        (end > 0).then(|| body[..end].to_string())
-    })
 }
 
 /// Options of one decision (the stage's config).
@@ -829,16 +766,5 @@ mod tests {
         let p = read_project(&py).unwrap();
         assert!(p.version.is_none());
         assert!(p.version_error.unwrap().contains("dynamic"));
-    }
-
-    #[test]
-    fn hatch_pattern_matches_hatch() {
-        assert_eq!(
-            hatch_version("__version__ = \"1.2.3\"\n").as_deref(),
-            Some("1.2.3")
-        );
-        assert_eq!(hatch_version("VERSION='2.0'").as_deref(), Some("2.0"));
-        assert_eq!(hatch_version("x = 1\n# __version__ = \"1\""), None);
-        assert_eq!(hatch_version("__version__ = version()"), None);
     }
 }

@@ -45,5 +45,24 @@ impl Error {
     }
 }
 
+impl From<Error> for airlock_stage::StageError {
+    /// [`Error::Io`] → the SDK's I/O classification (a path outside every preopen is a
+    /// capability error); [`Error::Invalid`] → validation, with its hint.
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io { path, source } => {
+                airlock_stage::StageError::io(&path.display().to_string(), &source)
+            }
+            Error::Invalid { message, hint } => {
+                let err = airlock_stage::StageError::validation(message);
+                match hint {
+                    Some(h) => err.with_hint(h),
+                    None => err,
+                }
+            }
+        }
+    }
+}
+
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

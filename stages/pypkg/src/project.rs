@@ -195,8 +195,19 @@ pub fn project_version(root: &Path) -> Result<String> {
     let doc = read_pyproject(root)?;
     let project = project_table(&doc)?;
     let hatch = hatch_table(root, &doc)?;
-    let (version, _) = resolve_version(root, project, &hatch)?;
+    let (version, _, _) = resolve_version(root, project, &hatch)?;
     Ok(version)
+}
+
+/// Like [`project_version`], also saying where the version was read: `pyproject.toml
+/// [project].version`, or the project-relative file named by `[tool.hatch.version] path`.
+/// Errors as [`project_version`].
+pub fn project_version_source(root: &Path) -> Result<(String, String)> {
+    let doc = read_pyproject(root)?;
+    let project = project_table(&doc)?;
+    let hatch = hatch_table(root, &doc)?;
+    let (version, source, _) = resolve_version(root, project, &hatch)?;
+    Ok((version, source))
 }
 
 /// `[tool.hatch]` merged with `hatch.toml` (whose top-level keys win).
@@ -232,7 +243,9 @@ fn dynamic_list(project: &Table) -> Result<Vec<String>> {
 }
 
 /// Returns (normalised version, whether it was dynamic).
-fn resolve_version(root: &Path, project: &Table, hatch: &Table) -> Result<(String, bool)> {
+/// Returns (normalised version, where it was read: `pyproject.toml [project].version` or the
+/// project-relative hatch version file, whether it was dynamic).
+fn resolve_version(root: &Path, project: &Table, hatch: &Table) -> Result<(String, String, bool)> {
     let dynamic = dynamic_list(project)?;
     let (raw, source, is_dynamic) = match project.get("version") {
         Some(Value::String(v)) => {
@@ -241,7 +254,11 @@ fn resolve_version(root: &Path, project: &Table, hatch: &Table) -> Result<(Strin
                     "metadata field `version` cannot be both statically defined and listed in field `project.dynamic`",
                 ));
             }
-            (v.clone(), "field `project.version`".to_string(), false)
+            (
+                v.clone(),
+                "pyproject.toml [project].version".to_string(),
+                false,
+            )
         }
         Some(_) => return Err(Error::invalid("field `project.version` must be a string")),
         None => {
@@ -284,7 +301,7 @@ fn resolve_version(root: &Path, project: &Table, hatch: &Table) -> Result<(Strin
                     "unable to parse the version from the file `{rel}`: no line like `__version__ = \"1.2.3\"`"
                 ))
             })?;
-            (v, "source `regex`".to_string(), true)
+            (v, rel, true)
         }
     };
     let normalized = normalize_version(&raw).map_err(|e| {
@@ -292,7 +309,7 @@ fn resolve_version(root: &Path, project: &Table, hatch: &Table) -> Result<(Strin
             "invalid version `{raw}` from {source}: {e} (see PEP 440)"
         ))
     })?;
-    Ok((normalized, is_dynamic))
+    Ok((normalized, source, is_dynamic))
 }
 
 /// PEP 440 normalisation (`str(packaging.version.Version(v))`).
@@ -778,7 +795,7 @@ impl Project {
         check_supported(root, &doc, &hatch)?;
         let p = project_table(&doc)?;
         let raw_name = raw_name(p)?;
-        let (version, _) = resolve_version(root, p, &hatch)?;
+        let (version, _, _) = resolve_version(root, p, &hatch)?;
         let dynamic: Vec<String> = dynamic_list(p)?
             .into_iter()
             .filter(|d| d != "version")

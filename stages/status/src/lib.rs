@@ -34,16 +34,6 @@ fn default_out() -> String {
     "public/security-status".to_string()
 }
 
-fn stage_error(e: Error) -> StageError {
-    match e {
-        Error::Io { path, source } => StageError::io(&path.display().to_string(), &source),
-        Error::Invalid { message, hint } => match hint {
-            Some(h) => StageError::validation(message).with_hint(h),
-            None => StageError::validation(message),
-        },
-    }
-}
-
 /// The stage function (exported as the component's `run`; public so native builds and
 /// tests can call it).
 pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
@@ -70,7 +60,7 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
                     None => err,
                 }
             }
-            other => stage_error(other),
+            other => StageError::from(other),
         })?,
         None => airlock_findings::status::now(),
     };
@@ -83,7 +73,7 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             now,
         },
     )
-    .map_err(stage_error)?;
+    .map_err(StageError::from)?;
     host::info(&format!(
         "security grade {} ({} open finding(s)); wrote {} into {}",
         out.grade,
