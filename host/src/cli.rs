@@ -144,7 +144,7 @@ pub fn main(cli: Cli) -> i32 {
                         Format::Json => println!(
                             "{}",
                             serde_json::to_string_pretty(&serde_json::json!({
-                                "pipeline": m.name, "project": m.project, "stages": a
+                                "pipeline": m.name, "project": m.project, "secrets": m.secrets, "stages": a
                             }))
                             .unwrap_or_default()
                         ),

@@ -218,8 +218,21 @@ pub struct Manifest {
     pub name: String,
     /// The project root (absolute, canonical).
     pub project: PathBuf,
+    /// Secrets the host loads from its own environment (`[secrets]`), by name.
+    pub secrets: Vec<SecretSource>,
     /// The stages in manifest order.
     pub stages: Vec<Stage>,
+}
+
+/// A secret the host reads from its environment at start (`[secrets] NAME = { env = "VAR" }`),
+/// e.g. GitHub's `ACTIONS_ID_TOKEN_REQUEST_TOKEN`. No stage ever sees it: it is only
+/// injected by `inject` rules, and redacted everywhere like a stored secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SecretSource {
+    /// The secret's name, as inject rules refer to it.
+    pub name: String,
+    /// The environment variable holding it.
+    pub env: String,
 }
 
 // ---- raw TOML shapes -------------------------------------------------------------------
@@ -228,8 +241,16 @@ pub struct Manifest {
 #[serde(deny_unknown_fields)]
 struct RawManifest {
     pipeline: RawPipeline,
+    #[serde(default)]
+    secrets: BTreeMap<String, Spanned<RawSecretSource>>,
     #[serde(default, rename = "stage")]
     stages: Vec<Spanned<RawStage>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecretSource {
+    env: String,
 }
 
 #[derive(Deserialize)]
@@ -530,7 +551,7 @@ pub fn parse(
                 .filter(|s| upstream.contains(&s.id) && s.grants.produce.contains(&rule.secret))
                 .map(|s| s.id.as_str())
                 .collect();
-            if producers.is_empty() {
+            if producers.is_empty() && !raw.secrets.contains_key(&rule.secret) {
                 let off = spanned
                     .get_ref()
                     .grants
@@ -539,15 +560,41 @@ pub fn parse(
                     .get(k)
                     .map(|s| s.span().start)
                     .unwrap_or(spanned.span().start);
-                return Err(ctx.err(off, format!("stage \"{}\": grants.secrets.inject[{k}].secret", st.id), format!("no upstream stage produces secret \"{}\": list it in the producing stage's grants.secrets.produce and add that stage to needs", rule.secret)));
+                return Err(ctx.err(off, format!("stage \"{}\": grants.secrets.inject[{k}].secret", st.id), format!("no upstream stage produces secret \"{}\" and [secrets] does not declare it: list it in the producing stage's grants.secrets.produce and add that stage to needs, or declare [secrets] {} = {{ env = \"VAR\" }}", rule.secret, rule.secret)));
             }
         }
+    }
+
+    let mut secrets = Vec::new();
+    for (name, src) in &raw.secrets {
+        let env = &src.get_ref().env;
+        if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ctx.err(
+                src.span().start,
+                format!("secrets.{name}.env"),
+                format!(
+                    "\"{env}\" is not an environment variable name: use letters, digits and '_'"
+                ),
+            ));
+        }
+        if stages.iter().any(|s| s.grants.produce.contains(name)) {
+            return Err(ctx.err(
+                src.span().start,
+                format!("secrets.{name}"),
+                "a secret is either declared in [secrets] or produced by a stage, not both",
+            ));
+        }
+        secrets.push(SecretSource {
+            name: name.clone(),
+            env: env.clone(),
+        });
     }
 
     Ok(Manifest {
         file: file.to_path_buf(),
         name: raw.pipeline.name,
         project,
+        secrets,
         stages,
     })
 }
@@ -633,7 +680,7 @@ fn parse_grants(
 }
 
 fn is_template(s: &str) -> bool {
-    s.contains("{config.")
+    s.contains("{config.") || s.contains("{env.")
 }
 
 /// Converts a TOML value to JSON (datetimes become RFC 3339 strings).
@@ -752,9 +799,10 @@ impl Manifest {
         Ok(())
     }
 
-    /// Resolves `{config.KEY}` templates in http grants and inject rules against each
-    /// stage's (final) config: the template is replaced by the config value (a URL) and
-    /// reduced to its origin. A `file:` URL grants no origin. Errors: a missing or non-string
+    /// Resolves templates in http grants and inject rules: `{config.KEY}` is replaced by the
+    /// stage's (final) config value, `{env.NAME}` by the host's environment variable (e.g.
+    /// `{env.ACTIONS_ID_TOKEN_REQUEST_URL}`); the result is reduced to its origin. A `file:`
+    /// URL, or an unset variable, grants no origin. Errors: a missing or non-string
     /// key, an invalid resulting origin, or plain http to a non-loopback host.
     pub fn resolve(&mut self) -> Result<(), ManifestError> {
         for st in &mut self.stages {
@@ -765,25 +813,35 @@ impl Manifest {
                 }
                 let mut out = String::new();
                 let mut rest = s;
-                while let Some(start) = rest.find("{config.") {
+                while let Some(start) = rest.find('{') {
                     out.push_str(&rest[..start]);
                     let end = rest[start..]
                         .find('}')
                         .ok_or_else(|| format!("unclosed template in \"{s}\""))?
                         + start;
-                    let key = &rest[start + 8..end];
-                    let mut v = &cfg;
-                    for part in key.split('.') {
-                        v = v.get(part).ok_or_else(|| {
-                            format!(
-                                "\"{s}\" names config.{key}, which this stage's config does not set"
-                            )
+                    let key = &rest[start + 1..end];
+                    if let Some(var) = key.strip_prefix("env.") {
+                        // An unset variable grants nothing (deny by default).
+                        match std::env::var(var) {
+                            Ok(v) if !v.is_empty() => out.push_str(&v),
+                            _ => return Ok(None),
+                        }
+                    } else if let Some(key) = key.strip_prefix("config.") {
+                        let mut v = &cfg;
+                        for part in key.split('.') {
+                            v = v.get(part).ok_or_else(|| {
+                                format!("\"{s}\" names config.{key}, which this stage's config does not set")
+                            })?;
+                        }
+                        let v = v.as_str().ok_or_else(|| {
+                            format!("config.{key} must be a string (a URL) to be used in \"{s}\"")
                         })?;
+                        out.push_str(v);
+                    } else {
+                        return Err(format!(
+                            "\"{s}\": templates are {{config.KEY}} or {{env.NAME}}"
+                        ));
                     }
-                    let v = v.as_str().ok_or_else(|| {
-                        format!("config.{key} must be a string (a URL) to be used in \"{s}\"")
-                    })?;
-                    out.push_str(v);
                     rest = &rest[end + 1..];
                 }
                 out.push_str(rest);
@@ -841,5 +899,104 @@ impl Manifest {
     /// The stage with `id`.
     pub fn stage(&self, id: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Manifest, ManifestError> {
+        parse(Path::new("release.toml"), text, Some(Path::new(".")))
+    }
+
+    const OIDC: &str = r#"
+[pipeline]
+name = "t"
+[secrets]
+actions-request = { env = "AIRLOCK_TEST_REQUEST_TOKEN" }
+[[stage]]
+id = "authenticate"
+component = "builtin:authenticate"
+[stage.grants]
+http = ["{env.AIRLOCK_TEST_REQUEST_URL}"]
+secrets = { inject = [{ secret = "actions-request", into = "{env.AIRLOCK_TEST_REQUEST_URL}", as = "bearer" }] }
+"#;
+
+    #[test]
+    fn host_secrets_and_env_templates_resolve_or_grant_nothing() {
+        let mut m = parse_str(OIDC).unwrap();
+        assert_eq!(
+            m.secrets,
+            vec![SecretSource {
+                name: "actions-request".into(),
+                env: "AIRLOCK_TEST_REQUEST_TOKEN".into()
+            }]
+        );
+        // Unset variable: the grant and the rule resolve to nothing (deny by default).
+        let mut unset = m.clone();
+        unset.resolve().unwrap();
+        assert!(unset.stages[0].grants.http.is_empty() && unset.stages[0].grants.inject.is_empty());
+        // SAFETY: only this test uses this variable.
+        unsafe {
+            std::env::set_var(
+                "AIRLOCK_TEST_REQUEST_URL",
+                "http://127.0.0.1:4567/token?api-version=2",
+            )
+        };
+        m.resolve().unwrap();
+        assert_eq!(
+            m.stages[0].grants.http,
+            vec!["http://127.0.0.1:4567".to_string()]
+        );
+        assert_eq!(m.stages[0].grants.inject[0].into, "http://127.0.0.1:4567");
+    }
+
+    #[test]
+    fn an_injected_secret_must_be_declared_or_produced() {
+        let text = OIDC.replace(
+            "[secrets]\nactions-request = { env = \"AIRLOCK_TEST_REQUEST_TOKEN\" }\n",
+            "",
+        );
+        let e = parse_str(&text).unwrap_err();
+        assert!(e.message.contains("[secrets] does not declare it"), "{e}");
+        assert_eq!(e.line, Some(9), "{e}");
+    }
+
+    #[test]
+    fn set_overrides_reach_templates() {
+        let fresh = || {
+            parse_str(
+                r#"
+[pipeline]
+name = "t"
+[[stage]]
+id = "upload"
+component = "builtin:upload"
+config = { repository = "https://upload.pypi.org/legacy/" }
+[stage.grants]
+http = ["{config.repository}"]
+"#,
+            )
+            .unwrap()
+        };
+        let mut m = fresh();
+        m.apply_set("upload.repository=http://127.0.0.1:8080/")
+            .unwrap();
+        m.resolve().unwrap();
+        assert_eq!(
+            m.stages[0].grants.http,
+            vec!["http://127.0.0.1:8080".to_string()]
+        );
+        assert!(
+            m.apply_set("nosuch.key=1")
+                .unwrap_err()
+                .contains("no stage \"nosuch\"")
+        );
+        let mut m = fresh();
+        m.apply_set("upload.repository=http://example.com/")
+            .unwrap();
+        let e = m.resolve().unwrap_err();
+        assert!(e.message.contains("only for loopback"), "{e}");
     }
 }

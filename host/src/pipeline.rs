@@ -47,6 +47,15 @@ pub async fn run(
     }
 
     let secrets = Secrets::default();
+    for src in &manifest.secrets {
+        match std::env::var(&src.env) {
+            Ok(v) if !v.is_empty() => secrets.insert(&src.name, &v),
+            _ => reporter.note(&format!(
+                "secret \"{}\": ${} is not set; rules that inject it add nothing",
+                src.name, src.env
+            )),
+        }
+    }
     let mut records: BTreeMap<String, StageRecord> = BTreeMap::new();
     let mut running: JoinSet<(String, RunResult)> = JoinSet::new();
     let mut started: BTreeMap<String, bool> = BTreeMap::new();

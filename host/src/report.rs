@@ -172,6 +172,11 @@ impl Reporter {
         })
     }
 
+    /// A note about the run itself (not a stage).
+    pub fn note(&self, text: &str) {
+        self.line(&format!("note: {text}"));
+    }
+
     /// A stage started.
     pub fn started(&self, id: &str, component: &str) {
         self.line(&format!("▶ {id} ({component})"));
