@@ -19,6 +19,9 @@ const STAGES: &[(&str, &str)] = &[
     ("status", "stage-status"),
 ];
 
+/// The test-only hostile component's package.
+const HOSTILE: &str = "hostile-stage";
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
@@ -29,7 +32,7 @@ fn main() {
         .unwrap_or_else(|| root.join("target"));
     let stage_target = target_root.join("wasm-stages");
 
-    for dir in ["stages", "wit"] {
+    for dir in ["stages", "wit", "tests/hostile"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!(
@@ -61,6 +64,13 @@ fn main() {
         ));
     }
     generated.push_str("];\n");
+    let hostile = built.join(format!("{}.wasm", HOSTILE.replace('-', "_")));
+    if hostile.is_file() {
+        println!(
+            "cargo:rustc-env=AIRLOCK_TEST_HOSTILE_WASM={}",
+            hostile.display()
+        );
+    }
     std::fs::write(out_dir.join("builtins.rs"), generated).unwrap();
 }
 
@@ -79,6 +89,9 @@ fn build_stages(root: &Path, target_dir: &Path) {
     for (_, package) in STAGES {
         cmd.args(["-p", package]);
     }
+    // The hostile test component (tests/hostile) is built in the same invocation, never
+    // embedded: tests find it through AIRLOCK_TEST_HOSTILE_WASM.
+    cmd.args(["-p", HOSTILE]);
     // Do not leak the outer build's settings (clippy's wrapper, host rustflags, jobserver
     // pinned to the outer target) into the guest build.
     for var in [

@@ -166,7 +166,7 @@ impl Reporter {
             }
             StageEvent::Denied { url } => {
                 me.line(&format!(
-                    "  {stage}: sandbox refused a request to {url} (origin not in grants.http)"
+                    "  {stage}: sandbox refused a request to {url}: wasi:http/outgoing-handler reaches only the origins in grants.http"
                 ));
             }
         })

@@ -394,7 +394,11 @@ impl Runtime {
             }
             Ok(Err(trap)) => {
                 let text = format!("{trap:?}");
-                let f = if text.contains("epoch") || text.contains("interrupt") {
+                let interrupted = matches!(
+                    trap.downcast_ref::<wasmtime::Trap>(),
+                    Some(wasmtime::Trap::Interrupt)
+                );
+                let f = if interrupted {
                     StageFailure::limit(
                         format!(
                             "stage \"{}\" exceeded its wall-clock limit of {} s",
@@ -402,13 +406,15 @@ impl Runtime {
                         ),
                         "raise grants.limits.timeout_s for this stage",
                     )
-                } else if text.contains("memory") || text.contains("grow") {
+                } else if text.contains("forcing trap when growing memory")
+                    || text.contains("memory limit")
+                {
                     StageFailure::limit(
                         format!(
                             "stage \"{}\" exceeded its memory limit of {} MiB: {}",
                             stage.id,
                             limits.memory_mib,
-                            secrets.redact(&format!("{trap:#}"))
+                            secrets.redact(&trap.root_cause().to_string())
                         ),
                         "raise grants.limits.memory_mib for this stage",
                     )
@@ -418,7 +424,7 @@ impl Runtime {
                         message: format!(
                             "stage \"{}\" trapped: {}",
                             stage.id,
-                            secrets.redact(&format!("{trap:#}"))
+                            secrets.redact(&trap.root_cause().to_string())
                         ),
                         retryable: false,
                         hint: Some(
@@ -474,7 +480,11 @@ impl Runtime {
                     urls.dedup();
                     f.category = "capability".into();
                     f.retryable = false;
-                    f.message = format!("{} (the sandbox refused: {})", f.message, urls.join(", "));
+                    f.message = format!(
+                        "{} (the sandbox refused wasi:http/outgoing-handler requests to: {})",
+                        f.message,
+                        urls.join(", ")
+                    );
                     f.hint = Some(format!(
                         "grant the origin in this stage's grants.http (e.g. \"{}\"), if the stage should reach it",
                         Origin::of_url(&urls[0])

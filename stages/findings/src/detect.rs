@@ -1,50 +1,106 @@
 //! The detect stage's logic: read a previous and a current scan folder and report the
 //! current findings and what changed.
+//!
+//! Report files are picked by name ([`ReportGlobs`]); other files (summaries, dependency
+//! trees, `.gitkeep`) and subfolders are listed in `ignored`. Timestamped copies of the same
+//! scan in one folder (`pip-audit.json` and `pip-audit-2025-10-31.json`) deduplicate by
+//! finding id. The previous scan comes from a folder or from the state folder of the last
+//! run ([`Baseline`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::model::{Changes, DetectReport, Finding, SeverityChange, Summary};
-use crate::reports::{REPORT_FILES, SeverityPolicy, parse_report};
+use crate::model::{
+    Changes, DetectReport, Finding, SeverityChange, Summary, normalize_package_name,
+};
+use crate::reports::{DEFAULT_GLOBS, ReportGlobs, SeverityPolicy, parse_report};
 
 /// The findings of one scan folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scan {
-    /// Findings of every report read, sorted most severe first, then by id.
+    /// Findings of every report read, deduplicated, sorted most severe first, then by id.
     pub findings: Vec<Finding>,
-    /// The report file names read (of [`REPORT_FILES`]), in that order.
+    /// The report file names read, in format order (SARIF, pip-audit, bandit, gitleaks,
+    /// OSV-Scanner), then by name.
     pub scanned: Vec<String>,
+    /// Entries of the folder that are not reports (sorted; subfolders end in `/`).
+    pub ignored: Vec<String>,
     /// The latest `generated_at` of the reports that carry one.
     pub generated_at: Option<String>,
 }
 
-/// Reads whichever of `pip-audit.json`, `bandit.json` and `gitleaks.json` exist in `dir`.
-///
-/// A folder with none of them gives an empty [`Scan`] with nothing in `scanned`; the caller
-/// decides whether that is an error. Errors: [`Error::Io`] when `dir` or a file cannot be
-/// read (a missing `dir` is `NotFound`), [`Error::Invalid`] for a malformed report.
+/// Reads the reports in `dir` picked by the default globs (see [`read_scan_with`]).
 pub fn read_scan(dir: &Path, policy: &SeverityPolicy) -> Result<Scan> {
-    std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    read_scan_with(dir, &ReportGlobs::default(), policy)
+}
+
+/// Reads every file of `dir` (not its subfolders) whose name matches one of `globs`, as the
+/// format of that glob.
+///
+/// A folder with no report gives an empty [`Scan`] with nothing in `scanned`; the caller
+/// decides whether that is an error. Duplicates (the same tool family, id and package, e.g.
+/// from timestamped copies of one scan) are kept once, at their highest severity. Errors:
+/// [`Error::Io`] when `dir` or a file cannot be read (a missing `dir` is `NotFound`),
+/// [`Error::Invalid`] for a malformed report (nothing of the folder is used then).
+pub fn read_scan_with(dir: &Path, globs: &ReportGlobs, policy: &SeverityPolicy) -> Result<Scan> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut picked = Vec::new();
     let mut scan = Scan::default();
-    for (name, tool) in REPORT_FILES {
-        let path = dir.join(name);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(path, e)),
-        };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        match (is_dir, globs.classify(&name)) {
+            (false, Some(tool)) => picked.push((tool, name)),
+            (true, _) => scan.ignored.push(format!("{name}/")),
+            (false, None) => scan.ignored.push(name),
+        }
+    }
+    scan.ignored.sort();
+    let order = |t| DEFAULT_GLOBS.iter().position(|(d, _)| *d == t);
+    picked.sort_by(|a, b| order(a.0).cmp(&order(b.0)).then(a.1.cmp(&b.1)));
+    for (tool, name) in picked {
+        let path = dir.join(&name);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let label = path.display().to_string();
         let parsed = parse_report(tool, &label, &text, policy)?;
         scan.findings.extend(parsed.findings);
-        scan.scanned.push(name.to_string());
+        scan.scanned.push(name);
         if let Some(g) = parsed.generated_at
             && scan.generated_at.as_ref().is_none_or(|cur| g > *cur)
         {
             scan.generated_at = Some(g);
         }
     }
+    scan.findings = dedup(std::mem::take(&mut scan.findings));
     sort_findings(&mut scan.findings);
     Ok(scan)
+}
+
+/// Keeps one finding per (tool family, id, package), the most severe.
+fn dedup(findings: Vec<Finding>) -> Vec<Finding> {
+    let key = |f: &Finding| {
+        (
+            if f.tool.is_dependency_scanner() {
+                "deps"
+            } else {
+                f.tool.as_str()
+            },
+            f.id.to_ascii_lowercase(),
+            f.package.as_deref().map(normalize_package_name),
+        )
+    };
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings {
+        match out.iter_mut().find(|o| key(o) == key(&f)) {
+            Some(o) if f.severity > o.severity => *o = f,
+            Some(_) => {}
+            None => out.push(f),
+        }
+    }
+    out
 }
 
 /// Sorts most severe first, then by tool, id and package.
@@ -88,66 +144,189 @@ pub fn compare(previous: &[Finding], current: &[Finding]) -> Changes {
     changes
 }
 
-/// Runs detect: reads `current` (required) and `previous` (optional) and compares them.
-///
-/// - `current` must hold at least one of the report files, else [`Error::Invalid`] naming
-///   the folder and the file names looked for.
-/// - No `previous`, a `previous` folder that does not exist, or one with no report file
-///   means no baseline: `baseline` is false, `previous` is `"none"` (or the folder, with a
-///   warning), every current finding is in `changes.new`, and decide does not treat that as
-///   news.
+/// Where the previous scan comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Baseline<'a> {
+    /// None: a first run. No baseline; current findings are not news.
+    #[default]
+    None,
+    /// A folder of reports. Missing → no baseline (with a warning); present with no
+    /// report → an empty baseline (every current finding is new).
+    Folder(&'a Path),
+    /// The run state folder of the last run (`airlock run --state DIR`, default
+    /// `.airlock/state`): `state.json` names this stage's output file
+    /// (`stages.<stage>.output`) and its `sha256`; its `findings` are the previous scan.
+    /// No `state.json`, or no succeeded output of `stage` in it → no baseline (with a
+    /// warning). An output whose digest does not match is an [`Error::Invalid`].
+    State {
+        /// The state folder.
+        dir: &'a Path,
+        /// The detect stage's id in the manifest.
+        stage: &'a str,
+    },
+}
+
+/// Everything detect needs.
+#[derive(Debug, Clone)]
+pub struct DetectOptions<'a> {
+    /// The previous scan.
+    pub baseline: Baseline<'a>,
+    /// The current scan folder (required, must hold a report).
+    pub current: &'a Path,
+    /// Severity policy.
+    pub policy: &'a SeverityPolicy,
+    /// Which files are reports.
+    pub globs: &'a ReportGlobs,
+}
+
+/// Runs detect with the default globs and a previous folder (see [`detect_with`]).
 pub fn detect(
     previous: Option<&Path>,
     current: &Path,
     policy: &SeverityPolicy,
 ) -> Result<DetectReport> {
-    let cur = read_scan(current, policy)?;
+    detect_with(&DetectOptions {
+        baseline: previous.map_or(Baseline::None, Baseline::Folder),
+        current,
+        policy,
+        globs: &ReportGlobs::default(),
+    })
+}
+
+fn not_found(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// The previous findings from a state folder, or a warning saying why there are none.
+fn state_baseline(
+    dir: &Path,
+    stage: &str,
+) -> Result<std::result::Result<(Vec<Finding>, String), String>> {
+    let state_path = dir.join("state.json");
+    let text = match std::fs::read_to_string(&state_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Err(format!(
+                "no previous run state at '{}' (first run?); no baseline to compare with",
+                state_path.display()
+            )));
+        }
+        Err(e) => return Err(Error::io(state_path, e)),
+    };
+    let bad = |what: String| {
+        Error::invalid(
+            format!("run state '{}': {what}", state_path.display()),
+            "restore the state folder of the last run unchanged (e.g. the CI artifact), or delete it to start without a baseline",
+        )
+    };
+    let state: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let entry = &state["stages"][stage];
+    let (Some(rel), Some(want)) = (entry["output"].as_str(), entry["sha256"].as_str()) else {
+        return Ok(Err(format!(
+            "the last run (state '{}') has no output of stage '{stage}' (status {}); no baseline to compare with",
+            state_path.display(),
+            entry["status"].as_str().unwrap_or("absent")
+        )));
+    };
+    let out_path: PathBuf = dir.join(rel);
+    let out = std::fs::read_to_string(&out_path).map_err(|e| Error::io(&out_path, e))?;
+    let got: String = Sha256::digest(out.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got != want {
+        return Err(bad(format!(
+            "{} has sha256 {got}, but state.json records {want}",
+            out_path.display()
+        )));
+    }
+    let report: DetectReport = serde_json::from_str(&out).map_err(|e| {
+        bad(format!(
+            "{} is not a detect report: {e}",
+            out_path.display()
+        ))
+    })?;
+    Ok(Ok((report.findings, rel.to_string())))
+}
+
+/// Runs detect: reads `current` (required) and the baseline, and compares them.
+///
+/// - `current` must hold at least one report, else [`Error::Invalid`] naming the folder,
+///   the globs and what was there.
+/// - The baseline: see [`Baseline`]. Without one, `baseline` is false, every current
+///   finding is in `changes.new`, and decide does not treat that as news.
+/// - A malformed report in either folder is an [`Error::Invalid`]: nothing downstream runs
+///   on partial data.
+pub fn detect_with(opts: &DetectOptions<'_>) -> Result<DetectReport> {
+    let current = opts.current;
+    let cur = read_scan_with(current, opts.globs, opts.policy)?;
     if cur.scanned.is_empty() {
-        let names: Vec<&str> = REPORT_FILES.iter().map(|(n, _)| *n).collect();
         return Err(Error::invalid(
             format!(
-                "no scan report in '{}': looked for {}",
+                "no scan report in '{}': looked for {}; found {}",
                 current.display(),
-                names.join(", ")
+                opts.globs.all().join(", "),
+                if cur.ignored.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    cur.ignored.join(", ")
+                }
             ),
-            "run the scanners with JSON output into that folder (e.g. `pip-audit -f json -o pip-audit.json`), or point `current` at the folder that holds them",
+            "nothing was scanned: run the scanners with JSON output into that folder (e.g. `pip-audit -f json -o pip-audit.json`), point `current` at the folder that holds them, or set `reports` globs that match their names",
         ));
     }
     let mut warnings = Vec::new();
-    let mut prev_scan = None;
-    if let Some(dir) = previous {
-        match read_scan(dir, policy) {
-            Ok(s) if s.scanned.is_empty() => warnings.push(format!(
-                "previous scan folder '{}' holds no report; no baseline to compare with",
-                dir.display()
-            )),
-            Ok(s) => prev_scan = Some(s),
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                warnings.push(format!(
+    let mut prev: Option<Vec<Finding>> = None;
+    let mut previous_scanned = Vec::new();
+    let mut previous_ignored = Vec::new();
+    let previous_label = match opts.baseline {
+        Baseline::None => "none".to_string(),
+        Baseline::Folder(dir) => {
+            match read_scan_with(dir, opts.globs, opts.policy) {
+                Ok(s) => {
+                    if s.scanned.is_empty() {
+                        warnings.push(format!(
+                            "previous scan folder '{}' holds no report: an empty baseline (every current finding is new)",
+                            dir.display()
+                        ));
+                    }
+                    previous_scanned = s.scanned;
+                    previous_ignored = s.ignored;
+                    prev = Some(s.findings);
+                }
+                Err(e) if not_found(&e) => warnings.push(format!(
                     "previous scan folder '{}' does not exist (or is not granted); no baseline to compare with",
                     dir.display()
-                ))
+                )),
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
+            dir.display().to_string()
         }
-    }
-    let baseline = prev_scan.is_some();
-    let (changes, previous_scanned) = match &prev_scan {
-        Some(p) => (compare(&p.findings, &cur.findings), p.scanned.clone()),
-        None => (compare(&[], &cur.findings), Vec::new()),
+        Baseline::State { dir, stage } => {
+            match state_baseline(dir, stage)? {
+                Ok((findings, file)) => {
+                    previous_scanned = vec![file];
+                    prev = Some(findings);
+                }
+                Err(w) => warnings.push(w),
+            }
+            format!("state:{}", dir.display())
+        }
     };
+    let baseline = prev.is_some();
+    let changes = compare(prev.as_deref().unwrap_or(&[]), &cur.findings);
     Ok(DetectReport {
         summary: Summary::of(&cur.findings),
         findings: cur.findings,
         changes,
         baseline,
-        previous: match previous {
-            Some(p) => p.display().to_string(),
-            None => "none".to_string(),
-        },
+        previous: previous_label,
         current: current.display().to_string(),
         scanned: cur.scanned,
         previous_scanned,
+        ignored: cur.ignored,
+        previous_ignored,
         scan_date: cur.generated_at,
         warnings,
     })
@@ -177,9 +356,17 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
         assert!(
-            msg.contains("pip-audit.json, bandit.json, gitleaks.json"),
+            msg.contains(
+                "*.sarif, *.sarif.json, pip-audit*.json, bandit*.json, gitleaks*.json, osv*.json"
+            ),
             "{msg}"
         );
+        fs::write(dir.path().join(".gitkeep"), "").unwrap();
+        fs::write(dir.path().join("summary.md"), "# nothing").unwrap();
+        let msg = detect(None, dir.path(), &SeverityPolicy::default())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("found .gitkeep, summary.md"), "{msg}");
     }
 
     #[test]

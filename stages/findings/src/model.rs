@@ -70,7 +70,8 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// The scanner that reported a finding. JSON: `"pip-audit"`, `"bandit"`, `"gitleaks"`.
+/// The report format a finding came from. JSON: `"pip-audit"`, `"bandit"`, `"gitleaks"`,
+/// `"osv-scanner"`, `"sarif"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Tool {
     /// pip-audit (`pip-audit -f json`): vulnerable dependencies.
@@ -82,6 +83,13 @@ pub enum Tool {
     /// gitleaks (`gitleaks detect --report-format json`): committed secrets.
     #[serde(rename = "gitleaks")]
     Gitleaks,
+    /// OSV-Scanner (`osv-scanner scan --format json`): vulnerable dependencies.
+    #[serde(rename = "osv-scanner")]
+    OsvScanner,
+    /// Any SARIF 2.1.0 producer (CodeQL, `bandit -f sarif`, Semgrep, …); the producer's
+    /// name is in the finding's description.
+    #[serde(rename = "sarif")]
+    Sarif,
 }
 
 impl Tool {
@@ -91,7 +99,15 @@ impl Tool {
             Tool::PipAudit => "pip-audit",
             Tool::Bandit => "bandit",
             Tool::Gitleaks => "gitleaks",
+            Tool::OsvScanner => "osv-scanner",
+            Tool::Sarif => "sarif",
         }
+    }
+
+    /// True for the dependency scanners (pip-audit, OSV-Scanner), whose findings are
+    /// advisories against a package and match across the two tools.
+    pub fn is_dependency_scanner(self) -> bool {
+        matches!(self, Tool::PipAudit | Tool::OsvScanner)
     }
 }
 
@@ -113,8 +129,14 @@ pub struct Finding {
     pub tool: Tool,
     /// Severity after policy.
     pub severity: Severity,
-    /// Where the severity came from: `"report"` (the tool said so) or `"policy:<rule>"`, e.g.
-    /// `"policy:default"` for an advisory without severity, `"policy:secret"` for gitleaks.
+    /// The rule that set `severity` (see [`crate::reports::SeverityPolicy`]):
+    /// - `"report:<field> <value>"`: the report carried it, e.g. `"report:issue_severity
+    ///   HIGH"` (bandit), `"report:security-severity 8.8"` or `"report:level error"` (SARIF),
+    ///   `"report:max_severity 7.5"`, `"report:CVSS_V3 CVSS:3.1/…"` or
+    ///   `"report:database_specific.severity MODERATE"` (OSV);
+    /// - `"policy:default"`: the report carries none; the configured default applied;
+    /// - `"policy:secret"`: a leaked secret (gitleaks); the configured secret severity;
+    /// - `"override:<id> (<file>)[: reason]"`: the overrides file mapped this id or alias.
     pub severity_source: String,
     /// Affected distribution (pip-audit), as named in the report.
     #[serde(default)]
@@ -148,10 +170,14 @@ impl Finding {
         std::iter::once(self.id.as_str()).chain(self.aliases.iter().map(String::as_str))
     }
 
-    /// True when `other` reports the same problem: the same tool, the same package (compared
-    /// as PEP 503 normalized names, for dependency advisories) and a shared id or alias.
+    /// True when `other` reports the same problem: the same tool (pip-audit and OSV-Scanner
+    /// count as one: both report advisories against packages), the same package (compared
+    /// as PEP 503 normalized names, for dependency advisories) and a shared id or alias
+    /// (case-insensitive), so `GHSA-…` in one scan matches `CVE-…` in the next when either
+    /// lists the other as an alias.
     pub fn same_problem(&self, other: &Finding) -> bool {
-        if self.tool != other.tool {
+        let both_deps = self.tool.is_dependency_scanner() && other.tool.is_dependency_scanner();
+        if self.tool != other.tool && !both_deps {
             return false;
         }
         let pkg = |f: &Finding| f.package.as_deref().map(normalize_package_name);

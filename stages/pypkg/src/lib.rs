@@ -39,6 +39,7 @@ mod error;
 pub mod metadata;
 pub mod project;
 pub mod select;
+pub mod validate;
 
 pub use error::{Error, Result};
 pub use metadata::core_metadata;
