@@ -117,7 +117,7 @@ impl Origin {
     /// Parses a grant `scheme://host[:port]`. Errors: another scheme, a path, query,
     /// fragment or user info, a wildcard anywhere but a leading `*.` label.
     pub fn parse_grant(s: &str) -> Result<Origin, String> {
-        let allowed = "write scheme://host[:port], e.g. \"https://upload.pypi.org\" or \"https://*.example.com\"";
+        let allowed = "an origin is scheme://host[:port] only, e.g. \"https://upload.pypi.org\" or \"https://*.example.com\"";
         let (scheme, rest) = s
             .split_once("://")
             .ok_or_else(|| format!("\"{s}\" is not an origin: {allowed}"))?;
@@ -126,9 +126,7 @@ impl Origin {
         }
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') || rest.contains('?') || rest.contains('#') || rest.contains('@') {
-            return Err(format!(
-                "\"{s}\" has a path, query or user info: an origin is only {allowed}"
-            ));
+            return Err(format!("\"{s}\" has a path, query or user info: {allowed}"));
         }
         let wildcard = rest.starts_with("*.");
         let probe = if wildcard {

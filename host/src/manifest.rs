@@ -301,7 +301,7 @@ struct RawGrants {
     #[serde(default)]
     secrets: RawSecrets,
     #[serde(default)]
-    limits: Limits,
+    limits: Option<Spanned<Limits>>,
 }
 
 #[derive(Deserialize)]
@@ -607,7 +607,11 @@ fn parse_grants(
 ) -> Result<Grants, ManifestError> {
     let at = |field: String| format!("stage \"{id}\": grants.{field}");
     let mut g = Grants {
-        limits: raw.limits,
+        limits: raw
+            .limits
+            .as_ref()
+            .map(|l| *l.get_ref())
+            .unwrap_or_default(),
         ..Default::default()
     };
     for (i, f) in raw.files.iter().enumerate() {
@@ -671,7 +675,7 @@ fn parse_grants(
     let l = &g.limits;
     if l.memory_mib == 0 || l.timeout_s == 0 || l.output_kib == 0 {
         return Err(ctx.err(
-            0,
+            raw.limits.as_ref().map(|l| l.span().start).unwrap_or(0),
             at("limits".into()),
             "limits must be positive (memory_mib, timeout_s, output_kib)",
         ));

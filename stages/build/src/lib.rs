@@ -30,6 +30,7 @@
 
 use std::path::{Path, PathBuf};
 
+use airlock_pypkg::validate::{Report, Severity};
 use airlock_pypkg::{BuildOptions, Error, Kind};
 use airlock_stage::{Category, Request, StageError};
 use serde::Deserialize;
@@ -43,6 +44,16 @@ struct Config {
     out: String,
     source_date_epoch: Option<i64>,
     generator: Option<String>,
+    mode: Mode,
+    validate: bool,
+}
+
+/// `mode`: build here, or validate what another CI step put in `out`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    Build,
+    Prebuilt,
 }
 
 impl Default for Config {
@@ -53,6 +64,8 @@ impl Default for Config {
             out: "dist".into(),
             source_date_epoch: None,
             generator: None,
+            mode: Mode::Build,
+            validate: true,
         }
     }
 }
@@ -122,6 +135,11 @@ fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> 
         .map_err(|e| stage_error(root, e))?;
         let path = out_dir.join(&filename);
         let rel = out_rel.join(&filename).to_string_lossy().replace('\\', "/");
+        let findings = if config.validate {
+            check(&rel, &bytes)?.1
+        } else {
+            serde_json::json!([])
+        };
         std::fs::write(&path, &bytes).map_err(|e| StageError::io(&rel, &e))?;
         let sha256 = airlock_pypkg::sha256_hex(&bytes);
         airlock_stage::host::progress(i as u64 + 1, Some(total), &format!("wrote {rel}"));
@@ -131,9 +149,11 @@ fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> 
             "filename": filename,
             "sha256": sha256,
             "size": bytes.len(),
+            "findings": findings,
         }));
     }
     Ok(serde_json::json!({
+        "mode": "build",
         "name": project.raw_name,
         "version": project.version,
         "source_date_epoch": epoch,
@@ -141,9 +161,134 @@ fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> 
     }))
 }
 
+/// Validates `bytes` as distribution `rel` (project-relative path); errors name every failed
+/// check. Returns the findings (warnings only, when it passes) as JSON.
+fn check(rel: &str, bytes: &[u8]) -> Result<(Report, serde_json::Value), StageError> {
+    let filename = rel.rsplit('/').next().unwrap_or(rel);
+    let report = airlock_pypkg::validate::validate(filename, bytes);
+    for w in report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+    {
+        airlock_stage::host::warn(&format!(
+            "{}: [{}] {} (fix: {})",
+            w.file, w.rule, w.message, w.fix
+        ));
+    }
+    if !report.passed() {
+        let lines: Vec<String> = report
+            .errors()
+            .map(|f| format!("{}: [{}] {}", f.file, f.rule, f.message))
+            .collect();
+        let fixes: Vec<String> = report.errors().map(|f| f.fix.clone()).collect();
+        let mut fixes_unique = Vec::new();
+        for f in fixes {
+            if !fixes_unique.contains(&f) {
+                fixes_unique.push(f);
+            }
+        }
+        return Err(StageError::validation(format!(
+            "{rel} would be refused by PyPI or `twine check --strict` ({} problem{}):\n{}",
+            lines.len(),
+            if lines.len() == 1 { "" } else { "s" },
+            lines.join("\n")
+        ))
+        .with_hint(fixes_unique.join("; ")));
+    }
+    let findings = serde_json::to_value(&report.findings).unwrap_or_default();
+    Ok((report, findings))
+}
+
+/// Prebuilt mode: validates every `*.whl` and `*.tar.gz` in `out` (built by another CI step)
+/// and reports them as if built here.
+fn prebuilt(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> {
+    let out_rel = PathBuf::from(config.out.trim_start_matches('/'));
+    let dir = root.join(&out_rel);
+    let entries = std::fs::read_dir(&dir).map_err(|e| StageError::io(&config.out, &e))?;
+    let mut names = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| StageError::io(&config.out, &e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if (name.ends_with(".whl") || name.ends_with(".tar.gz"))
+            && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            names.push(name);
+        }
+    }
+    // Sdists first, then wheels (the order twine uploads them), each sorted by name.
+    names.sort_by_key(|n| (n.ends_with(".whl"), n.clone()));
+    if names.is_empty() {
+        return Err(StageError::validation(format!(
+            "prebuilt mode: no .whl or .tar.gz file in `{}`",
+            config.out
+        ))
+        .with_hint(
+            "build the distributions in an earlier CI step (e.g. `python -m build`) into this \
+             directory, or set `mode = \"build\"`",
+        ));
+    }
+    let mut artifacts = Vec::new();
+    let mut release: Option<(String, String)> = None;
+    let total = names.len() as u64;
+    for (i, filename) in names.into_iter().enumerate() {
+        let rel = out_rel.join(&filename).to_string_lossy().replace('\\', "/");
+        let bytes = std::fs::read(dir.join(&filename)).map_err(|e| StageError::io(&rel, &e))?;
+        let (report, findings) = check(&rel, &bytes)?;
+        let name = report.name.clone().unwrap_or_default();
+        let version = report.version.clone().unwrap_or_default();
+        let key = (
+            airlock_pypkg::validate::filename_name(&name),
+            airlock_pypkg::project::normalize_version(&version).unwrap_or(version.clone()),
+        );
+        match &release {
+            None => release = Some(key),
+            Some(k) if *k != key => {
+                return Err(StageError::validation(format!(
+                    "prebuilt mode: `{}` holds distributions of different releases: {} {} and {name} {version} ({rel})",
+                    config.out, k.0, k.1
+                ))
+                .with_hint("keep only the files of the one release to publish in the directory"));
+            }
+            Some(_) => {}
+        }
+        airlock_stage::host::progress(i as u64 + 1, Some(total), &format!("validated {rel}"));
+        artifacts.push(serde_json::json!({
+            "kind": report.kind,
+            "path": rel,
+            "filename": filename,
+            "sha256": airlock_pypkg::sha256_hex(&bytes),
+            "size": bytes.len(),
+            "findings": findings,
+        }));
+    }
+    let (name, version) = artifacts
+        .first()
+        .and_then(|_| release.clone())
+        .unwrap_or_default();
+    let _ = name;
+    // Report the name as the metadata spells it.
+    let raw_name = std::fs::read(dir.join(artifacts[0]["filename"].as_str().unwrap_or("")))
+        .ok()
+        .and_then(|b| {
+            airlock_pypkg::validate::validate(artifacts[0]["filename"].as_str().unwrap_or(""), &b)
+                .name
+        })
+        .unwrap_or_default();
+    Ok(serde_json::json!({
+        "mode": "prebuilt",
+        "name": raw_name,
+        "version": version,
+        "artifacts": artifacts,
+    }))
+}
+
 fn run(req: &Request) -> Result<serde_json::Value, StageError> {
     let config: Config = req.config()?;
-    build(Path::new("/"), &config)
+    match config.mode {
+        Mode::Build => build(Path::new("/"), &config),
+        Mode::Prebuilt => prebuilt(Path::new("/"), &config),
+    }
 }
 
 airlock_stage::export_stage!(run);

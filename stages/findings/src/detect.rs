@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -191,6 +192,7 @@ pub fn detect(
         policy,
         globs: &ReportGlobs::default(),
     })
+    .map(|o| o.report)
 }
 
 fn not_found(e: &Error) -> bool {
@@ -258,7 +260,7 @@ fn state_baseline(
 ///   finding is in `changes.new`, and decide does not treat that as news.
 /// - A malformed report in either folder is an [`Error::Invalid`]: nothing downstream runs
 ///   on partial data.
-pub fn detect_with(opts: &DetectOptions<'_>) -> Result<DetectReport> {
+pub fn detect_with(opts: &DetectOptions<'_>) -> Result<DetectOutput> {
     let current = opts.current;
     let cur = read_scan_with(current, opts.globs, opts.policy)?;
     if cur.scanned.is_empty() {
@@ -316,20 +318,40 @@ pub fn detect_with(opts: &DetectOptions<'_>) -> Result<DetectReport> {
     };
     let baseline = prev.is_some();
     let changes = compare(prev.as_deref().unwrap_or(&[]), &cur.findings);
-    Ok(DetectReport {
-        summary: Summary::of(&cur.findings),
-        findings: cur.findings,
-        changes,
-        baseline,
-        previous: previous_label,
-        current: current.display().to_string(),
-        scanned: cur.scanned,
-        previous_scanned,
+    Ok(DetectOutput {
+        report: DetectReport {
+            summary: Summary::of(&cur.findings),
+            findings: cur.findings,
+            changes,
+            baseline,
+            previous: previous_label,
+            current: current.display().to_string(),
+            scanned: cur.scanned,
+            previous_scanned,
+            scan_date: cur.generated_at,
+            warnings,
+        },
         ignored: cur.ignored,
         previous_ignored,
-        scan_date: cur.generated_at,
-        warnings,
     })
+}
+
+/// The detect stage's output: the [`DetectReport`] fields (flattened) plus the folder
+/// entries that were not reports.
+///
+/// JSON: the [`DetectReport`] object with `"ignored": ["…"]` (entries of the current folder
+/// that no report glob matched; subfolders end in `/`) and `"previous_ignored": ["…"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectOutput {
+    /// The findings, changes and baseline.
+    #[serde(flatten)]
+    pub report: DetectReport,
+    /// Entries of the current folder that are not reports.
+    #[serde(default)]
+    pub ignored: Vec<String>,
+    /// Entries of the previous folder that are not reports.
+    #[serde(default)]
+    pub previous_ignored: Vec<String>,
 }
 
 #[cfg(test)]

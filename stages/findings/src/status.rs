@@ -143,144 +143,6 @@ pub fn parse_now(s: &str) -> Result<OffsetDateTime> {
     })
 }
 
-/// Loads the history kept in a previous status folder `dir`: its `history.json`; failing
-/// that, its `index.json` (a page written by the original system or without history), whose
-/// findings' `discovered_date` seed `first_seen`; failing that (no folder, no file), an
-/// empty history. Errors: [`Error::Invalid`] for a malformed file, [`Error::Io`] for other
-/// read errors.
-pub fn load_history(dir: &Path) -> Result<History> {
-    let read = |name: &str| -> Result<Option<String>> {
-        let p = dir.join(name);
-        match std::fs::read_to_string(&p) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(p, e)),
-        }
-    };
-    let bad = |name: &str, e: serde_json::Error| {
-        Error::invalid(
-            format!("{} is malformed: {e}", dir.join(name).display()),
-            "delete it to start the history afresh, or point `previous` at a status folder written by airlock",
-        )
-    };
-    if let Some(text) = read("history.json")? {
-        return serde_json::from_str(&text).map_err(|e| bad("history.json", e));
-    }
-    let Some(text) = read("index.json")? else {
-        return Ok(History::default());
-    };
-    #[derive(Deserialize)]
-    struct OldIndex {
-        #[serde(default)]
-        findings: Vec<OldFinding>,
-    }
-    #[derive(Deserialize)]
-    struct OldFinding {
-        finding_id: String,
-        #[serde(default)]
-        package: Option<String>,
-        severity: Severity,
-        discovered_date: String,
-    }
-    let old: OldIndex = serde_json::from_str(&text).map_err(|e| bad("index.json", e))?;
-    let mut h = History {
-        schema_version: SCHEMA_VERSION,
-        ..Default::default()
-    };
-    for f in old.findings {
-        let day = parse_date(&f.discovered_date)
-            .map(|d| d.to_string())
-            .unwrap_or(f.discovered_date);
-        h.findings.insert(
-            f.finding_id,
-            HistoryEntry {
-                aliases: Vec::new(),
-                package: f.package,
-                severity: f.severity,
-                first_seen: day.clone(),
-                last_seen: day,
-                resolved: None,
-            },
-        );
-    }
-    Ok(h)
-}
-
-/// Brings `history` up to `today` with the current `findings`: a known finding (by id or
-/// alias, re-keyed to its current id) keeps its `first_seen` and is reopened if it was
-/// resolved; an unknown one starts today; an open entry missing from `findings` is resolved
-/// today.
-pub fn update_history(mut history: History, findings: &[Finding], today: Date) -> History {
-    let day = today.to_string();
-    let mut next = BTreeMap::new();
-    for f in findings {
-        let key = history
-            .findings
-            .iter()
-            .find(|(k, e)| {
-                f.ids().any(|id| {
-                    id.eq_ignore_ascii_case(k)
-                        || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(id))
-                })
-            })
-            .map(|(k, _)| k.clone());
-        let first_seen = key
-            .and_then(|k| history.findings.remove(&k))
-            .map(|e| e.first_seen)
-            .unwrap_or_else(|| day.clone());
-        next.insert(
-            f.id.clone(),
-            HistoryEntry {
-                aliases: f.aliases.clone(),
-                package: f.package.clone().or_else(|| f.file.clone()),
-                severity: f.severity,
-                first_seen,
-                last_seen: day.clone(),
-                resolved: None,
-            },
-        );
-    }
-    for (k, mut e) in std::mem::take(&mut history.findings) {
-        if next.contains_key(&k) {
-            continue;
-        }
-        if e.resolved.is_none() {
-            e.resolved = Some(day.clone());
-        }
-        next.insert(k, e);
-    }
-    History {
-        schema_version: SCHEMA_VERSION,
-        findings: next,
-    }
-}
-
-/// The wall clock as UTC (std::time::SystemTime, which WASI provides through
-/// wasi:clocks/wall-clock).
-pub fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
-
-/// Parses `YYYY-MM-DD` (the date part of an RFC 3339 timestamp is accepted too).
-pub fn parse_date(s: &str) -> Option<Date> {
-    let d = s.get(..10)?;
-    let mut it = d.split('-');
-    let y: i32 = it.next()?.parse().ok()?;
-    let m: u8 = it.next()?.parse().ok()?;
-    let day: u8 = it.next()?.parse().ok()?;
-    Date::from_calendar_date(y, Month::try_from(m).ok()?, day).ok()
-}
-
-/// Parses an RFC 3339 timestamp (config `now`). Errors: [`Error::Invalid`] naming the value.
-pub fn parse_now(s: &str) -> Result<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
-        Error::invalid(
-            format!("now = {s:?} is not an RFC 3339 timestamp: {e}"),
-            "use a timestamp like 2025-10-31T16:37:53Z, or leave `now` out to use the clock",
-        )
-    })
-}
-
 /// Reads `dir/name`; `Ok(None)` when it does not exist.
 fn read_optional(dir: &Path, name: &str) -> Result<Option<String>> {
     let p = dir.join(name);
@@ -962,23 +824,10 @@ mod tests {
             finding("PYSEC-2", Severity::High, false),
             finding("PYSEC-3", Severity::Medium, false),
         ]);
-        let mut h = update_history(
-            History::default(),
-            &r.findings[..1],
-            at("2025-01-01T00:00:00Z").date(),
-        );
+        let mut h = update_history(History::default(), &r.findings[..1], at("2025-01-01T00:00:00Z").date());
         h = update_history(h, &r.findings, at("2025-01-05T00:00:00Z").date());
-        let ix = build_index(
-            &r,
-            &h,
-            at("2025-01-06T00:00:00Z"),
-            &StatusSettings::default(),
-        );
-        let order: Vec<_> = ix
-            .findings
-            .iter()
-            .map(|f| (f.finding_id.as_str(), f.days_since_discovery))
-            .collect();
+        let ix = build_index(&r, &h, at("2025-01-06T00:00:00Z"), &StatusSettings::default());
+        let order: Vec<_> = ix.findings.iter().map(|f| (f.finding_id.as_str(), f.days_since_discovery)).collect();
         assert_eq!(order, [("PYSEC-2", 1), ("PYSEC-1", 5), ("PYSEC-3", 1)]);
     }
 
@@ -987,20 +836,9 @@ mod tests {
         let r = report(vec![finding("PYSEC-2022-42969", Severity::Medium, false)]);
         let mut r = r;
         r.scan_date = Some("2025-10-20T08:00:00Z".into());
-        let h = update_history(
-            History::default(),
-            &r.findings,
-            at("2025-10-27T00:00:00Z").date(),
-        );
-        let ix = build_index(
-            &r,
-            &h,
-            at("2025-10-27T00:00:00Z"),
-            &StatusSettings::default(),
-        );
-        let b: BTreeMap<_, _> = badges(&ix, at("2025-10-27T00:00:00Z"))
-            .into_iter()
-            .collect();
+        let h = update_history(History::default(), &r.findings, at("2025-10-27T00:00:00Z").date());
+        let ix = build_index(&r, &h, at("2025-10-27T00:00:00Z"), &StatusSettings::default());
+        let b: BTreeMap<_, _> = badges(&ix, at("2025-10-27T00:00:00Z")).into_iter().collect();
         assert_eq!(
             b["grade.json"],
             serde_json::json!({"schemaVersion": 1, "label": "security", "message": "grade B", "color": "green"})
@@ -1030,10 +868,7 @@ mod tests {
         let empty = load_history(&dir.path().join("absent")).unwrap();
         assert!(empty.findings.is_empty());
         std::fs::write(dir.path().join("history.json"), "{not json").unwrap();
-        assert!(matches!(
-            load_history(dir.path()),
-            Err(Error::Invalid { .. })
-        ));
+        assert!(matches!(load_history(dir.path()), Err(Error::Invalid { .. })));
     }
 
     #[test]

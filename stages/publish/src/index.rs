@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use airlock_stage::http::{Request, Response};
+use airlock_stage::http::{Part, Request, Response, Timeouts};
 use airlock_stage::{Category, StageError};
 use serde::{Deserialize, Serialize};
 
@@ -47,12 +47,16 @@ impl Transport for SdkTransport {
 
 /// What happened to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum FileStatus {
     /// Sent (or written) now.
     Uploaded,
-    /// The repository already had this file with the same sha256.
+    /// The repository already had this file with the same sha256 (`"skipped-identical"`).
+    #[serde(rename = "skipped-identical", alias = "skipped")]
     Skipped,
+    /// `dry_run`: everything was checked and the file would be uploaded (`"would-upload"`).
+    #[serde(rename = "would-upload")]
+    WouldUpload,
 }
 
 /// The report of one file, as the upload stage outputs it.
@@ -88,6 +92,8 @@ pub struct Index<'t> {
     pub simple_url: String,
     /// Retry policy for uploads.
     pub policy: RetryPolicy,
+    /// Timeouts of every request.
+    pub timeouts: Timeouts,
     transport: &'t mut dyn Transport,
     sleep: Box<dyn FnMut(Duration) + 't>,
 }
@@ -100,6 +106,7 @@ impl<'t> Index<'t> {
             upload_url: upload_url.to_string(),
             simple_url: simple_url.to_string(),
             policy: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
             transport,
             sleep: Box::new(std::thread::sleep),
         }
@@ -108,6 +115,12 @@ impl<'t> Index<'t> {
     /// Replaces the sleep between retries (tests record instead of sleeping).
     pub fn with_sleep(mut self, sleep: impl FnMut(Duration) + 't) -> Self {
         self.sleep = Box::new(sleep);
+        self
+    }
+
+    /// Replaces the timeouts of every request.
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
         self
     }
 
@@ -124,7 +137,8 @@ impl<'t> Index<'t> {
         let url = format!("{}{}/", self.simple_url, crate::normalize_name(name));
         let req = Request::get(&url)
             .header("accept", ACCEPT)
-            .header("user-agent", USER_AGENT);
+            .header("user-agent", USER_AGENT)
+            .with_timeouts(self.timeouts);
         let resp = self.transport.send(&req, &mut |_, _| {})?;
         match resp.status {
             200 => parse_project_page(
@@ -171,28 +185,7 @@ impl<'t> Index<'t> {
         path: &Path,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FileReport, StageError> {
-        let shown = path.display().to_string();
-        let content = std::fs::read(path).map_err(|e| StageError::io(&shown, &e))?;
-        if crate::dist::sha256_hex(&content) != dist.digests.sha256 {
-            return Err(StageError::validation(format!(
-                "{shown} changed while it was being published"
-            )));
-        }
-        let mut form = Multipart::new(
-            &upload_fields(dist),
-            &dist.filename,
-            &Multipart::boundary_for(&dist.digests.sha256),
-        );
-        while contains(&content, form.boundary.as_bytes()) {
-            form = Multipart::new(
-                &upload_fields(dist),
-                &dist.filename,
-                &Multipart::boundary_for(&dist.digests.sha256),
-            );
-        }
-        let req = Request::post(&self.upload_url, &form.content_type(), form.body(&content))
-            .header("user-agent", USER_AGENT);
-        drop(content);
+        let req = self.upload_request(dist, path)?;
         let mut retry = 0u32;
         loop {
             let (err, retry_after) = match self.transport.send(&req, progress) {
@@ -229,7 +222,7 @@ impl<'t> Index<'t> {
                     message: format!("{} (gave up after {attempts} attempts)", err.message),
                     ..err
                 }
-                .with_hint("the index or the network is failing; run the stage again later, or raise `retries`"));
+                .with_hint("the index or the network is failing; run the stage again later, or raise `retry.retries`"));
             }
             let Some(wait) = self.policy.delay_random(retry, retry_after) else {
                 return Err(StageError {
@@ -240,7 +233,7 @@ impl<'t> Index<'t> {
                     ),
                     ..err
                 }
-                .with_hint("run the stage again later, or raise `max_retry_after_s`"));
+                .with_hint("run the stage again later, or raise `retry.max_retry_after_s`"));
             };
             airlock_stage::host::warn(&format!(
                 "{} (attempt {}); retrying in {:.1} s",
@@ -256,6 +249,56 @@ impl<'t> Index<'t> {
                     .compare(dist, &listed, "")
                     .map(|_| FileReport::of(dist, FileStatus::Uploaded));
             }
+        }
+    }
+
+    /// The upload POST for `dist` read from `path`: the form's text fields in memory, the
+    /// file streamed from disk at send time ([`Part::File`]), so memory stays bounded
+    /// whatever the file's size and each retry re-reads the file. Errors: the file's size
+    /// differs from when it was digested ([`Category::Validation`]); I/O errors.
+    ///
+    /// The multipart boundary carries a 64-bit random nonce (see
+    /// [`Multipart::boundary_for`]), so the chance that it occurs in the file is about
+    /// `size / 2^64`; the file is not scanned for it (that would read it once more).
+    pub fn upload_request(&self, dist: &Distribution, path: &Path) -> Result<Request, StageError> {
+        let shown = path.display().to_string();
+        let len = std::fs::metadata(path)
+            .map_err(|e| StageError::io(&shown, &e))?
+            .len();
+        if len != dist.digests.size {
+            return Err(StageError::validation(format!(
+                "{shown} changed while it was being published ({len} bytes, {} when digested)",
+                dist.digests.size
+            ))
+            .with_hint("nothing should modify dist/ between build and upload; rebuild"));
+        }
+        let form = Multipart::new(
+            &upload_fields(dist),
+            &dist.filename,
+            &Multipart::boundary_for(&dist.digests.sha256),
+        );
+        Ok(
+            Request::post(&self.upload_url, &form.content_type(), form.head.clone())
+                .header("user-agent", USER_AGENT)
+                .part(Part::File {
+                    path: path.to_path_buf(),
+                    len,
+                })
+                .part(Part::Bytes(form.tail.clone()))
+                .with_timeouts(self.timeouts),
+        )
+    }
+
+    /// What the index already has of `dist`, from its simple page: `Ok(None)` when the file
+    /// is not listed (upload it), `Ok(Some(Skipped))` when listed with the same sha256.
+    /// Errors: listed with another sha256 ([`Category::Upload`], nothing is sent); the
+    /// simple index failing (the caller may go on and let the upload answer decide).
+    pub fn precheck(&mut self, dist: &Distribution) -> Result<Option<FileReport>, StageError> {
+        match self.lookup(dist)? {
+            None => Ok(None),
+            Some(listed) => self
+                .compare(dist, &listed, "")
+                .map(|_| Some(FileReport::of(dist, FileStatus::Skipped))),
         }
     }
 
@@ -311,6 +354,10 @@ impl<'t> Index<'t> {
     /// Checks that the simple index lists every file of `files` (with each project's `name`)
     /// with its sha256. Errors: [`Category::Upload`] naming the missing or different files.
     pub fn verify(&mut self, files: &[(String, FileReport)]) -> Result<(), StageError> {
+        let files: Vec<&(String, FileReport)> = files
+            .iter()
+            .filter(|(_, f)| f.status != FileStatus::WouldUpload)
+            .collect();
         let mut names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
         names.sort();
         names.dedup();
@@ -343,8 +390,4 @@ impl<'t> Index<'t> {
             .with_hint("the index may still be processing the upload (retry later), or `simple` points to another index"))
         }
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }

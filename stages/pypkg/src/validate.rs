@@ -524,7 +524,34 @@ fn validate_wheel(r: &mut Report, stem: &str, b: &[u8]) {
         }
     };
     check_zip_members(r, &members, b.len() as u64);
-    let dist_info = format!("{name_part}-{version_part}.dist-info");
+    let expected = format!("{name_part}-{version_part}.dist-info");
+    let dist_infos: BTreeSet<&str> = members
+        .iter()
+        .filter_map(|m| m.name.split('/').next())
+        .filter(|t| t.ends_with(".dist-info"))
+        .collect();
+    let dist_info = if dist_infos.contains(expected.as_str()) {
+        expected.clone()
+    } else if dist_infos.len() == 1 {
+        let found = dist_infos.iter().next().copied().unwrap_or_default().to_string();
+        r.error(
+            &f,
+            "wheel",
+            format!("the metadata directory is `{found}/`, the file name requires `{expected}/` (PyPI looks for WHEEL there)"),
+            "rename the wheel after its .dist-info directory, or rebuild it",
+        );
+        found
+    } else {
+        expected.clone()
+    };
+    if dist_infos.len() > 1 {
+        r.error(
+            &f,
+            "wheel",
+            format!("more than one .dist-info directory: {dist_infos:?}"),
+            "rebuild the wheel: it must hold exactly one .dist-info directory",
+        );
+    }
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for m in &members {
         if m.name.ends_with('/') {
@@ -782,6 +809,15 @@ fn validate_sdist(r: &mut Report, stem: &str, b: &[u8]) {
     // PEP 625: the version has no `-`, so the last `-` separates the name.
     let (name_part, version_part) = stem.rsplit_once('-').unwrap_or((stem, ""));
     check_filename_parts(r, name_part, version_part);
+    if !b.starts_with(&[0x1f, 0x8b]) {
+        r.error(
+            &f,
+            "sdist",
+            "not a gzip-compressed tar archive (no gzip header)".into(),
+            "build the sdist as a .tar.gz",
+        );
+        return;
+    }
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(b));
     let entries = match archive.entries() {
         Ok(e) => e,
