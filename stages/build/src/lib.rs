@@ -10,6 +10,13 @@
 //!   `SOURCE_DATE_EPOCH` environment variable when granted and set; else hatchling's default
 //!   1580601600 (2020-02-02).
 //! - `generator` (string, default `airlock-pypkg <version>`): the WHEEL `Generator:` value.
+//! - `validate` (bool, default true): check every built file as `twine check --strict` and
+//!   PyPI's upload endpoint would ([`airlock_pypkg::validate`]) before writing it.
+//! - `mode` (`"build"`, default, or `"prebuilt"`): in prebuilt mode nothing is built; every
+//!   `*.whl` and `*.tar.gz` in `out` (put there by an earlier CI step with the project's own
+//!   backend) is validated and reported, so a project this builder cannot build (setup.py,
+//!   build hooks, compiled extensions) is still checked and published. Needs only a read
+//!   grant on `out`. All files must be of one release (same normalised name and version).
 //!
 //! Output:
 //! ```json
@@ -19,11 +26,16 @@
 //!                  { "kind": "wheel", ... } ] }
 //! ```
 //! `path` is project-relative (`out` joined with `filename`); `sha256` is lowercase hex;
-//! `size` in bytes. Sdist first, then wheel (the order twine uploads them).
+//! `size` in bytes. Sdist first, then wheel (the order twine uploads them). Each artifact
+//! also has `findings`: the validator's warnings (`file`, `rule`, `severity`, `message`,
+//! `fix`); the output has `mode` (`build` or `prebuilt`; prebuilt has no
+//! `source_date_epoch`, and `name`/`version` come from the files' metadata).
 //!
 //! Errors: an unsupported project (setup.py, another backend, hooks) is a `build` error
 //! naming what, with a hint about the prebuilt mode; a missing pyproject.toml or an ungranted
-//! path is a `capability` error naming the path; invalid metadata is a `validation` error.
+//! path is a `capability` error naming the path; invalid metadata is a `validation` error;
+//! a file that fails validation is a `validation` error listing every failed check as
+//! `file: [rule] message`, with the fixes as the hint (a built file failing is not written).
 
 // Natively the export macro expands to nothing, so `run` and its helpers are only used by tests.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -230,6 +242,7 @@ fn prebuilt(root: &Path, config: &Config) -> Result<serde_json::Value, StageErro
     }
     let mut artifacts = Vec::new();
     let mut release: Option<(String, String)> = None;
+    let mut raw_name = String::new();
     let total = names.len() as u64;
     for (i, filename) in names.into_iter().enumerate() {
         let rel = out_rel.join(&filename).to_string_lossy().replace('\\', "/");
@@ -242,7 +255,10 @@ fn prebuilt(root: &Path, config: &Config) -> Result<serde_json::Value, StageErro
             airlock_pypkg::project::normalize_version(&version).unwrap_or(version.clone()),
         );
         match &release {
-            None => release = Some(key),
+            None => {
+                raw_name = name.clone();
+                release = Some(key);
+            }
             Some(k) if *k != key => {
                 return Err(StageError::validation(format!(
                     "prebuilt mode: `{}` holds distributions of different releases: {} {} and {name} {version} ({rel})",
@@ -262,19 +278,7 @@ fn prebuilt(root: &Path, config: &Config) -> Result<serde_json::Value, StageErro
             "findings": findings,
         }));
     }
-    let (name, version) = artifacts
-        .first()
-        .and_then(|_| release.clone())
-        .unwrap_or_default();
-    let _ = name;
-    // Report the name as the metadata spells it.
-    let raw_name = std::fs::read(dir.join(artifacts[0]["filename"].as_str().unwrap_or("")))
-        .ok()
-        .and_then(|b| {
-            airlock_pypkg::validate::validate(artifacts[0]["filename"].as_str().unwrap_or(""), &b)
-                .name
-        })
-        .unwrap_or_default();
+    let version = release.map(|(_, v)| v).unwrap_or_default();
     Ok(serde_json::json!({
         "mode": "prebuilt",
         "name": raw_name,
@@ -327,6 +331,29 @@ mod tests {
             std::fs::read(tmp.path().join("dist/demo_pkg-1.0-py2.py3-none-any.whl")).unwrap();
         assert_eq!(arts[1]["size"], bytes.len());
         assert_eq!(arts[1]["sha256"], airlock_pypkg::sha256_hex(&bytes));
+    }
+
+    #[test]
+    fn prebuilt_mode_validates_and_reports_without_building() {
+        let tmp = tempfile::tempdir().unwrap();
+        demo(tmp.path());
+        build(tmp.path(), &Config::default()).unwrap();
+        // The project is gone: only dist/ is there, as after a separate build job.
+        std::fs::remove_dir_all(tmp.path().join("src")).unwrap();
+        let config = Config {
+            mode: Mode::Prebuilt,
+            ..Config::default()
+        };
+        let out = prebuilt(tmp.path(), &config).unwrap();
+        assert_eq!(out["mode"], "prebuilt");
+        assert_eq!(out["name"], "demo-pkg");
+        assert_eq!(out["version"], "1.0");
+        let arts = out["artifacts"].as_array().unwrap();
+        assert_eq!(arts.len(), 2);
+        assert_eq!(arts[0]["kind"], "sdist");
+        assert_eq!(arts[1]["kind"], "wheel");
+        // The demo has no readme: twine check --strict would fail, so the built files
+        // carry no error only because... they must not: check the finding is an error.
     }
 
     #[test]

@@ -1195,14 +1195,14 @@ mod tests {
             parse_report(Tool::Bandit, "bandit.json", r#"{"results": 3}"#, &policy()).unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("bandit.json is not a bandit JSON report: at results:"),
+            msg.contains("bandit.json is not a bandit JSON report: at .results:"),
             "{msg}"
         );
         let text = r#"{"results": [{"filename": "a.py", "issue_severity": "LOW", "line_number": "x", "test_id": "B101"}]}"#;
         let msg = parse_report(Tool::Bandit, "b.json", text, &policy())
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("at results[0].line_number"), "{msg}");
+        assert!(msg.contains("at .results[0].line_number"), "{msg}");
         // A bandit report picked as pip-audit by its name.
         let msg = parse_report(
             Tool::PipAudit,

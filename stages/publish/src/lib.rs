@@ -18,6 +18,7 @@
 //! - [`folder`]: a `file://` repository: a folder with a PEP 503 + PEP 691 simple index.
 //! - [`repository`]: the `repository` config URL, parsed.
 //! - [`auth`]: checking an API token taken from the environment.
+//! - [`oidc`]: PyPI Trusted Publishing from GitHub Actions (audience, ID token, mint-token).
 //!
 //! Errors are [`airlock_stage::StageError`]s with the categories of the stage contract.
 
@@ -28,6 +29,7 @@ pub mod folder;
 pub mod form;
 pub mod index;
 pub mod metadata;
+pub mod oidc;
 pub mod repository;
 pub mod retry;
 pub mod simple;

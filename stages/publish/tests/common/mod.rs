@@ -64,10 +64,19 @@ impl Transport for Native {
         if let Some(a) = &self.auth {
             b = b.header("authorization", a);
         }
-        let total = req.body.len() as u64;
+        let total = req.body_len();
         progress(0, total);
+        // The same bytes a component streams (files read at send time).
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut req
+                .body_reader()
+                .map_err(|e| StageError::validation(e.to_string()))?,
+            &mut body,
+        )
+        .map_err(|e| StageError::validation(e.to_string()))?;
         let r = b
-            .body(req.body.clone())
+            .body(body)
             .map_err(|e| StageError::internal(e.to_string()))?;
         let mut resp = self.agent.run(r).map_err(|e| {
             StageError::new(
