@@ -35,9 +35,14 @@ pub enum Command {
         /// Override one config value of one stage, e.g. --set upload.repository=https://test.pypi.org/legacy/
         #[arg(long = "set", value_name = "STAGE.KEY=VALUE")]
         set: Vec<String>,
-        /// State folder for stage outputs [default: PROJECT/.airlock/state].
+        /// State folder for stage outputs and artifacts [default: PROJECT/.airlock/state].
+        /// With --only, upstream outputs are read (and verified) from it.
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
+        /// Run only these stages (comma-separated); their upstream stages' outputs and
+        /// artifacts come from --state DIR, verified against their recorded sha256.
+        #[arg(long, value_name = "STAGE[,STAGE…]", value_delimiter = ',')]
+        only: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
@@ -88,6 +93,7 @@ pub fn main(cli: Cli) -> i32 {
             project,
             set,
             state,
+            only,
             format,
         } => {
             let m = match load(&manifest, project.as_ref(), &set) {
@@ -98,6 +104,16 @@ pub fn main(cli: Cli) -> i32 {
                 }
             };
             let state = state.unwrap_or_else(|| m.project.join(".airlock").join("state"));
+            for id in &only {
+                if m.stage(id).is_none() {
+                    eprintln!(
+                        "error: --only {id}: no stage \"{id}\" in {}",
+                        m.file.display()
+                    );
+                    return EXIT_USAGE;
+                }
+            }
+            let only = (!only.is_empty()).then(|| only.into_iter().collect());
             let reporter = Reporter::new(format);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -111,13 +127,23 @@ pub fn main(cli: Cli) -> i32 {
                         return EXIT_STAGE_FAILED;
                     }
                 };
-                match pipeline::run(&m, runtime, &state, reporter.clone()).await {
+                match pipeline::run(&m, runtime, &state, &only, reporter.clone()).await {
                     Ok(report) => {
                         reporter.done(&report);
                         report.exit_code
                     }
                     Err(e) => {
                         eprintln!("error: {e:#}");
+                        if format == Format::Json {
+                            println!(
+                                "{}",
+                                serde_json::json!({
+                                    "pipeline": m.name, "project": m.project, "state": state,
+                                    "success": false, "exit_code": EXIT_STAGE_FAILED,
+                                    "error": format!("{e:#}"), "stages": []
+                                })
+                            );
+                        }
                         EXIT_STAGE_FAILED
                     }
                 }

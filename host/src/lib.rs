@@ -5,7 +5,8 @@
 //! - [`manifest`]: the TOML pipeline manifest, parsed and validated;
 //! - [`capabilities`]: grant checks (paths, origins), credentials and secret redaction;
 //! - [`runtime`]: wasmtime engine, compile cache and the per-stage sandbox;
-//! - [`pipeline`]: the DAG, `when`, concurrency and the state folder;
+//! - [`pipeline`]: the DAG, `when`, on-failure stages, concurrency, `--only`;
+//! - [`state`]: the verified state folder one job hands to the next;
 //! - [`report`]: progress, summaries and the JSON run report;
 //! - [`audit`]: imports versus grants;
 //! - [`cli`]: the command line.
@@ -18,3 +19,4 @@ pub mod manifest;
 pub mod pipeline;
 pub mod report;
 pub mod runtime;
+pub mod state;

@@ -203,6 +203,9 @@ pub struct Stage {
     pub needs: Vec<String>,
     /// Run condition; none = always.
     pub when: Option<When>,
+    /// `when = "failed"`: runs only after another stage failed, after every other stage
+    /// settled, with the run's failure report as its input `failure`.
+    pub on_failure: bool,
     /// The `config` table as JSON.
     pub config: serde_json::Value,
     /// The grants.
@@ -475,6 +478,7 @@ pub fn parse(
             component,
             needs: rs.needs.iter().map(|n| n.get_ref().clone()).collect(),
             when: None,
+            on_failure: false,
             config,
             grants,
         });
@@ -512,7 +516,12 @@ pub fn parse(
                 ));
             }
         }
-        if let Some(w) = &rs.when {
+        if let Some(w) = rs.when.as_ref().filter(|w| w.get_ref().trim() == "failed") {
+            if !stages[i].needs.is_empty() {
+                return Err(ctx.err(w.span().start, format!("stage \"{id}\": when"), "a stage with when = \"failed\" runs after every other stage, with the failure report as its input: remove its needs"));
+            }
+            stages[i].on_failure = true;
+        } else if let Some(w) = &rs.when {
             let text = w.get_ref().trim();
             let (negate, rest) = match text.strip_prefix('!') {
                 Some(r) => (true, r.trim()),
@@ -529,6 +538,13 @@ pub fn parse(
                 field: field.to_string(),
                 negate,
             });
+        }
+    }
+    for (i, spanned) in raw.stages.iter().enumerate() {
+        for n in &spanned.get_ref().needs {
+            if stages.iter().any(|s| s.on_failure && &s.id == n.get_ref()) {
+                return Err(ctx.err(n.span().start, format!("stage \"{}\": needs", stages[i].id), format!("\"{}\" runs only after a failure (when = \"failed\"): no stage can need it", n.get_ref())));
+            }
         }
     }
     if let Some(cycle) = find_cycle(&stages) {

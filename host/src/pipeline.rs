@@ -1,48 +1,94 @@
 //! The pipeline: stages in dependency order (a DAG by `needs`), independent stages
-//! concurrently, `when` conditions, and the run state folder.
-//!
-//! State folder layout (default `<project>/.airlock/state`):
-//! - `outputs/<stage>.json`: each succeeded stage's output;
-//! - `state.json`: `{ "pipeline", "stages": { id: { "status", "output", "sha256" } } }`,
-//!   with the sha256 of each output file, so a later job can verify what it reads.
+//! concurrently, `when` conditions, on-failure stages, `--only` parts of a pipeline, and
+//! the verified state folder ([`crate::state`]).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
-use sha2::{Digest, Sha256};
+use anyhow::{Context as _, Result, bail};
 use tokio::task::JoinSet;
 
 use crate::capabilities::Secrets;
 use crate::manifest::{Manifest, Stage};
-use crate::report::{Reporter, RunReport, StageRecord, Status};
-use crate::runtime::{Loaded, RunResult, Runtime};
+use crate::report::{FailureReport, Reporter, RunReport, StageRecord, Status};
+use crate::runtime::{Loaded, RunResult, Runtime, StageFailure};
+use crate::state::{self, Record, StateFile};
 
-/// Runs every stage of `manifest` and returns the report (printing progress through
-/// `reporter`). Errors are host-level: a component that cannot be loaded, a state folder
-/// that cannot be written.
+/// Which stages to run: all, or `--only` a set (their upstream outputs come from the state
+/// folder, verified).
+pub type Selection = Option<BTreeSet<String>>;
+
+/// Runs `manifest` (or the `only` part of it) and returns the report, printing progress
+/// through `reporter`. Errors are host-level and name what to fix: a component that cannot
+/// be loaded, an `--only` stage unknown or whose upstream outputs are not in the state
+/// folder, a state folder whose files do not match their recorded digests.
 pub async fn run(
     manifest: &Manifest,
     runtime: Arc<Runtime>,
     state_dir: &Path,
+    only: &Selection,
     reporter: Arc<Reporter>,
 ) -> Result<RunReport> {
     let start = Instant::now();
-    let outputs_dir = state_dir.join("outputs");
-    std::fs::create_dir_all(&outputs_dir)
-        .with_context(|| format!("cannot create the state folder {}", outputs_dir.display()))?;
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("cannot create the state folder {}", state_dir.display()))?;
+    let selected: Vec<&Stage> = manifest
+        .stages
+        .iter()
+        .filter(|s| only.as_ref().is_none_or(|o| o.contains(&s.id)))
+        .collect();
+    let selected_ids: BTreeSet<&str> = selected.iter().map(|s| s.id.as_str()).collect();
+
+    // Upstream records this part does not run come from the state folder, verified.
+    let mut previous = if only.is_some() {
+        state::load(state_dir)?
+    } else {
+        StateFile::default()
+    };
+    previous.pipeline = manifest.name.clone();
+    previous.version = state::VERSION;
+    let mut records: BTreeMap<String, StageRecord> = BTreeMap::new();
+    let mut state_records: BTreeMap<String, Record> = BTreeMap::new();
+    if only.is_some() {
+        state::check_no_strays(state_dir, &previous)?;
+        let mut needed: BTreeSet<&str> = BTreeSet::new();
+        for st in &selected {
+            needed.extend(
+                st.needs
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| !selected_ids.contains(n)),
+            );
+        }
+        for id in needed {
+            let Some(rec) = previous.stages.get(id) else {
+                bail!(
+                    "stage \"{id}\" is needed but its result is not in the state folder {}: run it first (airlock run MANIFEST --only {id} --state DIR) and pass DIR on",
+                    state_dir.display()
+                );
+            };
+            let output = state::verified_output(state_dir, id, rec)?;
+            state::restore_artifacts(state_dir, &manifest.project, id, rec)?;
+            let st = manifest.stage(id).unwrap();
+            records.insert(
+                id.to_string(),
+                StageRecord::from_state(st, rec.status.clone(), output),
+            );
+            state_records.insert(id.to_string(), rec.clone());
+        }
+    }
 
     // Load (compile or fetch from cache) each distinct component once.
     let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
-    for st in &manifest.stages {
+    for st in &selected {
         let key = st.component.to_string();
-        if let std::collections::btree_map::Entry::Vacant(e) = loaded.entry(key) {
+        if !loaded.contains_key(&key) {
             let l = runtime
                 .load(&st.component)
                 .with_context(|| format!("stage \"{}\"", st.id))?;
-            e.insert(l);
+            loaded.insert(key, l);
         }
     }
 
@@ -56,40 +102,65 @@ pub async fn run(
             )),
         }
     }
-    let mut records: BTreeMap<String, StageRecord> = BTreeMap::new();
-    let mut running: JoinSet<(String, RunResult)> = JoinSet::new();
-    let mut started: BTreeMap<String, bool> = BTreeMap::new();
 
+    let mut running: JoinSet<(String, RunResult)> = JoinSet::new();
+    let mut started: BTreeSet<String> = BTreeSet::new();
+    let mut failure_phase = false;
     loop {
-        // Start or settle every stage whose needs are all settled.
+        // Start or settle every selected stage whose needs are all settled.
         let mut progressed = true;
         while progressed {
             progressed = false;
-            for st in &manifest.stages {
-                if started.contains_key(&st.id) || !st.needs.iter().all(|n| records.contains_key(n))
-                {
+            for st in &selected {
+                if started.contains(&st.id) || st.on_failure != failure_phase {
                     continue;
                 }
-                started.insert(st.id.clone(), true);
+                if !st.needs.iter().all(|n| records.contains_key(n)) {
+                    continue;
+                }
+                started.insert(st.id.clone());
                 progressed = true;
                 let l = &loaded[&st.component.to_string()];
-                if let Some(rec) = settle_without_running(st, &records, l) {
+                let mut inputs: Vec<(String, String)> = Vec::new();
+                let mut settled = settle_without_running(st, &records, l);
+                if settled.is_none() {
+                    // Artifacts of the inputs must be what their stage built.
+                    for n in &st.needs {
+                        if let Some(r) = state_records.get(n) {
+                            if let Err(e) = state::verify_in_project(&manifest.project, n, r) {
+                                let mut rec = StageRecord::new(st, l);
+                                rec.status = Status::Failed;
+                                rec.failure = Some(StageFailure {
+                                    category: "capability".into(),
+                                    message: format!("{e:#}"),
+                                    retryable: false,
+                                    hint: Some("rebuild the artifact: it must not change between the stage that built it and the stages that use it".into()),
+                                });
+                                settled = Some(rec);
+                                break;
+                            }
+                        }
+                    }
+                }
+                if let Some(rec) = settled {
                     reporter.finished(&rec);
                     records.insert(st.id.clone(), rec);
                     continue;
                 }
+                if st.on_failure {
+                    let report = failure_report(manifest, &records, &reporter);
+                    inputs.push(("failure".into(), serde_json::to_string(&report)?));
+                } else {
+                    for n in &st.needs {
+                        if let Some(out) = records.get(n).and_then(|r| r.output.as_ref()) {
+                            inputs.push((n.clone(), serde_json::to_string(out)?));
+                        }
+                    }
+                }
                 reporter.started(&st.id, &st.component.to_string());
-                let inputs: Vec<(String, String)> = st
-                    .needs
-                    .iter()
-                    .filter_map(|n| {
-                        let out = records.get(n)?.output.as_ref()?;
-                        Some((n.clone(), serde_json::to_string(out).ok()?))
-                    })
-                    .collect();
                 let (rt, st2, project, secrets, sink, l) = (
                     runtime.clone(),
-                    st.clone(),
+                    (*st).clone(),
                     manifest.project.clone(),
                     secrets.clone(),
                     reporter.sink(),
@@ -99,7 +170,7 @@ pub async fn run(
                     let res = match rt.run(&l, &st2, &project, inputs, &secrets, sink).await {
                         Ok(r) => r,
                         Err(e) => RunResult {
-                            outcome: Err(crate::runtime::StageFailure {
+                            outcome: Err(StageFailure {
                                 category: "capability".into(),
                                 message: secrets.redact(&format!("{e:#}")),
                                 retryable: false,
@@ -115,20 +186,48 @@ pub async fn run(
             }
         }
         let Some(joined) = running.join_next().await else {
+            // Everything ordinary has settled: on a failure, run the on-failure stages.
+            let failed = records.values().any(|r| r.status == Status::Failed);
+            if !failure_phase && failed && selected.iter().any(|s| s.on_failure) {
+                failure_phase = true;
+                continue;
+            }
             break;
         };
         let (id, res) = joined.context("a stage task panicked")?;
         let st = manifest.stage(&id).unwrap();
-        let l = &loaded[&st.component.to_string()];
-        let mut rec = base_record(st, l);
+        let mut rec = StageRecord::new(st, &loaded[&st.component.to_string()]);
         rec.instantiate_ms = res.instantiate.map(|d| d.as_secs_f64() * 1000.0);
         rec.run_ms = Some(res.elapsed.as_secs_f64() * 1000.0);
         rec.denied = res.denied;
         match res.outcome {
-            Ok(out) => {
-                rec.status = Status::Succeeded;
-                rec.output = Some(out);
-            }
+            Ok(out) => match state::collect_artifacts(state_dir, &manifest.project, &out) {
+                Ok(artifacts) => {
+                    rec.status = Status::Succeeded;
+                    rec.output = Some(out);
+                    state_records.insert(
+                        id.clone(),
+                        Record {
+                            status: Status::Succeeded,
+                            output: None,
+                            sha256: None,
+                            artifacts,
+                            failure: None,
+                        },
+                    );
+                }
+                Err(e) => {
+                    rec.status = Status::Failed;
+                    rec.failure = Some(StageFailure {
+                        category: "internal".into(),
+                        message: format!("{e:#}"),
+                        retryable: false,
+                        hint: Some(
+                            "the stage's reported artifacts must be the files it wrote".into(),
+                        ),
+                    });
+                }
+            },
             Err(f) => {
                 rec.status = Status::Failed;
                 rec.failure = Some(f);
@@ -138,51 +237,92 @@ pub async fn run(
         records.insert(id, rec);
     }
 
-    // Stages never started (cannot happen in a validated DAG, but never report silently).
-    for st in &manifest.stages {
+    // Selected stages never started: on-failure stages with no failure are skipped.
+    for st in &selected {
         if !records.contains_key(&st.id) {
-            let mut rec = base_record(st, &loaded[&st.component.to_string()]);
-            rec.status = Status::NotRun;
-            rec.reason = Some("its needs never settled".into());
+            let mut rec = StageRecord::new(st, &loaded[&st.component.to_string()]);
+            rec.load_ms = None;
+            rec.cache = None;
+            if st.on_failure {
+                rec.status = Status::Skipped;
+                rec.reason = Some("when = \"failed\" and no stage failed".into());
+            } else {
+                rec.status = Status::NotRun;
+                rec.reason = Some("its needs never settled".into());
+            }
+            reporter.finished(&rec);
             records.insert(st.id.clone(), rec);
         }
     }
 
-    write_state(manifest, state_dir, &records)?;
-    let stages: Vec<StageRecord> = manifest
-        .stages
+    // The state: this part's records merged into what the folder had.
+    let mut out_state = previous;
+    for st in &selected {
+        let rec = &records[&st.id];
+        let mut r = state_records.remove(&st.id).unwrap_or(Record {
+            status: rec.status.clone(),
+            output: None,
+            sha256: None,
+            artifacts: vec![],
+            failure: None,
+        });
+        r.status = rec.status.clone();
+        if let Some(out) = &rec.output {
+            let (path, sha) = state::write_output(state_dir, &st.id, out)?;
+            r.output = Some(path);
+            r.sha256 = Some(sha);
+        }
+        r.failure = rec.failure.as_ref().map(serde_json::to_value).transpose()?;
+        out_state.stages.insert(st.id.clone(), r);
+    }
+    state::save(state_dir, &out_state)?;
+
+    let stages: Vec<StageRecord> = selected
         .iter()
         .map(|s| records.remove(&s.id).unwrap())
         .collect();
-    let success = !stages
-        .iter()
-        .any(|r| matches!(r.status, Status::Failed | Status::NotRun));
-    Ok(RunReport {
+    let success = !stages.iter().any(|r| {
+        matches!(r.status, Status::Failed | Status::NotRun) && !is_on_failure(manifest, &r.id)
+    });
+    let exit_code = if success { 0 } else { 1 };
+    let mut report = RunReport {
         pipeline: manifest.name.clone(),
         project: manifest.project.clone(),
         state: state_dir.to_path_buf(),
         success,
-        exit_code: if success { 0 } else { 1 },
+        exit_code,
         elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
+        failure: None,
         stages,
-    })
+    };
+    if !success {
+        let by_id: BTreeMap<String, StageRecord> = report
+            .stages
+            .iter()
+            .map(|r| (r.id.clone(), r.clone()))
+            .collect();
+        report.failure = Some(failure_report(manifest, &by_id, &reporter));
+    }
+    Ok(report)
 }
 
-fn base_record(st: &Stage, l: &Loaded) -> StageRecord {
-    StageRecord {
-        id: st.id.clone(),
-        status: Status::NotRun,
-        reason: None,
-        component: st.component.to_string(),
-        digest: Some(l.digest.clone()),
-        cache: Some(l.cache),
-        load_ms: Some(l.load_time.as_secs_f64() * 1000.0),
-        instantiate_ms: None,
-        run_ms: None,
-        output: None,
-        failure: None,
-        denied: vec![],
-    }
+fn is_on_failure(manifest: &Manifest, id: &str) -> bool {
+    manifest.stage(id).is_some_and(|s| s.on_failure)
+}
+
+/// The failure report of a run so far: the first failed stage (in manifest order), with
+/// GitHub's run context when set.
+fn failure_report(
+    manifest: &Manifest,
+    records: &BTreeMap<String, StageRecord>,
+    reporter: &Reporter,
+) -> FailureReport {
+    let failed = manifest
+        .stages
+        .iter()
+        .filter_map(|s| records.get(&s.id))
+        .find(|r| r.status == Status::Failed);
+    FailureReport::new(manifest, failed, reporter)
 }
 
 /// Decides a stage's fate without running it: not run when a need failed, skipped when a
@@ -192,7 +332,7 @@ fn settle_without_running(
     records: &BTreeMap<String, StageRecord>,
     l: &Loaded,
 ) -> Option<StageRecord> {
-    let mut rec = base_record(st, l);
+    let mut rec = StageRecord::new(st, l);
     rec.load_ms = None;
     rec.cache = None;
     for n in &st.needs {
@@ -216,12 +356,11 @@ fn settle_without_running(
     for part in w.field.split('.') {
         v = v.and_then(|x| x.get(part));
     }
-    let value = v.and_then(|x| x.as_bool());
-    let run = match value {
+    let run = match v.and_then(|x| x.as_bool()) {
         Some(b) => b != w.negate,
         None => {
             rec.status = Status::Failed;
-            rec.failure = Some(crate::runtime::StageFailure {
+            rec.failure = Some(StageFailure {
                 category: "configuration".into(),
                 message: format!(
                     "when = \"{w}\": the output of \"{}\" has no boolean field \"{}\"",
@@ -240,35 +379,4 @@ fn settle_without_running(
         rec.reason = Some(format!("when = \"{w}\" is false"));
         Some(rec)
     }
-}
-
-fn write_state(
-    manifest: &Manifest,
-    state_dir: &Path,
-    records: &BTreeMap<String, StageRecord>,
-) -> Result<()> {
-    let mut stages = serde_json::Map::new();
-    for st in &manifest.stages {
-        let rec = &records[&st.id];
-        let mut entry = serde_json::json!({ "status": rec.status });
-        let file: PathBuf = state_dir.join("outputs").join(format!("{}.json", st.id));
-        if let Some(out) = &rec.output {
-            let text = serde_json::to_string_pretty(out)?;
-            std::fs::write(&file, &text)
-                .with_context(|| format!("cannot write {}", file.display()))?;
-            entry["output"] = format!("outputs/{}.json", st.id).into();
-            entry["sha256"] = hex::encode(Sha256::digest(text.as_bytes())).into();
-        } else {
-            let _ = std::fs::remove_file(&file);
-        }
-        if let Some(f) = &rec.failure {
-            entry["failure"] = serde_json::to_value(f)?;
-        }
-        stages.insert(st.id.clone(), entry);
-    }
-    let state = serde_json::json!({ "pipeline": manifest.name, "stages": stages });
-    let path = state_dir.join("state.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&state)?)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

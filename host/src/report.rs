@@ -22,7 +22,7 @@ pub enum Format {
 }
 
 /// How a stage ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// `run` returned an output.
@@ -88,8 +88,125 @@ pub struct RunReport {
     pub exit_code: i32,
     /// Wall time of the run in milliseconds.
     pub elapsed_ms: f64,
-    /// Every stage, in manifest order.
+    /// When a stage failed: the failure report (also the input of `when = "failed"` stages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureReport>,
+    /// Every stage run (or settled) by this invocation, in manifest order.
     pub stages: Vec<StageRecord>,
+}
+
+/// A failed run, as the original system's FailureReport described it. Every text is
+/// redacted. JSON: `{ pipeline, run_id, event, repository, run_url, stage, category,
+/// message, hint, exit_code, timestamp, log_excerpt }`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureReport {
+    /// `[pipeline].name`.
+    pub pipeline: String,
+    /// `GITHUB_RUN_ID` when set.
+    pub run_id: Option<String>,
+    /// `GITHUB_EVENT_NAME` when set (push, workflow_dispatch, …).
+    pub event: Option<String>,
+    /// `GITHUB_REPOSITORY` (owner/name) when set.
+    pub repository: Option<String>,
+    /// The Actions run's URL, from `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`.
+    pub run_url: Option<String>,
+    /// The first stage that failed (manifest order).
+    pub stage: Option<String>,
+    /// Its error category.
+    pub category: Option<String>,
+    /// Its message.
+    pub message: Option<String>,
+    /// Its hint.
+    pub hint: Option<String>,
+    /// The process exit code (1).
+    pub exit_code: i32,
+    /// When the report was made, RFC 3339 UTC.
+    pub timestamp: String,
+    /// The last log lines of the failed stage (at most [`LOG_EXCERPT_LINES`]).
+    pub log_excerpt: Vec<String>,
+}
+
+/// How many log lines of a failed stage the failure report keeps.
+pub const LOG_EXCERPT_LINES: usize = 20;
+
+impl FailureReport {
+    /// The report for `failed` (none: a run that failed outside any stage).
+    pub fn new(
+        manifest: &crate::manifest::Manifest,
+        failed: Option<&StageRecord>,
+        reporter: &Reporter,
+    ) -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let run_url = match (
+            env("GITHUB_SERVER_URL"),
+            env("GITHUB_REPOSITORY"),
+            env("GITHUB_RUN_ID"),
+        ) {
+            (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
+            _ => None,
+        };
+        let f = failed.and_then(|r| r.failure.as_ref());
+        FailureReport {
+            pipeline: manifest.name.clone(),
+            run_id: env("GITHUB_RUN_ID"),
+            event: env("GITHUB_EVENT_NAME"),
+            repository: env("GITHUB_REPOSITORY"),
+            run_url,
+            stage: failed.map(|r| r.id.clone()),
+            category: f.map(|f| f.category.clone()),
+            message: f.map(|f| f.message.clone()),
+            hint: f.and_then(|f| f.hint.clone()),
+            exit_code: 1,
+            timestamp: time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            log_excerpt: failed
+                .map(|r| reporter.log_excerpt(&r.id))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl StageRecord {
+    /// A record for `st` with its component's digest and load figures (status not run).
+    pub fn new(st: &crate::manifest::Stage, l: &crate::runtime::Loaded) -> Self {
+        StageRecord {
+            id: st.id.clone(),
+            status: Status::NotRun,
+            reason: None,
+            component: st.component.to_string(),
+            digest: Some(l.digest.clone()),
+            cache: Some(l.cache),
+            load_ms: Some(l.load_time.as_secs_f64() * 1000.0),
+            instantiate_ms: None,
+            run_ms: None,
+            output: None,
+            failure: None,
+            denied: vec![],
+        }
+    }
+
+    /// A record read back from the state folder (a stage an earlier job ran).
+    pub fn from_state(
+        st: &crate::manifest::Stage,
+        status: Status,
+        output: Option<serde_json::Value>,
+    ) -> Self {
+        StageRecord {
+            id: st.id.clone(),
+            status,
+            reason: Some("from the state folder".into()),
+            component: st.component.to_string(),
+            digest: None,
+            cache: None,
+            load_ms: None,
+            instantiate_ms: None,
+            run_ms: None,
+            output,
+            failure: None,
+            denied: vec![],
+        }
+    }
 }
 
 /// Prints progress and the final report.
@@ -98,6 +215,7 @@ pub struct Reporter {
     start: Instant,
     github: bool,
     last_progress: Mutex<BTreeMap<String, Instant>>,
+    logs: Mutex<BTreeMap<String, std::collections::VecDeque<String>>>,
 }
 
 fn ms(d: f64) -> String {
@@ -116,6 +234,7 @@ impl Reporter {
             start: Instant::now(),
             github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
             last_progress: Mutex::new(BTreeMap::new()),
+            logs: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -129,6 +248,14 @@ impl Reporter {
         let me = self.clone();
         Arc::new(move |stage: &str, ev: StageEvent| match ev {
             StageEvent::Log { level, message } => {
+                {
+                    let mut logs = me.logs.lock().unwrap();
+                    let q = logs.entry(stage.to_string()).or_default();
+                    q.push_back(format!("{level}: {message}"));
+                    while q.len() > LOG_EXCERPT_LINES {
+                        q.pop_front();
+                    }
+                }
                 if level != "trace" && level != "debug"
                     || std::env::var_os("AIRLOCK_DEBUG").is_some()
                 {
@@ -172,6 +299,16 @@ impl Reporter {
         })
     }
 
+    /// The last log lines (redacted) of `stage`.
+    pub fn log_excerpt(&self, stage: &str) -> Vec<String> {
+        self.logs
+            .lock()
+            .unwrap()
+            .get(stage)
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// A note about the run itself (not a stage).
     pub fn note(&self, text: &str) {
         self.line(&format!("note: {text}"));
@@ -213,6 +350,14 @@ impl Reporter {
                 let cat = f.map(|f| f.category.as_str()).unwrap_or("internal");
                 let msg = f.map(|f| f.message.as_str()).unwrap_or("");
                 self.line(&format!("✘ {} failed: {cat} error: {msg}", rec.id));
+                {
+                    let mut logs = self.logs.lock().unwrap();
+                    let q = logs.entry(rec.id.clone()).or_default();
+                    q.push_back(format!("error: {cat} error: {msg}"));
+                    while q.len() > LOG_EXCERPT_LINES {
+                        q.pop_front();
+                    }
+                }
                 if let Some(h) = f.and_then(|f| f.hint.as_deref()) {
                     self.line(&format!("    hint: {h}"));
                 }
@@ -251,6 +396,13 @@ impl Reporter {
                 serde_json::to_string_pretty(report).unwrap_or_default()
             );
         }
+        if self.github {
+            if let Err(e) = github_files(report) {
+                self.line(&format!(
+                    "warning: cannot write the GitHub job summary or outputs: {e}"
+                ));
+            }
+        }
     }
 }
 
@@ -259,4 +411,143 @@ pub fn escape_annotation(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
+}
+
+/// The first stage output that has field `key`.
+fn find_field<'a>(report: &'a RunReport, key: &str) -> Option<&'a serde_json::Value> {
+    report
+        .stages
+        .iter()
+        .filter_map(|s| s.output.as_ref())
+        .find_map(|o| o.get(key))
+}
+
+/// The key outputs for `GITHUB_OUTPUT`: `release`, `trigger`, `version`, `grade` (those the
+/// run's stage outputs carry), as `key=value` lines.
+pub fn github_outputs(report: &RunReport) -> String {
+    let mut s = String::new();
+    for key in ["release", "trigger", "version", "grade"] {
+        if let Some(v) = find_field(report, key) {
+            let text = match v {
+                serde_json::Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            s.push_str(&format!("{key}={}\n", text.replace(['\n', '\r'], " ")));
+        }
+    }
+    s.push_str(&format!("success={}\n", report.success));
+    s
+}
+
+/// The Markdown job summary: stages, the decision, artifacts with digests, upload results,
+/// the grade, and the failure.
+pub fn github_summary(report: &RunReport) -> String {
+    let mut s = format!(
+        "## airlock: {} {}\n\n",
+        report.pipeline,
+        if report.success { "✅" } else { "❌" }
+    );
+    s.push_str("| stage | status | time |\n|---|---|---|\n");
+    for r in &report.stages {
+        let status = match r.status {
+            Status::Succeeded => "succeeded".to_string(),
+            Status::Failed => format!(
+                "**failed** ({})",
+                r.failure
+                    .as_ref()
+                    .map(|f| f.category.as_str())
+                    .unwrap_or("")
+            ),
+            Status::Skipped => format!("skipped: {}", r.reason.as_deref().unwrap_or("")),
+            Status::NotRun => format!("not run: {}", r.reason.as_deref().unwrap_or("")),
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            r.id,
+            status,
+            r.run_ms.map(ms).unwrap_or_default()
+        ));
+    }
+    if let (Some(release), Some(trigger)) =
+        (find_field(report, "release"), find_field(report, "trigger"))
+    {
+        s.push_str(&format!(
+            "\n**Decision:** release = {release}, trigger = {}",
+            trigger.as_str().unwrap_or("")
+        ));
+        if let Some(v) = find_field(report, "version").and_then(|v| v.as_str()) {
+            s.push_str(&format!(", version {v}"));
+        }
+        if let Some(j) = find_field(report, "justification").and_then(|v| v.as_str()) {
+            s.push_str(&format!("\n\n{j}"));
+        }
+        s.push('\n');
+    }
+    if let Some(arts) = find_field(report, "artifacts").and_then(|a| a.as_array()) {
+        s.push_str("\n**Artifacts**\n\n| file | sha256 |\n|---|---|\n");
+        for a in arts {
+            s.push_str(&format!(
+                "| {} | `{}` |\n",
+                a["path"].as_str().unwrap_or(""),
+                a["sha256"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    for r in &report.stages {
+        if let Some(files) = r
+            .output
+            .as_ref()
+            .filter(|o| o.get("repository").is_some())
+            .and_then(|o| o.get("files"))
+            .and_then(|f| f.as_array())
+        {
+            s.push_str(&format!(
+                "\n**Upload** to {}\n\n",
+                r.output.as_ref().unwrap()["repository"]
+                    .as_str()
+                    .unwrap_or("")
+            ));
+            for f in files {
+                s.push_str(&format!(
+                    "- {}: {}\n",
+                    f["filename"].as_str().unwrap_or(""),
+                    f["status"].as_str().unwrap_or("")
+                ));
+            }
+        }
+    }
+    if let Some(g) = find_field(report, "grade").and_then(|g| g.as_str()) {
+        s.push_str(&format!("\n**Security grade:** {g}\n"));
+    }
+    if let Some(f) = &report.failure {
+        s.push_str(&format!(
+            "\n**Failure** in `{}` ({}): {}\n",
+            f.stage.as_deref().unwrap_or("?"),
+            f.category.as_deref().unwrap_or("?"),
+            f.message.as_deref().unwrap_or("")
+        ));
+        if let Some(h) = &f.hint {
+            s.push_str(&format!("\nHint: {h}\n"));
+        }
+    }
+    s
+}
+
+fn github_files(report: &RunReport) -> std::io::Result<()> {
+    use std::fs::OpenOptions;
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?
+            .write_all(github_summary(report).as_bytes())?;
+    }
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT") {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?
+            .write_all(github_outputs(report).as_bytes())?;
+    }
+    Ok(())
 }

@@ -116,10 +116,12 @@ fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> 
     if let Some(g) = &config.generator {
         options.generator = g.clone();
     }
-    let project = airlock_pypkg::Project::load(root).map_err(|e| stage_error(root, e))?;
+    let project = airlock_pypkg::Buildable::load(root).map_err(|e| stage_error(root, e))?;
     airlock_stage::host::info(&format!(
-        "building {} {} (SOURCE_DATE_EPOCH={epoch})",
-        project.raw_name, project.version
+        "building {} {} with {} semantics (SOURCE_DATE_EPOCH={epoch})",
+        project.raw_name(),
+        project.version(),
+        project.backend().entry_point()
     ));
     let out_rel = PathBuf::from(config.out.trim_start_matches('/'));
     let out_dir = root.join(&out_rel);
@@ -141,8 +143,8 @@ fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> 
     let total = kinds.len() as u64;
     for (i, kind) in kinds.into_iter().enumerate() {
         let (filename, bytes) = match kind {
-            Kind::Sdist => airlock_pypkg::sdist_bytes(&project, &options),
-            Kind::Wheel => airlock_pypkg::wheel_bytes(&project, &options),
+            Kind::Sdist => project.sdist_bytes(&options),
+            Kind::Wheel => project.wheel_bytes(&options),
         }
         .map_err(|e| stage_error(root, e))?;
         let path = out_dir.join(&filename);
@@ -166,8 +168,9 @@ fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> 
     }
     Ok(serde_json::json!({
         "mode": "build",
-        "name": project.raw_name,
-        "version": project.version,
+        "name": project.raw_name(),
+        "version": project.version(),
+        "backend": project.backend(),
         "source_date_epoch": epoch,
         "artifacts": artifacts,
     }))
@@ -306,9 +309,10 @@ mod tests {
         std::fs::write(
             dir.join("pyproject.toml"),
             "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n\
-             [project]\nname = \"demo-pkg\"\nversion = \"1.0\"\n",
+             [project]\nname = \"demo-pkg\"\nversion = \"1.0\"\nreadme = \"README.md\"\n",
         )
         .unwrap();
+        std::fs::write(dir.join("README.md"), "# demo\n").unwrap();
         std::fs::write(dir.join("src/demo_pkg/__init__.py"), "x = 1\n").unwrap();
     }
 
@@ -352,8 +356,54 @@ mod tests {
         assert_eq!(arts.len(), 2);
         assert_eq!(arts[0]["kind"], "sdist");
         assert_eq!(arts[1]["kind"], "wheel");
-        // The demo has no readme: twine check --strict would fail, so the built files
-        // carry no error only because... they must not: check the finding is an error.
+        assert_eq!(arts[1]["findings"], serde_json::json!([]));
+
+        // A file from elsewhere that PyPI would refuse: named, with the rule and a fix.
+        std::fs::write(
+            tmp.path().join("dist/demo_pkg-1.0-py3-none-any.whl"),
+            b"PK junk",
+        )
+        .unwrap();
+        let err = prebuilt(tmp.path(), &config).unwrap_err();
+        assert_eq!(err.category, Category::Validation);
+        assert!(
+            err.message
+                .contains("dist/demo_pkg-1.0-py3-none-any.whl would be refused")
+                && err.message.contains("[zip]"),
+            "{}",
+            err.message
+        );
+        assert!(err.hint.is_some());
+
+        // Two releases in one directory is a mistake, not a release.
+        std::fs::remove_file(tmp.path().join("dist/demo_pkg-1.0-py3-none-any.whl")).unwrap();
+        let mut other = tmp.path().join("other");
+        demo(&other);
+        std::fs::write(
+            other.join("pyproject.toml"),
+            std::fs::read_to_string(other.join("pyproject.toml"))
+                .unwrap()
+                .replace("1.0", "2.0"),
+        )
+        .unwrap();
+        build(&other, &Config::default()).unwrap();
+        other.push("dist/demo_pkg-2.0.tar.gz");
+        std::fs::copy(&other, tmp.path().join("dist/demo_pkg-2.0.tar.gz")).unwrap();
+        let err = prebuilt(tmp.path(), &config).unwrap_err();
+        assert!(
+            err.message.contains("different releases"),
+            "{}",
+            err.message
+        );
+
+        let empty = tempfile::tempdir().unwrap();
+        std::fs::create_dir(empty.path().join("dist")).unwrap();
+        let err = prebuilt(empty.path(), &config).unwrap_err();
+        assert!(
+            err.message.contains("no .whl or .tar.gz"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -1,11 +1,21 @@
 //! The decide stage's logic: the release decision matrix, the project version from
 //! pyproject.toml and the version checks.
 //!
-//! Decision matrix (DESIGN.md): release automatically (`security_auto`) on any new
-//! high/critical finding, any resolved finding, or a severity raised to high/critical; a
-//! manual trigger always releases (`manual`, which takes precedence as the trigger and still
-//! lists the security changes); otherwise no release (`none`). Without a baseline (detect's
-//! `baseline: false`) new findings are not news and do not trigger.
+//! Decision matrix (DESIGN.md, issue 10), each row a named rule with a configurable
+//! threshold ([`Thresholds`]):
+//!
+//! | rule       | releases (`security_auto`) when                         | default threshold |
+//! |------------|----------------------------------------------------------|-------------------|
+//! | `new`      | a new finding at or above the threshold                  | high              |
+//! | `resolved` | a resolved finding at or above the threshold             | info (any)        |
+//! | `raised`   | a severity raised to a level at or above the threshold   | high              |
+//! | `manual`   | a person asked (config or the GitHub event)              | —                 |
+//! | otherwise  | no release (`none`)                                      | —                 |
+//!
+//! A manual trigger takes precedence as the trigger and still lists the security changes.
+//! Without a baseline (detect's `baseline: false`) new findings are not news and do not
+//! trigger. Quality gates (JUnit, Cobertura) and version checks (PEP 440, tag, not already
+//! on the index) block a release that would otherwise happen.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -28,10 +38,14 @@ pub enum Trigger {
     None,
 }
 
-/// One version check. JSON: `{"name": "pep440"|"tag_matches", "ok": bool, "detail": "…"}`.
+/// One check. JSON: `{"name": "pep440"|"tag_matches"|"not_on_index"|"gate_junit"|
+/// "gate_coverage", "ok": bool, "detail": "…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
-    /// `pep440`: the version is valid PEP 440; `tag_matches`: the tag names that version.
+    /// `pep440`: the version is valid PEP 440; `tag_matches`: the tag names that version;
+    /// `not_on_index`: no file of that version is on the index yet; `gate_junit`: the JUnit
+    /// XML has tests and no failure or error; `gate_coverage`: Cobertura line coverage is at
+    /// or above the threshold.
     pub name: String,
     /// Whether it passed.
     pub ok: bool,
@@ -96,13 +110,130 @@ pub fn read_project(pyproject: &Path) -> Result<Project> {
     Ok(out)
 }
 
+/// The minimum severity at which each matrix rule triggers; `None` disables the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Rule `new`: a new finding at or above this severity (default high).
+    pub new: Option<Severity>,
+    /// Rule `resolved`: a resolved finding at or above this severity (default info: any).
+    pub resolved: Option<Severity>,
+    /// Rule `raised`: a severity raised to at least this (default high).
+    pub raised: Option<Severity>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            new: Some(Severity::High),
+            resolved: Some(Severity::Info),
+            raised: Some(Severity::High),
+        }
+    }
+}
+
+/// Parses a threshold word: a severity (`critical|high|medium|low|info`) or `never`
+/// (`Some(None)`); `None` for anything else.
+pub fn parse_threshold(word: &str) -> Option<Option<Severity>> {
+    if word.trim().eq_ignore_ascii_case("never") {
+        Some(None)
+    } else {
+        Severity::parse_loose(word).map(Some)
+    }
+}
+
+/// Quality gates: files produced by the test job, checked before a release.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gates {
+    /// A JUnit XML report (pytest `--junitxml`): passes when it has at least one test case
+    /// and none failed or errored.
+    pub junit: Option<std::path::PathBuf>,
+    /// A Cobertura XML report (coverage.py `coverage xml`) and the minimum line coverage in
+    /// percent: passes when the root's `line-rate` × 100 is at or above it.
+    pub coverage: Option<(std::path::PathBuf, f64)>,
+}
+
+/// What the package index answered for the project's simple API page (PEP 503/691), as
+/// fetched by the stage: `url` and either `(status, content type, body)` or the transport
+/// error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexAnswer {
+    /// The page fetched, `<index>/<normalized name>/`.
+    pub url: String,
+    /// The response, or why there was none.
+    pub response: std::result::Result<(u16, String, String), String>,
+}
+
 /// Options of one decision (the stage's config).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecideOptions {
     /// Release regardless of the security changes.
     pub manual: bool,
     /// The tag being released (`v0.2.8` or `0.2.8`), checked against the version.
     pub tag: Option<String>,
+    /// The matrix thresholds.
+    pub thresholds: Thresholds,
+    /// Quality gates to pass before a release.
+    pub gates: Gates,
+    /// The index's answer for the project page; `None` skips the `not_on_index` check.
+    pub index: Option<IndexAnswer>,
+}
+
+/// The simple API page of project `name` under `index` (a simple API root such as
+/// `https://pypi.org/simple/`): `<index>/<PEP 503 normalized name>/`.
+pub fn simple_page_url(index: &str, name: &str) -> String {
+    format!(
+        "{}/{}/",
+        index.trim_end_matches('/'),
+        crate::model::normalize_package_name(name)
+    )
+}
+
+/// The `Accept` header for [`simple_page_url`]: PEP 691 JSON first, HTML as fallback.
+pub const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
+
+/// The distribution file names on a simple API page: PEP 691 JSON (`files[].filename`) or
+/// PEP 503 HTML (the text of each `<a>` element).
+pub fn simple_page_files(content_type: &str, body: &str) -> Vec<String> {
+    if content_type.contains("json") {
+        #[derive(Deserialize)]
+        struct Page {
+            files: Vec<File>,
+        }
+        #[derive(Deserialize)]
+        struct File {
+            filename: String,
+        }
+        return serde_json::from_str::<Page>(body)
+            .map(|p| p.files.into_iter().map(|f| f.filename).collect())
+            .unwrap_or_default();
+    }
+    body.split("</a>")
+        .filter_map(|chunk| {
+            let start = chunk.rfind("<a")?;
+            let text = chunk[start..].split_once('>')?.1.trim();
+            (!text.is_empty()).then(|| text.to_string())
+        })
+        .collect()
+}
+
+/// The version in a distribution file name: wheels `{name}-{version}-….whl` (PEP 427),
+/// sdists `{name}-{version}.tar.gz` (or `.zip`, and older `.tar.bz2`, `.tgz`).
+pub fn filename_version(filename: &str) -> Option<String> {
+    if let Some(stem) = filename.strip_suffix(".whl") {
+        return stem.split('-').nth(1).map(str::to_string);
+    }
+    let stem = [".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar"]
+        .iter()
+        .find_map(|ext| filename.strip_suffix(ext))?;
+    stem.rsplit_once('-').map(|(_, v)| v.to_string())
+}
+
+/// The next patch version: the release segment padded to three parts, the third plus one
+/// (`0.2.8` → `0.2.9`, `1.0` → `1.0.1`, `1.0.0rc1` → `1.0.1`).
+pub fn next_patch(v: &Version) -> String {
+    let r = v.release();
+    let get = |i: usize| r.get(i).copied().unwrap_or(0);
+    format!("{}.{}.{}", get(0), get(1), get(2) + 1)
 }
 
 /// The decide stage's output.
@@ -127,52 +258,75 @@ pub struct Decision {
     pub name: Option<String>,
     /// The tag checked, as given.
     pub tag: Option<String>,
-    /// The version checks.
+    /// The version checks and quality gates.
     pub checks: Vec<Check>,
+    /// For a release whose version is already on the index: the next patch version to bump
+    /// to (`airlock version --bump patch`).
+    #[serde(default)]
+    pub suggested_version: Option<String>,
+    /// The matrix rules that fired (`new`, `resolved`, `raised`, `manual`); empty for none.
+    #[serde(default)]
+    pub rules: Vec<String>,
 }
 
-/// The security reasons for an automatic release, one sentence each; empty when the
+/// The security reasons for an automatic release, as (rule, sentence); empty when the
 /// changes do not call for one. Without a baseline, new findings are not reasons.
-pub fn security_reasons(report: &DetectReport) -> Vec<String> {
+pub fn security_reasons(report: &DetectReport, t: &Thresholds) -> Vec<(&'static str, String)> {
     let mut reasons = Vec::new();
     let c = &report.changes;
-    if report.baseline {
-        let new_high: Vec<&Finding> = c
-            .new
-            .iter()
-            .filter(|f| f.severity.is_high_or_critical())
-            .collect();
-        if !new_high.is_empty() {
-            reasons.push(format!(
-                "{} new high/critical finding{}: {}",
-                new_high.len(),
-                plural(new_high.len()),
-                labels(new_high.iter().copied())
+    if let (true, Some(min)) = (report.baseline, t.new) {
+        let new: Vec<&Finding> = c.new.iter().filter(|f| f.severity >= min).collect();
+        if !new.is_empty() {
+            reasons.push((
+                "new",
+                format!(
+                    "{} new finding{} at or above {min} (rule new): {}",
+                    new.len(),
+                    plural(new.len()),
+                    labels(new.iter().copied())
+                ),
             ));
         }
     }
-    if !c.resolved.is_empty() {
-        reasons.push(format!(
-            "{} finding{} resolved: {}",
-            c.resolved.len(),
-            plural(c.resolved.len()),
-            labels(c.resolved.iter())
-        ));
+    if let Some(min) = t.resolved {
+        let resolved: Vec<&Finding> = c.resolved.iter().filter(|f| f.severity >= min).collect();
+        if !resolved.is_empty() {
+            reasons.push((
+                "resolved",
+                format!(
+                    "{} finding{} resolved (rule resolved, at or above {min}): {}",
+                    resolved.len(),
+                    plural(resolved.len()),
+                    labels(resolved.iter().copied())
+                ),
+            ));
+        }
     }
-    let raised: Vec<_> = c
-        .severity_changed
-        .iter()
-        .filter(|s| s.to.is_high_or_critical() && s.to > s.from)
-        .collect();
-    if !raised.is_empty() {
-        reasons.push(format!(
-            "severity raised to high/critical: {}",
-            raised
-                .iter()
-                .map(|s| format!("{} ({} → {})", s.finding.label(), s.from, s.to))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+    if let Some(min) = t.raised {
+        let raised: Vec<_> = c
+            .severity_changed
+            .iter()
+            .filter(|s| s.to >= min && s.to > s.from)
+            .collect();
+        if !raised.is_empty() {
+            reasons.push((
+                "raised",
+                format!(
+                    "severity raised to {min} or above (rule raised): {}",
+                    raised
+                        .iter()
+                        .map(|s| format!(
+                            "{} ({} → {}, set by {})",
+                            s.finding.label(),
+                            s.from,
+                            s.to,
+                            s.finding.severity_source
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
     }
     reasons
 }
@@ -182,7 +336,9 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn labels<'a>(fs: impl Iterator<Item = &'a Finding>) -> String {
-    fs.map(Finding::label).collect::<Vec<_>>().join(", ")
+    fs.map(|f| format!("{} ({}, {})", f.label(), f.severity, f.severity_source))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Strips one leading `v`/`V` from a tag (`v0.2.8` → `0.2.8`).
@@ -203,7 +359,7 @@ pub fn tag_version(tag: &str) -> &str {
 /// the failed checks, with a hint saying what to fix. Without a release, failed checks are
 /// only reported.
 pub fn decide(report: &DetectReport, project: &Project, opts: &DecideOptions) -> Result<Decision> {
-    let reasons = security_reasons(report);
+    let reasons = security_reasons(report, &opts.thresholds);
     let (release, trigger) = if opts.manual {
         (true, Trigger::Manual)
     } else if !reasons.is_empty() {
@@ -211,6 +367,11 @@ pub fn decide(report: &DetectReport, project: &Project, opts: &DecideOptions) ->
     } else {
         (false, Trigger::None)
     };
+    let mut rules: Vec<String> = reasons.iter().map(|(r, _)| r.to_string()).collect();
+    if opts.manual {
+        rules.insert(0, "manual".into());
+    }
+    let reasons: Vec<String> = reasons.into_iter().map(|(_, s)| s).collect();
     let justification = justify(report, trigger, &reasons);
 
     let parsed = project
@@ -306,6 +467,26 @@ pub fn decide(report: &DetectReport, project: &Project, opts: &DecideOptions) ->
         }
         checks.push(check);
     }
+    let mut suggested_version = None;
+    if let Some(answer) = &opts.index {
+        let (check, on_index) = index_check(answer, parsed.as_ref().and_then(|p| p.as_ref().ok()));
+        if on_index && let Some(Ok(v)) = &parsed {
+            let next = next_patch(v);
+            hints.push(format!(
+                "this version is already published: bump it (e.g. `airlock version --bump patch` → {next}) and tag v{next}"
+            ));
+            if release {
+                suggested_version = Some(next);
+            }
+        } else if !check.ok {
+            hints.push(format!(
+                "make sure {} answers (the stage needs an http grant for its origin)",
+                answer.url
+            ));
+        }
+        checks.push(check);
+    }
+    checks.extend(gate_checks(&opts.gates, &mut hints));
 
     if release {
         let failed: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
@@ -336,7 +517,170 @@ pub fn decide(report: &DetectReport, project: &Project, opts: &DecideOptions) ->
         name: project.name.clone(),
         tag: opts.tag.clone(),
         checks,
+        suggested_version,
+        rules,
     })
+}
+
+/// The `not_on_index` check, and whether the version is on the index.
+fn index_check(answer: &IndexAnswer, version: Option<&Version>) -> (Check, bool) {
+    let fail = |detail: String| Check {
+        name: "not_on_index".into(),
+        ok: false,
+        detail,
+    };
+    let Some(v) = version else {
+        return (
+            fail(format!("no valid version to look up on {}", answer.url)),
+            false,
+        );
+    };
+    match &answer.response {
+        Err(e) => (fail(format!("could not query {}: {e}", answer.url)), false),
+        Ok((404, _, _)) => (
+            Check {
+                name: "not_on_index".into(),
+                ok: true,
+                detail: format!("{} answers 404: the project has no release yet", answer.url),
+            },
+            false,
+        ),
+        Ok((200, ctype, body)) => {
+            let same: Vec<String> = simple_page_files(ctype, body)
+                .into_iter()
+                .filter(|f| {
+                    filename_version(f)
+                        .and_then(|fv| Version::from_str(&fv).ok())
+                        .is_some_and(|fv| fv == *v)
+                })
+                .collect();
+            if same.is_empty() {
+                (
+                    Check {
+                        name: "not_on_index".into(),
+                        ok: true,
+                        detail: format!("version {v} is not on {} yet", answer.url),
+                    },
+                    false,
+                )
+            } else {
+                (
+                    fail(format!(
+                        "version {v} is already on {}: {}",
+                        answer.url,
+                        same.join(", ")
+                    )),
+                    true,
+                )
+            }
+        }
+        Ok((status, _, _)) => (
+            fail(format!("{} answered HTTP {status}", answer.url)),
+            false,
+        ),
+    }
+}
+
+/// The quality gate checks (`gate_junit`, `gate_coverage`), with hints for failures.
+fn gate_checks(gates: &Gates, hints: &mut Vec<String>) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Some(path) = &gates.junit {
+        let (ok, detail) = match junit_counts(path) {
+            Err(e) => (false, e),
+            Ok((0, _, _)) => (
+                false,
+                format!("{} has no test case: nothing was tested", path.display()),
+            ),
+            Ok((n, 0, 0)) => (true, format!("{}: {n} tests, no failure", path.display())),
+            Ok((n, f, e)) => (
+                false,
+                format!("{}: {n} tests, {f} failed, {e} errors", path.display()),
+            ),
+        };
+        if !ok {
+            hints.push("fix the failing tests (quality gate junit)".into());
+        }
+        out.push(Check {
+            name: "gate_junit".into(),
+            ok,
+            detail,
+        });
+    }
+    if let Some((path, min)) = &gates.coverage {
+        let (ok, detail) = match cobertura_line_rate(path) {
+            Err(e) => (false, e),
+            Ok(rate) => {
+                let pct = rate * 100.0;
+                (
+                    pct + 1e-9 >= *min,
+                    format!(
+                        "{}: line coverage {pct:.2}% (minimum {min}%)",
+                        path.display()
+                    ),
+                )
+            }
+        };
+        if !ok {
+            hints.push(format!(
+                "raise line coverage to {min}% or lower the gate (quality gate coverage)"
+            ));
+        }
+        out.push(Check {
+            name: "gate_coverage".into(),
+            ok,
+            detail,
+        });
+    }
+    out
+}
+
+fn read_xml(path: &Path) -> std::result::Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// (test cases, failed, errored) of a JUnit XML report: `<testsuites>` or `<testsuite>`
+/// root, counting `<testcase>` elements and those with a `<failure>` or `<error>` child
+/// (the JUnit schema as pytest, Maven Surefire and Ant write it).
+pub fn junit_counts(path: &Path) -> std::result::Result<(u64, u64, u64), String> {
+    let text = read_xml(path)?;
+    let doc = roxmltree::Document::parse(&text)
+        .map_err(|e| format!("{} is not XML: {e}", path.display()))?;
+    let root = doc.root_element().tag_name().name();
+    if root != "testsuites" && root != "testsuite" {
+        return Err(format!(
+            "{} is not a JUnit XML report: root <{root}>, expected <testsuites> or <testsuite>",
+            path.display()
+        ));
+    }
+    let (mut n, mut failed, mut errors) = (0, 0, 0);
+    for case in doc.descendants().filter(|x| x.has_tag_name("testcase")) {
+        n += 1;
+        if case.children().any(|c| c.has_tag_name("failure")) {
+            failed += 1;
+        } else if case.children().any(|c| c.has_tag_name("error")) {
+            errors += 1;
+        }
+    }
+    Ok((n, failed, errors))
+}
+
+/// The root `line-rate` (0.0–1.0) of a Cobertura XML report (coverage.py `coverage xml`).
+pub fn cobertura_line_rate(path: &Path) -> std::result::Result<f64, String> {
+    let text = read_xml(path)?;
+    let doc = roxmltree::Document::parse(&text)
+        .map_err(|e| format!("{} is not XML: {e}", path.display()))?;
+    let root = doc.root_element();
+    if !root.has_tag_name("coverage") {
+        return Err(format!(
+            "{} is not a Cobertura XML report: root <{}>, expected <coverage>",
+            path.display(),
+            root.tag_name().name()
+        ));
+    }
+    root.attribute("line-rate")
+        .and_then(|r| r.parse::<f64>().ok())
+        .filter(|r| (0.0..=1.0).contains(r))
+        .ok_or_else(|| format!("{} has no valid line-rate on <coverage>", path.display()))
 }
 
 fn trigger_name(t: Trigger) -> &'static str {
@@ -542,7 +886,15 @@ mod tests {
     }
 
     fn run(r: &DetectReport, manual: bool) -> Decision {
-        decide(r, &project("0.1.0"), &DecideOptions { manual, tag: None }).unwrap()
+        decide(
+            r,
+            &project("0.1.0"),
+            &DecideOptions {
+                manual,
+                ..Default::default()
+            },
+        )
+        .unwrap()
     }
 
     #[test]
@@ -682,6 +1034,7 @@ mod tests {
             &DecideOptions {
                 manual: true,
                 tag: Some("v1.0.0".into()),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -694,6 +1047,7 @@ mod tests {
             &DecideOptions {
                 manual: true,
                 tag: Some("v0.2.8".into()),
+                ..Default::default()
             },
         )
         .unwrap_err();
@@ -710,6 +1064,7 @@ mod tests {
             &DecideOptions {
                 manual: false,
                 tag: Some("v0.2.8".into()),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -728,7 +1083,7 @@ mod tests {
         let r = report(vec![], Changes::default(), true);
         let opts = DecideOptions {
             manual: true,
-            tag: None,
+            ..Default::default()
         };
         let err = decide(&r, &project("1.0-final-beta"), &opts).unwrap_err();
         assert!(err.to_string().contains("pep440"), "{err}");
@@ -766,5 +1121,215 @@ mod tests {
         let p = read_project(&py).unwrap();
         assert!(p.version.is_none());
         assert!(p.version_error.unwrap().contains("dynamic"));
+    }
+
+    #[test]
+    fn thresholds_are_configurable() {
+        let f = finding("GHSA-med", Severity::Medium);
+        let r = report(
+            vec![f.clone()],
+            Changes {
+                new: vec![f.clone()],
+                ..Default::default()
+            },
+            true,
+        );
+        assert!(!run(&r, false).release);
+        let opts = DecideOptions {
+            thresholds: Thresholds {
+                new: Some(Severity::Medium),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let d = decide(&r, &project("0.1.0"), &opts).unwrap();
+        assert!(d.release);
+        assert_eq!(d.rules, vec!["new"]);
+        assert!(d.justification.contains("rule new"), "{}", d.justification);
+        assert!(
+            d.justification.contains("policy:default"),
+            "{}",
+            d.justification
+        );
+
+        let gone = report(
+            vec![],
+            Changes {
+                resolved: vec![finding("PYSEC-low", Severity::Low)],
+                ..Default::default()
+            },
+            true,
+        );
+        assert!(run(&gone, false).release);
+        let opts = DecideOptions {
+            thresholds: Thresholds {
+                resolved: Some(Severity::Medium),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(!decide(&gone, &project("0.1.0"), &opts).unwrap().release);
+        assert_eq!(parse_threshold("never"), Some(None));
+        assert_eq!(parse_threshold("HIGH"), Some(Some(Severity::High)));
+        assert_eq!(parse_threshold("severe"), None);
+    }
+
+    fn answer(status: u16, ctype: &str, body: &str) -> IndexAnswer {
+        IndexAnswer {
+            url: simple_page_url("http://127.0.0.1:1/simple/", "Demo_Pkg"),
+            response: Ok((status, ctype.into(), body.into())),
+        }
+    }
+
+    #[test]
+    fn simple_pages_and_file_names() {
+        assert_eq!(
+            simple_page_url("https://pypi.org/simple", "My.Logger"),
+            "https://pypi.org/simple/my-logger/"
+        );
+        let html = "<html><body><h1>Links for demo</h1>\n<a href=\"/packages/demo-0.1.0.tar.gz#sha256=ab\">demo-0.1.0.tar.gz</a><br>\n<a href=\"x\" data-requires-python=\"&gt;=3.8\">demo-0.1.0-py3-none-any.whl</a></body></html>";
+        assert_eq!(
+            simple_page_files("text/html", html),
+            vec!["demo-0.1.0.tar.gz", "demo-0.1.0-py3-none-any.whl"]
+        );
+        let json = r#"{"meta": {"api-version": "1.1"}, "name": "demo", "files": [{"filename": "demo-0.2.0.zip", "url": "u", "hashes": {}}]}"#;
+        assert_eq!(
+            simple_page_files("application/vnd.pypi.simple.v1+json", json),
+            vec!["demo-0.2.0.zip"]
+        );
+        assert_eq!(
+            filename_version("demo_pkg-1.0.0rc1-py3-none-any.whl").as_deref(),
+            Some("1.0.0rc1")
+        );
+        assert_eq!(
+            filename_version("demo-pkg-1.0.tar.gz").as_deref(),
+            Some("1.0")
+        );
+        assert_eq!(filename_version("README"), None);
+        let v = |s: &str| Version::from_str(s).unwrap();
+        assert_eq!(next_patch(&v("0.2.8")), "0.2.9");
+        assert_eq!(next_patch(&v("1")), "1.0.1");
+        assert_eq!(next_patch(&v("1.0.0rc1")), "1.0.1");
+    }
+
+    #[test]
+    fn a_version_already_on_the_index_blocks_a_release_and_suggests_the_next_patch() {
+        let f = finding("PYSEC-2025-49", Severity::Medium);
+        let r = report(
+            vec![],
+            Changes {
+                resolved: vec![f],
+                ..Default::default()
+            },
+            true,
+        );
+        let html = "<a href=\"a\">demo-0.1.0.tar.gz</a><a href=\"b\">demo-0.0.9.tar.gz</a>";
+        let opts = |a: IndexAnswer| DecideOptions {
+            index: Some(a),
+            ..Default::default()
+        };
+        let err = decide(&r, &project("0.1.0"), &opts(answer(200, "text/html", html))).unwrap_err();
+        let Error::Invalid { message, hint } = err else {
+            panic!()
+        };
+        assert!(
+            message.contains("not_on_index") && message.contains("demo-0.1.0.tar.gz"),
+            "{message}"
+        );
+        assert!(hint.unwrap().contains("→ 0.1.1"));
+        // Not releasing: only reported (no suggestion).
+        let quiet = report(vec![], Changes::default(), true);
+        let d = decide(
+            &quiet,
+            &project("0.1.0"),
+            &opts(answer(200, "text/html", html)),
+        )
+        .unwrap();
+        assert!(!d.release && d.suggested_version.is_none());
+        assert!(
+            !d.checks
+                .iter()
+                .find(|c| c.name == "not_on_index")
+                .unwrap()
+                .ok
+        );
+        // A new version, a project not there yet: the check passes.
+        for a in [
+            answer(200, "text/html", html),
+            answer(404, "text/html", "Not Found"),
+        ] {
+            let d = decide(&r, &project("0.1.1"), &opts(a)).unwrap();
+            assert!(d.release);
+            assert!(d.checks.iter().all(|c| c.ok), "{:?}", d.checks);
+        }
+        // An unreachable index or a server error blocks a release.
+        let down = IndexAnswer {
+            url: "http://127.0.0.1:1/simple/demo/".into(),
+            response: Err("connection refused".into()),
+        };
+        let msg = decide(&r, &project("0.1.1"), &opts(down))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("could not query"), "{msg}");
+        assert!(decide(&r, &project("0.1.1"), &opts(answer(500, "text/plain", ""))).is_err());
+        // 1.0 on the index equals 1.0.0 under PEP 440.
+        let one = "<a href=\"a\">demo-1.0-py3-none-any.whl</a>";
+        assert!(decide(&r, &project("1.0.0"), &opts(answer(200, "text/html", one))).is_err());
+    }
+
+    #[test]
+    fn quality_gates_block_a_release_and_name_the_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("junit.xml");
+        let cov = dir.path().join("coverage.xml");
+        std::fs::write(&junit, r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="0" tests="3"><testcase classname="t" name="a"/><testcase classname="t" name="b"><failure message="assert 1 == 2">x</failure></testcase><testcase classname="t" name="c"><skipped/></testcase></testsuite></testsuites>"#).unwrap();
+        std::fs::write(&cov, r#"<?xml version="1.0" ?><coverage version="7.6.1" timestamp="1" lines-valid="200" lines-covered="150" line-rate="0.75" branches-covered="0" branches-valid="0" branch-rate="0" complexity="0"><packages/></coverage>"#).unwrap();
+        let r = report(vec![], Changes::default(), true);
+        let opts = |min: f64| DecideOptions {
+            manual: true,
+            gates: Gates {
+                junit: Some(junit.clone()),
+                coverage: Some((cov.clone(), min)),
+            },
+            ..Default::default()
+        };
+        let msg = decide(&r, &project("0.1.0"), &opts(70.0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("gate_junit") && msg.contains("1 failed"),
+            "{msg}"
+        );
+        assert!(!msg.contains("gate_coverage"), "{msg}");
+        std::fs::write(
+            &junit,
+            r#"<testsuite tests="1"><testcase name="a"/></testsuite>"#,
+        )
+        .unwrap();
+        let d = decide(&r, &project("0.1.0"), &opts(75.0)).unwrap();
+        assert!(d.checks.iter().all(|c| c.ok), "{:?}", d.checks);
+        let msg = decide(&r, &project("0.1.0"), &opts(80.0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("gate_coverage") && msg.contains("75.00%"),
+            "{msg}"
+        );
+        std::fs::write(&junit, r#"<testsuite tests="0"></testsuite>"#).unwrap();
+        let msg = decide(&r, &project("0.1.0"), &opts(10.0))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("no test case"), "{msg}");
+        std::fs::write(&cov, "<report/>").unwrap();
+        assert!(
+            cobertura_line_rate(&cov)
+                .unwrap_err()
+                .contains("not a Cobertura")
+        );
+        assert!(
+            junit_counts(&dir.path().join("missing.xml"))
+                .unwrap_err()
+                .contains("cannot read")
+        );
     }
 }

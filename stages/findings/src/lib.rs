@@ -21,6 +21,7 @@ pub mod reports;
 pub mod status;
 
 pub use decide::{DecideOptions, Decision, Project, Trigger, decide, read_project};
+pub use decide::{Gates, IndexAnswer, Thresholds};
 pub use detect::{
     Baseline, DetectOptions, DetectOutput, compare, detect, detect_with, read_scan, read_scan_with,
 };

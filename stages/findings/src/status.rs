@@ -402,9 +402,12 @@ pub struct StatusOutput {
     pub badge_markdown: String,
 }
 
-/// Days from `from` to `to` (negative when `from` is later).
+/// Days from `from` to `to`, at least 0 (a date in the future, from a skewed clock, counts
+/// as today).
 fn days_between(from: &str, to: Date) -> i64 {
-    parse_date(from).map(|d| (to - d).whole_days()).unwrap_or(0)
+    parse_date(from)
+        .map(|d| (to - d).whole_days().max(0))
+        .unwrap_or(0)
 }
 
 /// The description on one line, cut at `max` characters with `…`.
@@ -480,7 +483,7 @@ pub fn build_index(
                 resolved_date: r.to_string(),
                 days_open: parse_date(&e.first_seen)
                     .zip(parse_date(r))
-                    .map(|(a, b)| (b - a).whole_days())
+                    .map(|(a, b)| (b - a).whole_days().max(0))
                     .unwrap_or(0),
                 days_since_resolution: since,
                 reference_url: advisory_link(id),
@@ -824,10 +827,23 @@ mod tests {
             finding("PYSEC-2", Severity::High, false),
             finding("PYSEC-3", Severity::Medium, false),
         ]);
-        let mut h = update_history(History::default(), &r.findings[..1], at("2025-01-01T00:00:00Z").date());
+        let mut h = update_history(
+            History::default(),
+            &r.findings[..1],
+            at("2025-01-01T00:00:00Z").date(),
+        );
         h = update_history(h, &r.findings, at("2025-01-05T00:00:00Z").date());
-        let ix = build_index(&r, &h, at("2025-01-06T00:00:00Z"), &StatusSettings::default());
-        let order: Vec<_> = ix.findings.iter().map(|f| (f.finding_id.as_str(), f.days_since_discovery)).collect();
+        let ix = build_index(
+            &r,
+            &h,
+            at("2025-01-06T00:00:00Z"),
+            &StatusSettings::default(),
+        );
+        let order: Vec<_> = ix
+            .findings
+            .iter()
+            .map(|f| (f.finding_id.as_str(), f.days_since_discovery))
+            .collect();
         assert_eq!(order, [("PYSEC-2", 1), ("PYSEC-1", 5), ("PYSEC-3", 1)]);
     }
 
@@ -836,9 +852,20 @@ mod tests {
         let r = report(vec![finding("PYSEC-2022-42969", Severity::Medium, false)]);
         let mut r = r;
         r.scan_date = Some("2025-10-20T08:00:00Z".into());
-        let h = update_history(History::default(), &r.findings, at("2025-10-27T00:00:00Z").date());
-        let ix = build_index(&r, &h, at("2025-10-27T00:00:00Z"), &StatusSettings::default());
-        let b: BTreeMap<_, _> = badges(&ix, at("2025-10-27T00:00:00Z")).into_iter().collect();
+        let h = update_history(
+            History::default(),
+            &r.findings,
+            at("2025-10-27T00:00:00Z").date(),
+        );
+        let ix = build_index(
+            &r,
+            &h,
+            at("2025-10-27T00:00:00Z"),
+            &StatusSettings::default(),
+        );
+        let b: BTreeMap<_, _> = badges(&ix, at("2025-10-27T00:00:00Z"))
+            .into_iter()
+            .collect();
         assert_eq!(
             b["grade.json"],
             serde_json::json!({"schemaVersion": 1, "label": "security", "message": "grade B", "color": "green"})
@@ -868,7 +895,10 @@ mod tests {
         let empty = load_history(&dir.path().join("absent")).unwrap();
         assert!(empty.findings.is_empty());
         std::fs::write(dir.path().join("history.json"), "{not json").unwrap();
-        assert!(matches!(load_history(dir.path()), Err(Error::Invalid { .. })));
+        assert!(matches!(
+            load_history(dir.path()),
+            Err(Error::Invalid { .. })
+        ));
     }
 
     #[test]

@@ -44,6 +44,7 @@ fn demo_reports_trigger_a_security_release() {
         &DecideOptions {
             manual: false,
             tag: Some("v0.1.0".into()),
+            ..Default::default()
         },
     )
     .unwrap();

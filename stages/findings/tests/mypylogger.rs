@@ -50,6 +50,7 @@ fn every_consecutive_pair_decides_no_release() {
             &DecideOptions {
                 manual: false,
                 tag: Some("v0.2.8".into()),
+                ..Default::default()
             },
         )
         .unwrap();

@@ -66,6 +66,31 @@ pub fn publish(root: &Path, src: &Path, dist: &Distribution) -> Result<FileRepor
     Ok(FileReport::of(dist, status))
 }
 
+/// `dry_run`: what [`publish`] would do, without writing: [`FileStatus::WouldUpload`] when
+/// the file is not in `root/packages`, [`FileStatus::Skipped`] when it is with the same
+/// sha256. Errors: as [`publish`] for a different sha256.
+pub fn check(root: &Path, dist: &Distribution) -> Result<FileReport, StageError> {
+    let dest = root.join("packages").join(&dist.filename);
+    if !dest.exists() {
+        return Ok(FileReport::of(dist, FileStatus::WouldUpload));
+    }
+    let existing = digest_file(&dest)?;
+    if existing.sha256 != dist.digests.sha256 {
+        return Err(StageError::new(
+            Category::Upload,
+            format!(
+                "{} is already in {} with different content (sha256 {}, local {})",
+                dist.filename,
+                root.display(),
+                existing.sha256,
+                dist.digests.sha256
+            ),
+        )
+        .with_hint("a published file is never replaced: bump the version and build again"));
+    }
+    Ok(FileReport::of(dist, FileStatus::Skipped))
+}
+
 /// The PEP 503 normalized project name a distribution file name starts with
 /// (`{name}-{version}…`): a wheel's first `-` field, an sdist's part before the last `-`.
 pub fn project_of_filename(filename: &str) -> Option<String> {

@@ -325,7 +325,10 @@ impl<'t> Index<'t> {
         }
     }
 
-    fn compare(
+    /// Compares `dist` with the index's `listed` entry of the same file name: `Ok` for the
+    /// same sha256; a [`Category::Upload`] error for another one (`message`: the server's
+    /// words, if any) or when the index gives no digest.
+    pub fn compare(
         &self,
         dist: &Distribution,
         listed: &ListedFile,

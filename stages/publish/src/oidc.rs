@@ -171,10 +171,9 @@ pub struct Minted {
 /// `test.pypi.org/legacy/` stays.
 pub fn oidc_base(index: &str) -> Result<String, StageError> {
     let (scheme, authority, _) = airlock_stage::http::split_url(index).ok_or_else(|| {
-        StageError::config(format!(
-            "the index URL \"{index}\" is not an http(s) URL"
-        ))
-        .with_hint("set `index` to the index's URL, e.g. https://pypi.org or https://test.pypi.org")
+        StageError::config(format!("the index URL \"{index}\" is not an http(s) URL")).with_hint(
+            "set `index` to the index's URL, e.g. https://pypi.org or https://test.pypi.org",
+        )
     })?;
     let host = if authority.eq_ignore_ascii_case("upload.pypi.org") {
         "pypi.org"
@@ -214,7 +213,10 @@ pub fn audience(t: &mut dyn Transport, base: &str) -> Result<String, StageError>
         s => {
             return Err(StageError::new(
                 Category::Network,
-                format!("{url} answered {s}: {}", crate::answer::server_message(&resp.body)),
+                format!(
+                    "{url} answered {s}: {}",
+                    crate::answer::server_message(&resp.body)
+                ),
             )
             .retryable(crate::retry::is_retryable_status(s))
             .with_hint("the index may be down or in maintenance; try again in a few minutes"));
@@ -300,7 +302,10 @@ pub fn id_token(
         s => {
             return Err(StageError::new(
                 Category::Network,
-                format!("the GitHub OIDC token endpoint {shown} answered {s}: {}", crate::answer::server_message(&resp.body)),
+                format!(
+                    "the GitHub OIDC token endpoint {shown} answered {s}: {}",
+                    crate::answer::server_message(&resp.body)
+                ),
             )
             .retryable(crate::retry::is_retryable_status(s))
             .with_hint("GitHub may be having trouble (githubstatus.com); re-run the job"));
@@ -371,7 +376,8 @@ pub fn mint(
         let mut hint = if codes.contains(&"invalid-publisher") {
             "no trusted publisher on the index matches this workflow: on the project's Publishing settings, add (or fix) a GitHub publisher whose owner, repository, workflow file name and environment match the claims shown".to_string()
         } else if codes.iter().any(|c| c.contains("reuse")) {
-            "the ID token was already used: each job run may mint once per token; re-run the job".to_string()
+            "the ID token was already used: each job run may mint once per token; re-run the job"
+                .to_string()
         } else if resp.status == 403 || codes.iter().any(|c| c.contains("not-enabled")) {
             "trusted publishing is disabled on the index; use mode = \"token\"".to_string()
         } else {
@@ -389,8 +395,16 @@ pub fn mint(
             format!(
                 "{url} refused the token exchange ({}{}): {}. Token claims: {}",
                 resp.status,
-                if message.is_empty() { String::new() } else { format!(" {message}") },
-                if reasons.is_empty() { "no reason given".to_string() } else { reasons.join("; ") },
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {message}")
+                },
+                if reasons.is_empty() {
+                    "no reason given".to_string()
+                } else {
+                    reasons.join("; ")
+                },
                 claims.render()
             ),
         )
@@ -476,14 +490,21 @@ mod tests {
     /// Answers by URL path from a script; records requests.
     struct Script(Vec<(String, Response)>, Vec<Request>);
     impl Transport for Script {
-        fn send(&mut self, req: &Request, _: &mut dyn FnMut(u64, u64)) -> Result<Response, StageError> {
+        fn send(
+            &mut self,
+            req: &Request,
+            _: &mut dyn FnMut(u64, u64),
+        ) -> Result<Response, StageError> {
             self.1.push(req.clone());
             let r = self
                 .0
                 .iter()
                 .find(|(p, _)| req.url.contains(p.as_str()))
                 .map(|(_, r)| r.clone())
-                .unwrap_or(Response { status: 404, ..Default::default() });
+                .unwrap_or(Response {
+                    status: 404,
+                    ..Default::default()
+                });
             Ok(r)
         }
     }
@@ -507,19 +528,37 @@ mod tests {
         let claims = serde_json::json!({"sub": "repo:o/r:ref:refs/tags/v1", "repository": "o/r", "workflow_ref": "o/r/.github/workflows/release.yml@refs/tags/v1", "job_workflow_ref": "o/r/.github/workflows/release.yml@refs/tags/v1"});
         let mut t = Script(
             vec![
-                ("/_/oidc/audience".into(), json(200, serde_json::json!({"audience": "pypi"}))),
-                ("/token".into(), json(200, serde_json::json!({"count": 1, "value": jwt(claims)}))),
-                ("/_/oidc/mint-token".into(), json(200, serde_json::json!({"success": true, "token": "pypi-minted", "expires": 1900}))),
+                (
+                    "/_/oidc/audience".into(),
+                    json(200, serde_json::json!({"audience": "pypi"})),
+                ),
+                (
+                    "/token".into(),
+                    json(200, serde_json::json!({"count": 1, "value": jwt(claims)})),
+                ),
+                (
+                    "/_/oidc/mint-token".into(),
+                    json(
+                        200,
+                        serde_json::json!({"success": true, "token": "pypi-minted", "expires": 1900}),
+                    ),
+                ),
             ],
             vec![],
         );
-        let m = trusted_publish_token(&mut t, "https://upload.pypi.org/legacy/", &env(), 1000).unwrap();
+        let m =
+            trusted_publish_token(&mut t, "https://upload.pypi.org/legacy/", &env(), 1000).unwrap();
         assert_eq!(m.token, "pypi-minted");
         assert_eq!(m.expires, Some(1900));
         assert!(m.warnings.is_empty());
         assert_eq!(t.1[0].url, "https://pypi.org/_/oidc/audience");
         assert_eq!(t.1[1].url, "http://gh/token?api-version=2.0&audience=pypi");
-        assert!(t.1[1].headers.iter().all(|(n, _)| !n.eq_ignore_ascii_case("authorization")));
+        assert!(
+            t.1[1]
+                .headers
+                .iter()
+                .all(|(n, _)| !n.eq_ignore_ascii_case("authorization"))
+        );
         assert_eq!(t.1[2].url, "https://pypi.org/_/oidc/mint-token");
         let sent: serde_json::Value = serde_json::from_slice(&t.1[2].body).unwrap();
         assert_eq!(sent["token"].as_str().unwrap().split('.').count(), 3);
@@ -527,17 +566,34 @@ mod tests {
 
     #[test]
     fn failures_say_what_to_fix() {
-        let no_perm = ActionsEnv { on_actions: true, ..Default::default() };
-        let e = trusted_publish_token(&mut Script(vec![], vec![]), "https://pypi.org", &no_perm, 0).unwrap_err();
-        assert!(e.message.contains("id-token: write") || e.hint.as_deref().unwrap().contains("id-token: write"));
-        let fork = ActionsEnv { on_actions: true, event_name: Some("pull_request".into()), ..Default::default() };
+        let no_perm = ActionsEnv {
+            on_actions: true,
+            ..Default::default()
+        };
+        let e = trusted_publish_token(&mut Script(vec![], vec![]), "https://pypi.org", &no_perm, 0)
+            .unwrap_err();
+        assert!(
+            e.message.contains("id-token: write")
+                || e.hint.as_deref().unwrap().contains("id-token: write")
+        );
+        let fork = ActionsEnv {
+            on_actions: true,
+            event_name: Some("pull_request".into()),
+            ..Default::default()
+        };
         let e = missing_permission(&fork);
         assert!(e.message.contains("fork"), "{e}");
         let off = ActionsEnv::default();
         assert!(missing_permission(&off).message.contains("GitHub Actions"));
 
         for (status, what) in [(403, "disabled"), (404, "does not support")] {
-            let mut t = Script(vec![("/_/oidc/audience".into(), json(status, serde_json::json!({"message": "x"})))], vec![]);
+            let mut t = Script(
+                vec![(
+                    "/_/oidc/audience".into(),
+                    json(status, serde_json::json!({"message": "x"})),
+                )],
+                vec![],
+            );
             let e = audience(&mut t, "https://pypi.org").unwrap_err();
             assert!(e.message.contains(what), "{e}");
             assert_eq!(e.category, Category::Authentication);
@@ -545,11 +601,35 @@ mod tests {
         let claims = serde_json::json!({"sub": "repo:o/r:ref:refs/heads/main", "workflow_ref": "o/r/.github/workflows/a.yml@refs/heads/main", "job_workflow_ref": "x/y/.github/workflows/shared.yml@v1", "ref": "refs/heads/main"});
         let c = Claims::of_jwt(&jwt(claims.clone())).unwrap();
         assert!(c.reusable_workflow());
-        let mut t = Script(vec![("/mint-token".into(), json(422, serde_json::json!({"message": "Token request failed", "errors": [{"code": "invalid-publisher", "description": "valid token, but no corresponding publisher"}]})))], vec![]);
+        let mut t = Script(
+            vec![(
+                "/mint-token".into(),
+                json(
+                    422,
+                    serde_json::json!({"message": "Token request failed", "errors": [{"code": "invalid-publisher", "description": "valid token, but no corresponding publisher"}]}),
+                ),
+            )],
+            vec![],
+        );
         let e = mint(&mut t, "https://pypi.org", &jwt(claims), &c, 0).unwrap_err();
-        assert!(e.message.contains("invalid-publisher") && e.message.contains("sub: repo:o/r:ref:refs/heads/main") && e.message.contains("environment: MISSING"), "{e}");
+        assert!(
+            e.message.contains("invalid-publisher")
+                && e.message.contains("sub: repo:o/r:ref:refs/heads/main")
+                && e.message.contains("environment: MISSING"),
+            "{e}"
+        );
         assert!(e.hint.as_deref().unwrap().contains("reusable workflow"));
-        let mut t = Script(vec![("/mint-token".into(), Response { status: 502, body: b"<html>Bad gateway</html>".to_vec(), ..Default::default() })], vec![]);
+        let mut t = Script(
+            vec![(
+                "/mint-token".into(),
+                Response {
+                    status: 502,
+                    body: b"<html>Bad gateway</html>".to_vec(),
+                    ..Default::default()
+                },
+            )],
+            vec![],
+        );
         let e = mint(&mut t, "https://pypi.org", "a.b.c", &Claims::default(), 0).unwrap_err();
         assert!(e.message.contains("not JSON") && e.retryable, "{e}");
     }

@@ -36,6 +36,7 @@ use sha2::{Digest, Sha256};
 
 pub mod archive;
 mod error;
+pub mod flit;
 pub mod metadata;
 pub mod project;
 pub mod select;
@@ -117,7 +118,7 @@ pub fn normalize_file_permissions(st_mode: u32) -> u32 {
 
 /// `st_mode` of a regular file (type bits included). Without Unix permissions (WASI) every
 /// file is `0o100644`: a sandboxed build cannot see executable bits.
-fn file_mode(path: &Path) -> Result<u32> {
+pub(crate) fn file_mode(path: &Path) -> Result<u32> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     #[cfg(unix)]
     {
@@ -230,7 +231,7 @@ pub fn entry_points_file(project: &Project) -> String {
 }
 
 /// One RECORD row as Python's `csv.writer` writes it (fields quoted only when needed).
-fn record_row(fields: [&str; 3]) -> String {
+pub(crate) fn record_row(fields: [&str; 3]) -> String {
     let q = |f: &str| {
         if f.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", f.replace('"', "\"\""))
@@ -345,13 +346,13 @@ pub fn sdist_bytes(project: &Project, options: &BuildOptions) -> Result<(String,
     Ok((format!("{id}.tar.gz"), gz))
 }
 
-/// Builds the wheel of the project at `root` into `out_dir` (created if missing).
+/// Builds the wheel of the project at `root` into `out_dir` (created if missing), with the
+/// semantics of the project's backend ([`Buildable::load`]).
 ///
-/// Errors: the project cannot be read or is unsupported (see [`Project::load`]); files
+/// Errors: the project cannot be read or is unsupported (see [`Buildable::load`]); files
 /// cannot be read; `out_dir` cannot be written.
 pub fn build_wheel(root: &Path, out_dir: &Path, options: &BuildOptions) -> Result<Artifact> {
-    let project = Project::load(root)?;
-    let (name, bytes) = wheel_bytes(&project, options)?;
+    let (name, bytes) = Buildable::load(root)?.wheel_bytes(options)?;
     write_artifact(Kind::Wheel, out_dir, name, &bytes)
 }
 
@@ -359,8 +360,7 @@ pub fn build_wheel(root: &Path, out_dir: &Path, options: &BuildOptions) -> Resul
 ///
 /// Errors: as [`build_wheel`].
 pub fn build_sdist(root: &Path, out_dir: &Path, options: &BuildOptions) -> Result<Artifact> {
-    let project = Project::load(root)?;
-    let (name, bytes) = sdist_bytes(&project, options)?;
+    let (name, bytes) = Buildable::load(root)?.sdist_bytes(options)?;
     write_artifact(Kind::Sdist, out_dir, name, &bytes)
 }
 
@@ -376,5 +376,114 @@ pub fn source_date_epoch_from_env() -> Result<Option<i64>> {
             ))
         }),
         Err(_) => Ok(None),
+    }
+}
+
+/// The PEP 517 build backends this crate reproduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// `hatchling.build` (hatchling 1.27).
+    Hatchling,
+    /// `flit_core.buildapi` (flit_core 3.12).
+    FlitCore,
+}
+
+impl Backend {
+    /// The `build-system.build-backend` value.
+    pub fn entry_point(self) -> &'static str {
+        match self {
+            Backend::Hatchling => project::HATCHLING_BACKEND,
+            Backend::FlitCore => "flit_core.buildapi",
+        }
+    }
+}
+
+/// The backend `root/pyproject.toml` names in `[build-system] build-backend`.
+///
+/// Errors: no pyproject.toml (a setup.py project is [`Error::Unsupported`]); a backend this
+/// crate does not reproduce, or none (PEP 517 then means setuptools): [`Error::Unsupported`]
+/// naming it and what is supported.
+pub fn detect_backend(root: &Path) -> Result<Backend> {
+    let doc = project::read_pyproject(root)?;
+    let backend = doc
+        .get("build-system")
+        .and_then(|b| b.get("build-backend"))
+        .and_then(toml::Value::as_str);
+    match backend {
+        Some(project::HATCHLING_BACKEND) => Ok(Backend::Hatchling),
+        Some("flit_core.buildapi") => Ok(Backend::FlitCore),
+        Some(other) => Err(Error::unsupported(format!(
+            "build backend `{other}` (this builder reproduces `hatchling.build` and `flit_core.buildapi`); \
+             build with `{other}` in a separate CI step and use the prebuilt mode"
+        ))),
+        None if root.join("setup.py").is_file() => Err(Error::unsupported(
+            "setuptools project with setup.py and no `build-system.build-backend`",
+        )),
+        None => Err(Error::unsupported(
+            "no `build-system.build-backend` in pyproject.toml (PEP 517 then means setuptools); \
+             set `build-backend = \"hatchling.build\"` or `\"flit_core.buildapi\"`",
+        )),
+    }
+}
+
+/// A project loaded for building with the semantics of its own backend.
+#[derive(Debug, Clone)]
+pub enum Buildable {
+    /// A hatchling project.
+    Hatchling(Box<Project>),
+    /// A flit_core project.
+    Flit(Box<flit::FlitProject>),
+}
+
+impl Buildable {
+    /// Detects the backend ([`detect_backend`]) and loads the project at `root` with it.
+    ///
+    /// Errors: as [`detect_backend`], [`Project::load`], [`flit::FlitProject::load`].
+    pub fn load(root: &Path) -> Result<Buildable> {
+        Ok(match detect_backend(root)? {
+            Backend::Hatchling => Buildable::Hatchling(Box::new(Project::load(root)?)),
+            Backend::FlitCore => Buildable::Flit(Box::new(flit::FlitProject::load(root)?)),
+        })
+    }
+
+    /// Which backend's semantics apply.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Buildable::Hatchling(_) => Backend::Hatchling,
+            Buildable::Flit(_) => Backend::FlitCore,
+        }
+    }
+
+    /// `[project].name` as written.
+    pub fn raw_name(&self) -> &str {
+        match self {
+            Buildable::Hatchling(p) => &p.raw_name,
+            Buildable::Flit(p) => &p.raw_name,
+        }
+    }
+
+    /// The normalised version.
+    pub fn version(&self) -> &str {
+        match self {
+            Buildable::Hatchling(p) => &p.version,
+            Buildable::Flit(p) => &p.version,
+        }
+    }
+
+    /// The wheel as (file name, bytes).
+    pub fn wheel_bytes(&self, options: &BuildOptions) -> Result<(String, Vec<u8>)> {
+        match self {
+            Buildable::Hatchling(p) => wheel_bytes(p, options),
+            Buildable::Flit(p) => p.wheel_bytes(options),
+        }
+    }
+
+    /// The sdist as (file name, bytes).
+    pub fn sdist_bytes(&self, options: &BuildOptions) -> Result<(String, Vec<u8>)> {
+        match self {
+            Buildable::Hatchling(p) => sdist_bytes(p, options),
+            Buildable::Flit(p) => p.sdist_bytes(options),
+        }
     }
 }

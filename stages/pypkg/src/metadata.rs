@@ -30,7 +30,7 @@ fn core_fields(project_field: &str) -> &'static [&'static str] {
 
 /// `str(email.headerregistry.Address(display_name, addr_spec))`: the display name is quoted
 /// when it contains one of `()<>@,:;."[]`.
-fn format_address(p: &Person) -> String {
+pub(crate) fn format_address(p: &Person) -> String {
     if p.name.is_empty() {
         return p.email.clone();
     }

@@ -141,7 +141,7 @@ pub fn read_pyproject(root: &Path) -> Result<Table> {
     })
 }
 
-fn project_table(doc: &Table) -> Result<&Table> {
+pub(crate) fn project_table(doc: &Table) -> Result<&Table> {
     match doc.get("project") {
         Some(Value::Table(t)) => Ok(t),
         Some(_) => Err(Error::invalid("`project` must be a table")),
@@ -160,7 +160,7 @@ pub fn project_name(root: &Path) -> Result<String> {
     raw_name(project_table(&doc)?)
 }
 
-fn raw_name(project: &Table) -> Result<String> {
+pub(crate) fn raw_name(project: &Table) -> Result<String> {
     let name = match project.get("name") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(Value::String(_)) | None => {
@@ -231,7 +231,7 @@ fn hatch_table(root: &Path, doc: &Table) -> Result<Table> {
     Ok(hatch)
 }
 
-fn dynamic_list(project: &Table) -> Result<Vec<String>> {
+pub(crate) fn dynamic_list(project: &Table) -> Result<Vec<String>> {
     match project.get("dynamic") {
         None => Ok(Vec::new()),
         Some(v) => {
@@ -357,7 +357,7 @@ fn find_version_assignment(text: &str) -> Option<String> {
     None
 }
 
-fn string_list(v: &Value, field: &str) -> Result<Vec<String>> {
+pub(crate) fn string_list(v: &Value, field: &str) -> Result<Vec<String>> {
     let arr = v
         .as_array()
         .ok_or_else(|| Error::invalid(format!("field `{field}` must be an array")))?;
@@ -374,7 +374,7 @@ fn string_list(v: &Value, field: &str) -> Result<Vec<String>> {
         .collect()
 }
 
-fn opt_str(t: &Table, key: &str, field: &str) -> Result<Option<String>> {
+pub(crate) fn opt_str(t: &Table, key: &str, field: &str) -> Result<Option<String>> {
     match t.get(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -401,7 +401,7 @@ pub fn normalize_name(name: &str) -> String {
 }
 
 /// Reads text the way Python's text mode does (universal newlines).
-fn read_text(path: &Path) -> Result<String> {
+pub(crate) fn read_text(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     Ok(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
@@ -526,7 +526,7 @@ fn license_files(root: &Path, project: &Table) -> Result<Vec<String>> {
     Ok(found)
 }
 
-fn persons(project: &Table, key: &str) -> Result<Vec<Person>> {
+pub(crate) fn persons(project: &Table, key: &str) -> Result<Vec<Person>> {
     let Some(v) = project.get(key) else {
         return Ok(Vec::new());
     };
@@ -556,7 +556,7 @@ fn persons(project: &Table, key: &str) -> Result<Vec<Person>> {
         .collect()
 }
 
-fn str_map(v: &Value, field: &str) -> Result<Vec<(String, String)>> {
+pub(crate) fn str_map(v: &Value, field: &str) -> Result<Vec<(String, String)>> {
     let t = v
         .as_table()
         .ok_or_else(|| Error::invalid(format!("field `{field}` must be a table")))?;

@@ -38,8 +38,9 @@
 //!   `Name` or `Version` ([PEP 643]); `Requires-Python` a valid specifier set.
 //! - `classifiers`: every `Classifier` in the trove list (`trove-classifiers`; PyPI refuses
 //!   unknown ones and `Private ::` ones).
-//! - `license`: `License-Expression` a valid SPDX expression ([PEP 639]), not combined with
-//!   `License ::` classifiers; every `License-File` present in the archive.
+//! - `license`: `License-Expression` a valid SPDX expression ([PEP 639]); every
+//!   `License-File` present in the archive; `License ::` classifiers next to an expression
+//!   are a warning (PEP 639 deprecates them; PyPI accepted uvicorn 0.35.0 with both).
 //! - `readme`: `twine check --strict`: a description is present, `Description-Content-Type`
 //!   is given and is `text/plain`, `text/x-rst` or `text/markdown` (variant `GFM` or
 //!   `CommonMark`), charset UTF-8 only. (twine also renders reStructuredText with docutils;
@@ -533,7 +534,12 @@ fn validate_wheel(r: &mut Report, stem: &str, b: &[u8]) {
     let dist_info = if dist_infos.contains(expected.as_str()) {
         expected.clone()
     } else if dist_infos.len() == 1 {
-        let found = dist_infos.iter().next().copied().unwrap_or_default().to_string();
+        let found = dist_infos
+            .iter()
+            .next()
+            .copied()
+            .unwrap_or_default()
+            .to_string();
         r.error(
             &f,
             "wheel",
@@ -1178,7 +1184,7 @@ fn check_metadata(r: &mut Report, file: &str, text: &str, has_license_file: impl
             r.error(file, "license", format!("License-Expression `{expr}` is not a valid SPDX expression: {e}"), "use SPDX identifiers, e.g. \"MIT\" or \"Apache-2.0 OR MIT\" (https://spdx.org/licenses/)");
         }
         if classifiers.iter().any(|c| c.starts_with("License ::")) {
-            r.error(file, "license", "License-Expression together with `License ::` classifiers: PyPI refuses the combination (PEP 639)".into(), "remove the `License ::` classifiers; the expression replaces them");
+            r.push(file, "license", Severity::Warning, "License-Expression together with `License ::` classifiers: PEP 639 deprecates the classifiers, and tools may refuse the combination".into(), "remove the `License ::` classifiers; the expression replaces them");
         }
     }
     for lic in m.get_all("License-File") {

@@ -110,7 +110,10 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
     let settings = StatusSettings {
         overdue_days: config.overdue_days.into(),
         resolved_days: config.resolved_days.into(),
-        title: config.title.clone().unwrap_or_else(|| "Security status".into()),
+        title: config
+            .title
+            .clone()
+            .unwrap_or_else(|| "Security status".into()),
         base_url: config.base_url.clone(),
         run: Some(RunRecord::from_sources(run_report.as_ref(), &req.inputs)),
     };
@@ -171,19 +174,27 @@ mod tests {
                 "base_url": "https://example.github.io/p/security-status/"}),
         )
         .with_input("detect", detect)
-        .with_input("decide", serde_json::json!({"release": false, "trigger": "none"}));
+        .with_input(
+            "decide",
+            serde_json::json!({"release": false, "trigger": "none"}),
+        );
         let _ = host::take_records();
         let v = run(&req).unwrap();
         assert_eq!(v["grade"], "A");
         assert_eq!(v["remediation"], "current");
         assert!(out.join("badges/last-scan.json").is_file());
-        let logs: Vec<String> = host::take_records().into_iter().map(|r| format!("{r:?}")).collect();
+        let logs: Vec<String> = host::take_records()
+            .into_iter()
+            .map(|r| format!("{r:?}"))
+            .collect();
         assert!(
-            logs.iter().any(|l| l.contains("img.shields.io/endpoint?url=https%3A%2F%2Fexample.github.io")),
+            logs.iter()
+                .any(|l| l.contains("img.shields.io/endpoint?url=https%3A%2F%2Fexample.github.io")),
             "{logs:?}"
         );
         let m: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap())
+                .unwrap();
         assert_eq!(m["runs"][0]["decision"], "no_release");
         assert_eq!(m["runs"][0]["outcome"], "unknown");
     }
@@ -196,6 +207,10 @@ mod tests {
                 "changes": {"new": [], "resolved": [], "severity_changed": []}, "baseline": false}),
         );
         let err = run(&req).unwrap_err();
-        assert!(err.message.contains("/nonexistent/report.json"), "{}", err.message);
+        assert!(
+            err.message.contains("/nonexistent/report.json"),
+            "{}",
+            err.message
+        );
     }
 }

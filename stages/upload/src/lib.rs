@@ -1,6 +1,6 @@
 //! The upload stage: publishes distributions to an index (legacy upload API) or a `file:`
 //! folder index, then verifies them through the simple API. The logic is in
-//! `airlock-publish`; this is the adapter to the stage world.
+//! `airlock-publish`; this is the adapter to the stage world. See docs/publishing.md.
 //!
 //! Config:
 //! - `repository` (default `"file:///.airlock/index"`): `https://…` (e.g.
@@ -17,13 +17,29 @@
 //!   input.
 //! - `verify` (default `true`): after publishing, check that the simple index lists each file
 //!   with its sha256.
-//! - `retry`: `{ retries = 3, base_s = 1.0, factor = 2.0, cap_s = 60.0, max_retry_after_s = 300.0 }`.
+//! - `check_existing` (default `true`): before each upload, look the file up on the simple
+//!   index (PEP 691 JSON, else PEP 503 HTML): the same sha256 is skipped without sending
+//!   it, another sha256 fails without sending it. When the lookup itself fails, the upload
+//!   goes ahead and the index's duplicate answer (409, or 400 "already exists") decides.
+//! - `dry_run` (default `false`): everything (read, digest, check the index) but the POST;
+//!   files that would be sent get status `would-upload`; nothing is verified.
+//! - `retry`: `{ retries = 3, base_s = 1.0, factor = 2.0, cap_s = 60.0, max_retry_after_s = 300.0 }`:
+//!   transport failures (reset, timeout, EOF) and 408/429/500/502/503/504 are retried with
+//!   exponential backoff and jitter, honouring `Retry-After`; never 400/401/403.
+//! - `timeouts`: `{ connect_s = 30, response_s = 120, between_bytes_s = 60, min_rate_kib_s = 16 }`
+//!   per request; a body of N KiB gets N / `min_rate_kib_s` seconds more to be sent.
 //!
 //! The credential is not the stage's business: the host injects it into requests to the
-//! repository's origin (`grants.secrets.inject`).
+//! repository's origin (`grants.secrets.inject`). When an upstream authenticate stage's
+//! output carries `expires_at` (a trusted-publishing token lives 15 minutes), a file is not
+//! started within `expiry_margin_s` (default 60) of it: the stage fails with a retryable
+//! authentication error instead of sending with an expired token (re-running mints anew).
 //!
 //! Output: `{ "repository": "<as configured>", "files": [{ "filename", "sha256", "size",
-//! "status": "uploaded"|"skipped" }], "verified": bool, "index_url": "<simple index URL>" }`.
+//! "status": "uploaded"|"skipped-identical"|"would-upload" }], "verified": bool,
+//! "dry_run": bool, "index_url": "<simple index URL>" }`. When a file fails, the stage
+//! fails; its message lists every file's state (uploaded, skipped-identical, failed, not
+//! attempted).
 //! For a `file:` repository `index_url` is `file:///<folder>/simple/` in the sandbox's terms
 //! (project root = `/`) and `index_path` is the project-relative `<folder>/simple`; the host
 //! knows the project's absolute path to make a URL pip can use outside the sandbox.
@@ -32,10 +48,13 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use airlock_publish::index::{Index, SdkTransport};
 use airlock_publish::retry::RetryPolicy;
 use airlock_publish::{DistKind, Distribution, FileReport, FileStatus, Repository, folder};
+use airlock_stage::Category;
+use airlock_stage::http::Timeouts;
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
 
@@ -52,6 +71,99 @@ struct Config {
     verify: bool,
     #[serde(default)]
     retry: RetryPolicy,
+    #[serde(default = "yes")]
+    check_existing: bool,
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    timeouts: TimeoutConfig,
+    #[serde(default = "default_margin")]
+    expiry_margin_s: u64,
+}
+
+/// `timeouts` in the config (seconds; KiB/s).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TimeoutConfig {
+    connect_s: u64,
+    response_s: u64,
+    between_bytes_s: u64,
+    min_rate_kib_s: u64,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        let t = Timeouts::default();
+        TimeoutConfig {
+            connect_s: t.connect.as_secs(),
+            response_s: t.response.as_secs(),
+            between_bytes_s: t.between_bytes.as_secs(),
+            min_rate_kib_s: t.min_upload_rate / 1024,
+        }
+    }
+}
+
+impl TimeoutConfig {
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(self.connect_s),
+            response: Duration::from_secs(self.response_s),
+            between_bytes: Duration::from_secs(self.between_bytes_s),
+            min_upload_rate: self.min_rate_kib_s * 1024,
+        }
+    }
+}
+
+fn default_margin() -> u64 {
+    60
+}
+
+/// An upstream authenticate stage's output, as far as token expiry goes.
+#[derive(Debug, Deserialize)]
+struct AuthOutput {
+    #[allow(dead_code)]
+    secret: String,
+    expires_at: Option<u64>,
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The error for a file not attempted because the token expires too soon.
+fn expiring(expires_at: u64, margin: u64, filename: &str) -> StageError {
+    StageError::new(
+        Category::Authentication,
+        format!(
+            "the upload token expires at {expires_at} (unix seconds), within {margin} s: {filename} was not started"
+        ),
+    )
+    .retryable(true)
+    .with_hint("trusted-publishing tokens live 15 minutes: re-run the authenticate and upload stages (files already uploaded are skipped as identical)")
+}
+
+/// "a.whl: uploaded; b.tar.gz: failed; c.whl: not attempted".
+fn summary(done: &[FileReport], failed: &str, rest: &[&str]) -> String {
+    let mut parts: Vec<String> = done
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {}",
+                r.filename,
+                match r.status {
+                    FileStatus::Uploaded => "uploaded",
+                    FileStatus::Skipped => "skipped-identical",
+                    FileStatus::WouldUpload => "would-upload",
+                }
+            )
+        })
+        .collect();
+    parts.push(format!("{failed}: failed"));
+    parts.extend(rest.iter().map(|f| format!("{f}: not attempted")));
+    parts.join("; ")
 }
 
 fn default_repository() -> String {
@@ -133,7 +245,25 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         dists.push((path, dist));
     }
     let total = dists.len() as u64;
+    let expires_at = req
+        .inputs
+        .values()
+        .filter_map(|v| serde_json::from_value::<AuthOutput>(v.clone()).ok())
+        .filter_map(|a| a.expires_at)
+        .min();
+    let names: Vec<&str> = dists.iter().map(|(_, d)| d.filename.as_str()).collect();
     let mut reports: Vec<(String, FileReport)> = Vec::new();
+    let fail = |reports: &[(String, FileReport)], i: usize, e: StageError| -> StageError {
+        let done: Vec<FileReport> = reports.iter().map(|(_, r)| r.clone()).collect();
+        StageError {
+            message: format!(
+                "{} [{}]",
+                e.message,
+                summary(&done, names[i], &names[i + 1..])
+            ),
+            ..e
+        }
+    };
     let (verified, index_url, index_path) = match &repository {
         Repository::Folder { path } => {
             for (i, (src, dist)) in dists.iter().enumerate() {
@@ -142,7 +272,12 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
                     Some(total),
                     &format!("publishing {}", dist.filename),
                 );
-                let r = folder::publish(path, src, dist)?;
+                let r = if config.dry_run {
+                    folder::check(path, dist)
+                } else {
+                    folder::publish(path, src, dist)
+                }
+                .map_err(|e| fail(&reports, i, e))?;
                 host::info(&match r.status {
                     FileStatus::Uploaded => {
                         format!("{}: published to {}", dist.filename, path.display())
@@ -152,10 +287,15 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
                         dist.filename,
                         path.display()
                     ),
+                    FileStatus::WouldUpload => format!(
+                        "{}: dry run, would publish to {}",
+                        dist.filename,
+                        path.display()
+                    ),
                 });
                 reports.push((dist.metadata.name().to_string(), r));
             }
-            let verified = if config.verify {
+            let verified = if config.verify && !config.dry_run {
                 folder::verify(path, &reports)?;
                 true
             } else {
@@ -170,21 +310,64 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         } => {
             let mut transport = SdkTransport;
             let mut index = Index::new(upload_url, simple_url, &mut transport)
-                .with_policy(config.retry.clone());
+                .with_policy(config.retry.clone())
+                .with_timeouts(config.timeouts.timeouts());
             for (i, (src, dist)) in dists.iter().enumerate() {
-                host::progress(
-                    i as u64,
-                    Some(total),
-                    &format!("uploading {}", dist.filename),
-                );
-                let r = index.upload(dist, src, &mut |_, _| {})?;
-                host::info(&format!(
-                    "{}: {:?} to {upload_url}",
-                    dist.filename, r.status
-                ));
+                if let Some(exp) = expires_at
+                    && now_s() + config.expiry_margin_s >= exp
+                {
+                    return Err(fail(
+                        &reports,
+                        i,
+                        expiring(exp, config.expiry_margin_s, &dist.filename),
+                    ));
+                }
+                let existing = if config.check_existing {
+                    match index.lookup(dist) {
+                        Ok(Some(listed)) => {
+                            index
+                                .compare(dist, &listed, "")
+                                .map_err(|e| fail(&reports, i, e))?;
+                            Some(FileReport::of(dist, FileStatus::Skipped))
+                        }
+                        Ok(None) => None,
+                        Err(e) => {
+                            host::warn(&format!(
+                                "cannot check whether {} is already on the index ({}); uploading, the index's answer decides",
+                                dist.filename, e.message
+                            ));
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
+                let r = match existing {
+                    Some(r) => r,
+                    None if config.dry_run => FileReport::of(dist, FileStatus::WouldUpload),
+                    None => {
+                        let message = format!("uploading {}", dist.filename);
+                        index
+                            .upload(dist, src, &mut |sent, len| {
+                                host::progress(sent, Some(len), &message)
+                            })
+                            .map_err(|e| fail(&reports, i, e))?
+                    }
+                };
+                host::info(&match r.status {
+                    FileStatus::Uploaded => format!("{}: uploaded to {upload_url}", dist.filename),
+                    FileStatus::Skipped => format!(
+                        "{}: already on the index with the same sha256 {}, skipped",
+                        dist.filename, dist.digests.sha256
+                    ),
+                    FileStatus::WouldUpload => format!(
+                        "{}: dry run, would upload {} bytes to {upload_url}",
+                        dist.filename, dist.digests.size
+                    ),
+                });
                 reports.push((dist.metadata.name().to_string(), r));
             }
-            let verified = if config.verify {
+            let verified = if config.verify && !config.dry_run {
                 index.verify(&reports)?;
                 true
             } else {
@@ -199,6 +382,7 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         "repository": config.repository,
         "files": files,
         "verified": verified,
+        "dry_run": config.dry_run,
         "index_url": index_url,
     });
     if let Some(p) = index_path {
@@ -212,7 +396,6 @@ airlock_stage::export_stage!(run);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use airlock_stage::Category;
 
     /// The only test in this crate: it changes the process's current directory to a temp
     /// project, as the sandbox makes the project root the current directory.
@@ -259,7 +442,7 @@ mod tests {
         .with_input("build", build.clone());
         let out = run(&req).unwrap();
         assert_eq!(out["files"].as_array().unwrap().len(), 1);
-        assert_eq!(out["files"][0]["status"], "skipped");
+        assert_eq!(out["files"][0]["status"], "skipped-identical");
 
         // An artifact whose digest changed since the build is refused.
         let mut bad = build;

@@ -5,7 +5,8 @@
 //! sandbox failure. Test-only: built beside the built-in stages, never embedded.
 //!
 //! Attempts: `read`, `write`, `list`, `http`, `redirect`, `tcp`, `udp`, `dns`, `env`,
-//! `env-dump`, `store-secret`, `loop`, `sleep`, `memory`, `output`, `recursion`, `panic`.
+//! `env-dump`, `store-secret`, `loop`, `sleep`, `memory`, `output`, `recursion`, `panic`;
+//! and `inputs`, which echoes the inputs it was given.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -119,6 +120,8 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         "output" => Ok(json!({ "big": "x".repeat(4 << 20) })),
         "recursion" => escaped(json!({ "depth": recurse(0) })),
         "panic" => panic!("hostile stage panics on purpose"),
+        // Not an escape: echoes the inputs the host passed (on-failure stages get `failure`).
+        "inputs" => Ok(json!({ "inputs": req.inputs })),
         other => Err(StageError::config(format!("unknown attempt {other}"))),
     }
 }

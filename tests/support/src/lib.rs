@@ -353,6 +353,108 @@ pub fn pip_install(index_url: &str, requirement: &str, module: &str) -> tempfile
     target
 }
 
+/// A file of release `name==version` from PyPI, cached in `target/fixtures/pypi/`:
+/// the sdist (`sdist = true`, `pip download --no-binary :all:`) or the wheel
+/// (`--only-binary :all:`), downloaded once (into a temp dir beside it, then renamed into
+/// place, like [`fixtures`]). Panics with pip's output when it cannot be had.
+pub fn pypi_file(name: &str, version: &str, sdist: bool) -> PathBuf {
+    let _serial = FIXTURES_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = workspace().join("target/fixtures/pypi");
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = name.to_lowercase().replace(['-', '.'], "_");
+    let find = |d: &Path| -> Option<PathBuf> {
+        std::fs::read_dir(d)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let f = p
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_lowercase()
+                    .replace(['-', '.'], "_");
+                f.starts_with(&format!("{prefix}_{}", version.replace(['-', '.'], "_")))
+                    && (if sdist {
+                        f.ends_with("_tar_gz")
+                    } else {
+                        f.ends_with("_whl")
+                    })
+            })
+    };
+    if let Some(p) = find(&dir) {
+        return p;
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempdir_in(&dir)
+        .unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--disable-pip-version-check",
+            "--no-deps",
+        ])
+        .arg(if sdist {
+            "--no-binary=:all:"
+        } else {
+            "--only-binary=:all:"
+        })
+        .arg("-d")
+        .arg(tmp.path())
+        .arg(format!("{name}=={version}"))
+        .output()
+        .expect("python3 is needed for the tests");
+    let got = find(tmp.path()).unwrap_or_else(|| {
+        panic!(
+            "cannot download the {} of {name}=={version}: {}",
+            if sdist { "sdist" } else { "wheel" },
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let dest = dir.join(got.file_name().unwrap());
+    std::fs::rename(&got, &dest).unwrap();
+    dest
+}
+
+/// The sdist of `name==version` from PyPI (see [`pypi_file`]).
+pub fn pypi_sdist(name: &str, version: &str) -> PathBuf {
+    pypi_file(name, version, true)
+}
+
+/// The published wheel of `name==version` from PyPI (see [`pypi_file`]).
+pub fn pypi_wheel(name: &str, version: &str) -> PathBuf {
+    pypi_file(name, version, false)
+}
+
+/// Unpacks the sdist at `sdist` into `into` with `tar xzf` and returns its single top-level
+/// folder.
+pub fn unpack_sdist(sdist: &Path, into: &Path) -> PathBuf {
+    let status = Command::new("tar")
+        .arg("xzf")
+        .arg(sdist)
+        .arg("-C")
+        .arg(into)
+        .status()
+        .unwrap();
+    assert!(status.success(), "tar xzf {} failed", sdist.display());
+    let mut tops: Vec<PathBuf> = std::fs::read_dir(into)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(
+        tops.len(),
+        1,
+        "{} has one top-level folder",
+        sdist.display()
+    );
+    tops.remove(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

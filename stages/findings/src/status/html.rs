@@ -212,7 +212,7 @@ svg {{ width: 100%; height: auto; max-width: 44rem; display: block; }}
 <section aria-labelledby="h-grade">
 <h2 id="h-grade">Grade</h2>
 <div class="summary">
-<p id="grade" class="grade grade-{g}" aria-label="Security grade {g}">{g}</p>
+<p id="grade" class="grade grade-{g}">{g}</p>
 <div>
 <p>Remediation: <strong id="remediation">{remediation}</strong>.</p>
 <p>Days since the last vulnerability: <strong id="days-since">{since}</strong>.</p>
@@ -426,7 +426,7 @@ pub fn runs_chart(metrics: &Metrics) -> String {
 <text x="{lx}" y="{ty}" font-size="11" fill="#57606a" text-anchor="end">{max_label}</text>
 {bars}
 <text x="{left}" y="{h}" font-size="11" fill="#57606a">{first}</text>
-<text x="{right}" y="{h}" font-size="11" fill="#57606a" text-anchor="end">{last}</text>
+<text x="{last_x:.1}" y="{h}" font-size="11" fill="#57606a" text-anchor="end">{last}</text>
 </svg>
 <figcaption>Recent runs (from metrics.json): bar height is the run's duration; colour is the outcome.</figcaption>
 <ul class="legend"><li><span class="swatch" style="background:#1a7f37"></span>success</li><li><span class="swatch" style="background:#cf222e"></span>failure</li><li><span class="swatch" style="background:#6e7781"></span>unknown</li></ul>
@@ -437,6 +437,7 @@ pub fn runs_chart(metrics: &Metrics) -> String {
         right = w - 5.0,
         lx = left - 4.0,
         ty = top + 8.0,
+        last_x = (left + slot * runs.len() as f64).clamp(left + 120.0, w - 5.0),
         first = html_escape(
             runs.first()
                 .map(|r| r.date.get(..10).unwrap_or(""))

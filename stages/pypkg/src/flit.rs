@@ -1,0 +1,1054 @@
+//! Building `flit_core.buildapi` projects as flit_core 3.12 builds them (`flit_core/config.py`,
+//! `common.py`, `wheel.py`, `sdist.py`), without running Python.
+//!
+//! - Module discovery: `[tool.flit.module] name`, else the project name with `-` as `_`;
+//!   exactly one of `name/`, `name.py`, `src/name/`, `src/name.py` must exist (dotted names
+//!   are namespace packages: `a.b` is `a/b/`).
+//! - Dynamic `version` and `description`: read by parsing the module's source as flit does
+//!   first (`ast`): the module docstring of `__init__.py` (first line after stripping leading
+//!   whitespace is the summary) and the first top-level `__version__ = "…"` (or
+//!   `__version__: str = "…"`) string assignment, looked up in `version.py`, `_version.py`,
+//!   `__version__.py` and `__init__.py` with the later files winning. Where flit would fall
+//!   back to importing the module (a computed version), this builder stops with
+//!   [`Error::Unsupported`]: it never executes project code.
+//! - `[tool.flit.sdist] include/exclude` globs; `[tool.flit.external-data]` is unsupported.
+//! - Wheel: module files (per directory: files sorted, then subdirectories sorted; no
+//!   `__pycache__`, no `*.pyc`), then `entry_points.txt`, `licenses/…`, `WHEEL`, `METADATA`,
+//!   `RECORD`; tag `py3-none-any`, or `py2.py3-none-any` when `requires-python` does not
+//!   exclude Python 2 (flit's `supports_py2` regex).
+//! - Sdist: sorted relative paths of the module files, `pyproject.toml`, readme and license
+//!   files (plus includes, minus excludes), then `PKG-INFO` (tar mtime 0, as flit writes it).
+//! - Metadata 2.4 with flit's field order and flit's (non-normalising) value formatting.
+
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use crate::error::{Error, Result};
+use crate::project::{
+    Person, normalize_name, normalize_version, opt_str, persons, project_table, raw_name,
+    read_pyproject, read_text, str_map, string_list,
+};
+use crate::{BuildOptions, archive, normalize_file_permissions, record_hash, record_row};
+
+/// A flit_core project, resolved.
+#[derive(Debug, Clone)]
+pub struct FlitProject {
+    /// The project root.
+    pub root: PathBuf,
+    /// `[project].name` as written.
+    pub raw_name: String,
+    /// The PEP 440 normalised version.
+    pub version: String,
+    /// The import name (`a.b` for a namespace package).
+    pub module: String,
+    /// The module's file or directory.
+    pub module_path: PathBuf,
+    /// `""` or `"src"`: where the module lives.
+    pub prefix: String,
+    /// Whether the module is a package directory.
+    pub is_package: bool,
+    /// The core metadata text (`METADATA`, `PKG-INFO`).
+    pub metadata: String,
+    /// `requires-python` as written (empty when absent).
+    pub requires_python: String,
+    /// Entry point groups sorted, entries sorted.
+    pub entry_points: Vec<(String, Vec<(String, String)>)>,
+    /// License files, project-relative, sorted.
+    pub license_files: Vec<String>,
+    /// Files the sdist must hold besides the module: `pyproject.toml`, readme, licenses.
+    pub extra_files: Vec<String>,
+    /// `[tool.flit.sdist] include` globs.
+    pub sdist_include: Vec<String>,
+    /// `[tool.flit.sdist] exclude` globs (with flit's defaults when the table exists).
+    pub sdist_exclude: Vec<String>,
+}
+
+/// A decoded Python string literal at the start of `s` (after optional `r`/`u`/`b`
+/// prefixes); returns the value and the rest. Only what module docstrings and version
+/// strings use: single/double/triple quotes, the common backslash escapes.
+fn python_string(s: &str) -> Option<(String, &str)> {
+    let mut rest = s;
+    let mut raw = false;
+    while let Some(c) = rest.chars().next() {
+        match c {
+            'r' | 'R' => raw = true,
+            'u' | 'U' => {}
+            _ => break,
+        }
+        rest = &rest[1..];
+    }
+    let quote = if rest.starts_with("\"\"\"") {
+        "\"\"\""
+    } else if rest.starts_with("'''") {
+        "'''"
+    } else if rest.starts_with('"') {
+        "\""
+    } else if rest.starts_with('\'') {
+        "'"
+    } else {
+        return None;
+    };
+    let body = &rest[quote.len()..];
+    let mut out = String::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if body[i..].starts_with(quote) {
+            return Some((out, &body[i + quote.len()..]));
+        }
+        if c == '\n' && quote.len() == 1 {
+            return None;
+        }
+        if c == '\\' {
+            let (_, e) = chars.next()?;
+            if raw {
+                out.push('\\');
+                out.push(e);
+                continue;
+            }
+            match e {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                '\\' => out.push('\\'),
+                '\'' => out.push('\''),
+                '"' => out.push('"'),
+                '\n' => {}
+                other => {
+                    out.push('\\');
+                    out.push(other);
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    None
+}
+
+/// `inspect.cleandoc`: strip the common indentation of lines after the first, leading and
+/// trailing blank lines.
+fn cleandoc(doc: &str) -> String {
+    let doc = doc.replace('\t', "        ");
+    let lines: Vec<&str> = doc.split('\n').collect();
+    let margin = lines[1..]
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out: Vec<String> = vec![lines[0].trim_start().to_string()];
+    for l in &lines[1..] {
+        out.push(l.get(margin..).unwrap_or("").to_string());
+    }
+    while out.first().is_some_and(|l| l.is_empty()) {
+        out.remove(0);
+    }
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    out.join("\n")
+}
+
+/// The module docstring (`ast.get_docstring`) of Python source `text`: the first statement,
+/// when it is a string literal, after comments, blank lines and an encoding line.
+pub fn module_docstring(text: &str) -> Option<String> {
+    let mut rest = text.trim_start_matches('\u{feff}');
+    loop {
+        let t = rest.trim_start_matches([' ', '\t', '\r', '\n', '\x0c']);
+        if t.starts_with('#') {
+            rest = t.split_once('\n').map(|(_, r)| r).unwrap_or("");
+        } else {
+            rest = t;
+            break;
+        }
+    }
+    let (doc, _) = python_string(rest)?;
+    Some(cleandoc(&doc))
+}
+
+/// The first top-level `__version__ = "…"` / `__version__: str = "…"` string assignment in
+/// Python source `text` (flit's `is_version_str_assignment`, at column 0).
+pub fn version_assignment(text: &str) -> Option<String> {
+    for line in text.split('\n') {
+        let Some(rest) = line.strip_prefix("__version__") else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let rest = if let Some(annotated) = rest.strip_prefix(':') {
+            match annotated.split_once('=') {
+                Some((_, v)) => v,
+                None => continue,
+            }
+        } else if let Some(v) = rest.strip_prefix('=') {
+            if v.starts_with('=') {
+                continue;
+            }
+            v
+        } else {
+            continue;
+        };
+        let value = rest.trim_start();
+        if let Some((v, after)) = python_string(value) {
+            let after = after.trim_start();
+            if after.is_empty() || after.starts_with('#') || after.starts_with(';') {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+/// `flit_core.config.pep621_people` for one group: (names joined, emails formatted).
+fn people(list: &[Person]) -> (Option<String>, Option<String>) {
+    let names: Vec<&str> = list
+        .iter()
+        .filter(|p| p.email.is_empty())
+        .map(|p| p.name.as_str())
+        .collect();
+    let emails: Vec<String> = list
+        .iter()
+        .filter(|p| !p.email.is_empty())
+        .map(crate::metadata::format_address)
+        .collect();
+    (
+        (!names.is_empty()).then(|| names.join(", ")),
+        (!emails.is_empty()).then(|| emails.join(", ")),
+    )
+}
+
+/// flit's `_license_files_from_globs` (Python `Path.glob`: `*` does not match a leading dot).
+fn glob_files(
+    root: &Path,
+    patterns: &[String],
+    field: &str,
+    must_match: bool,
+) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for pattern in patterns {
+        if pattern.starts_with('/') || pattern.contains("..") {
+            return Err(Error::invalid(format!(
+                "invalid glob pattern in `{field}`: {pattern:?} (relative, without `..`)"
+            )));
+        }
+        let glob = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::invalid(format!("bad glob in `{field}`: {e}")))?
+            .compile_matcher();
+        let before = found.len();
+        crate::select::walk_files(root, |rel, _| {
+            if glob.is_match(rel) && !rel.split('/').any(|c| c.starts_with('.')) {
+                found.push(rel.to_string());
+            }
+        })?;
+        if must_match && found.len() == before {
+            return Err(Error::invalid(format!(
+                "no files found for `{field}` pattern {pattern:?}"
+            )));
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+fn readme(root: &Path, p: &Table) -> Result<(Option<String>, Option<String>, Option<String>)> {
+    // (text, content type, file)
+    let ext_type = |path: &str| {
+        let l = path.to_ascii_lowercase();
+        [
+            (".rst", "text/x-rst"),
+            (".md", "text/markdown"),
+            (".txt", "text/plain"),
+        ]
+        .iter()
+        .find(|(e, _)| l.ends_with(e))
+        .map(|(_, t)| t.to_string())
+    };
+    match p.get("readme") {
+        None => Ok((None, None, None)),
+        Some(Value::String(rel)) => {
+            let text = read_text(&root.join(rel))?;
+            Ok((Some(text), ext_type(rel), Some(rel.clone())))
+        }
+        Some(Value::Table(t)) => {
+            let ct =
+                opt_str(t, "content-type", "project.readme.content-type")?.ok_or_else(|| {
+                    Error::invalid("content-type field required in [project.readme] table")
+                })?;
+            if let Some(f) = opt_str(t, "file", "project.readme.file")? {
+                Ok((Some(read_text(&root.join(&f))?), Some(ct), Some(f)))
+            } else if let Some(text) = opt_str(t, "text", "project.readme.text")? {
+                Ok((Some(text), Some(ct), None))
+            } else {
+                Err(Error::invalid(
+                    "file or text field required in [project.readme] table",
+                ))
+            }
+        }
+        Some(_) => Err(Error::invalid(
+            "field `project.readme` must be a string or a table",
+        )),
+    }
+}
+
+/// flit's `_normalise_requires_dist`: extras inside `[...]` normalised and joined by `, `.
+fn normalise_requires_dist(req: &str) -> String {
+    if let (Some(open), Some(close)) = (req.find('['), req.find(']'))
+        && open < close
+    {
+        let extras: Vec<String> = req[open + 1..close]
+            .split(',')
+            .map(|e| normalize_name(e.trim()))
+            .collect();
+        return format!(
+            "{}[{}]{}",
+            &req[..open],
+            extras.join(", "),
+            &req[close + 1..]
+        );
+    }
+    req.to_string()
+}
+
+/// flit's `Metadata.supports_py2`: no `requires-python` part starting with 3+.
+fn supports_py2(requires_python: &str) -> bool {
+    for part in requires_python.split(',') {
+        let p = part.trim_start();
+        let p = ["===", "==", ">=", "~=", ">"]
+            .iter()
+            .find_map(|op| p.strip_prefix(op))
+            .unwrap_or(p)
+            .trim_start();
+        if p.starts_with(|c: char| ('3'..='9').contains(&c)) {
+            return false;
+        }
+    }
+    true
+}
+
+impl FlitProject {
+    /// Reads and resolves the flit_core project at `root`.
+    ///
+    /// Errors: invalid fields (naming the field, as flit's `ConfigError` would);
+    /// [`Error::Unsupported`] for `[tool.flit.external-data]`, the pre-PEP 621
+    /// `[tool.flit.metadata]` table, and dynamic values flit would have to import the
+    /// module for.
+    pub fn load(root: &Path) -> Result<FlitProject> {
+        let doc = read_pyproject(root)?;
+        let tool = doc
+            .get("tool")
+            .and_then(|t| t.get("flit"))
+            .and_then(Value::as_table)
+            .cloned()
+            .unwrap_or_default();
+        if tool.contains_key("metadata") && !doc.contains_key("project") {
+            return Err(Error::unsupported(
+                "the old `[tool.flit.metadata]` table (use PEP 621 `[project]`, e.g. with `flit ini` or by hand)",
+            ));
+        }
+        if tool.contains_key("external-data") {
+            return Err(Error::unsupported(
+                "`[tool.flit.external-data]` (wheel data files) is not implemented by this builder",
+            ));
+        }
+        let p = project_table(&doc)?;
+        let raw_name = raw_name(p)?;
+        let module = match tool.get("module").and_then(|m| m.get("name")) {
+            Some(Value::String(m)) => m.clone(),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "field `tool.flit.module.name` must be a string",
+                ));
+            }
+            None => raw_name.replace('-', "_"),
+        };
+        let as_path = module.replace('.', "/");
+        let candidates = [
+            (root.join(&as_path), true, ""),
+            (root.join(format!("{as_path}.py")), false, ""),
+            (root.join("src").join(&as_path), true, "src"),
+            (root.join("src").join(format!("{as_path}.py")), false, "src"),
+        ];
+        let existing: Vec<&(PathBuf, bool, &str)> = candidates
+            .iter()
+            .filter(|(p, pkg, _)| if *pkg { p.is_dir() } else { p.is_file() })
+            .collect();
+        let (module_path, is_package, prefix) = match existing.as_slice() {
+            [one] => (one.0.clone(), one.1, one.2.to_string()),
+            [] => {
+                return Err(Error::invalid(format!(
+                    "no file/folder found for module {module} (looked for {as_path}/, {as_path}.py, src/{as_path}/, src/{as_path}.py; set [tool.flit.module] name)"
+                )));
+            }
+            many => {
+                return Err(Error::invalid(format!(
+                    "multiple files or folders could be module {module}: {}",
+                    many.iter()
+                        .map(|c| c.0.strip_prefix(root).unwrap_or(&c.0).display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        };
+        let dynamic: Vec<String> = match p.get("dynamic") {
+            Some(v) => string_list(v, "project.dynamic")?,
+            None => Vec::new(),
+        };
+        for d in &dynamic {
+            if d != "version" && d != "description" {
+                return Err(Error::unsupported(format!(
+                    "dynamic field `{d}` (flit only resolves `version` and `description` dynamically)"
+                )));
+            }
+            if p.contains_key(d) {
+                return Err(Error::invalid(format!(
+                    "field `project.{d}` is listed in `project.dynamic` and also given"
+                )));
+            }
+        }
+        let want = |f: &str| dynamic.iter().any(|d| d == f);
+        let (mut doc_summary, mut dyn_version) = (None, None);
+        if want("version") || want("description") {
+            let init = if is_package {
+                module_path.join("__init__.py")
+            } else {
+                module_path.clone()
+            };
+            let mut files = Vec::new();
+            if is_package {
+                for f in ["version.py", "_version.py", "__version__.py"] {
+                    if module_path.join(f).is_file() {
+                        files.insert(0, module_path.join(f));
+                    }
+                }
+            }
+            files.push(init.clone());
+            for f in &files {
+                let text = read_text(f)?;
+                if let Some(v) = version_assignment(&text) {
+                    dyn_version = Some(v);
+                }
+            }
+            let text = read_text(&init)?;
+            doc_summary = module_docstring(&text)
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| d.trim_start().lines().next().unwrap_or("").to_string());
+            let rel = init
+                .strip_prefix(root)
+                .unwrap_or(&init)
+                .display()
+                .to_string();
+            if want("version") && dyn_version.is_none() {
+                return Err(Error::unsupported(format!(
+                    "`version` is dynamic but {rel} has no literal `__version__ = \"…\"` (flit would import the module to compute it; this builder never runs project code)"
+                )));
+            }
+            if want("description") && doc_summary.is_none() {
+                return Err(Error::invalid(format!(
+                    "`description` is dynamic but {rel} has no module docstring (flit cannot package a module without one)"
+                )));
+            }
+        }
+        let raw_version = match (p.get("version"), dyn_version) {
+            (Some(Value::String(v)), _) => v.clone(),
+            (Some(_), _) => return Err(Error::invalid("field `project.version` must be a string")),
+            (None, Some(v)) => v,
+            (None, None) => {
+                return Err(Error::invalid(
+                    "version must be specified under [project] or listed as a dynamic field",
+                ));
+            }
+        };
+        let version = normalize_version(&raw_version).map_err(|e| {
+            Error::invalid(format!("invalid version `{raw_version}`: {e} (PEP 440)"))
+        })?;
+        let summary = match opt_str(p, "description", "project.description")? {
+            Some(d) => Some(d),
+            None if want("description") => doc_summary,
+            None => {
+                return Err(Error::invalid(
+                    "description must be specified under [project] or listed as a dynamic field",
+                ));
+            }
+        };
+        let (readme_text, content_type, readme_file) = readme(root, p)?;
+        let requires_python = opt_str(p, "requires-python", "project.requires-python")?;
+
+        // License.
+        let mut license_expression = None;
+        let mut license_files: Vec<String> = Vec::new();
+        match p.get("license") {
+            None => {}
+            Some(Value::String(e)) => license_expression = Some(e.clone()),
+            Some(Value::Table(t)) => {
+                if let Some(f) = opt_str(t, "file", "project.license.file")? {
+                    if !root.join(&f).is_file() {
+                        return Err(Error::invalid(format!("license file {f} does not exist")));
+                    }
+                    license_files.push(f.trim_start_matches("./").to_string());
+                }
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    "field `project.license` must be a string or a table",
+                ));
+            }
+        }
+        match p.get("license-files") {
+            Some(v) => {
+                if matches!(p.get("license"), Some(Value::Table(_))) {
+                    return Err(Error::invalid(
+                        "license-files cannot be used with a license table, use `project.license` with a license expression instead",
+                    ));
+                }
+                license_files = glob_files(
+                    root,
+                    &string_list(v, "project.license-files")?,
+                    "project.license-files",
+                    true,
+                )?;
+            }
+            None => {
+                license_files.extend(glob_files(
+                    root,
+                    &["COPYING*".to_string(), "LICEN[CS]E*".to_string()],
+                    "project.license-files",
+                    false,
+                )?);
+            }
+        }
+        license_files.sort();
+        license_files.dedup();
+
+        let classifiers = match p.get("classifiers") {
+            Some(v) => string_list(v, "project.classifiers")?,
+            None => Vec::new(),
+        };
+        if license_expression.is_some()
+            && let Some(c) = classifiers.iter().find(|c| c.starts_with("License :: "))
+        {
+            return Err(Error::invalid(format!(
+                "License classifiers are deprecated in favor of the license expression. Remove the '{c}' classifier"
+            )));
+        }
+        let keywords = match p.get("keywords") {
+            Some(v) => Some(string_list(v, "project.keywords")?.join(",")),
+            None => None,
+        };
+        let mut urls = match p.get("urls") {
+            Some(v) => str_map(v, "project.urls")?,
+            None => Vec::new(),
+        };
+        urls.sort();
+        let deps = match p.get("dependencies") {
+            Some(v) => string_list(v, "project.dependencies")?,
+            None => Vec::new(),
+        };
+        let mut extras: Vec<(String, Vec<String>)> = Vec::new();
+        if let Some(v) = p.get("optional-dependencies") {
+            let t = v.as_table().ok_or_else(|| {
+                Error::invalid("field `project.optional-dependencies` must be a table")
+            })?;
+            for (e, reqs) in t {
+                let norm = normalize_name(e);
+                if extras.iter().any(|(x, _)| *x == norm) {
+                    return Err(Error::invalid(format!(
+                        "optional-dependencies group names clash: {norm}"
+                    )));
+                }
+                extras.push((
+                    norm,
+                    string_list(reqs, &format!("project.optional-dependencies.{e}"))?,
+                ));
+            }
+            extras.sort();
+        }
+        let mut requires_dist = deps.clone();
+        for (extra, reqs) in &extras {
+            for r in reqs {
+                requires_dist.push(match r.split_once(';') {
+                    Some((name, marker)) => format!("{name} ; extra == \"{extra}\" and ({marker})"),
+                    None => format!("{r} ; extra == \"{extra}\""),
+                });
+            }
+        }
+        let mut entry_points: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        if let Some(v) = p.get("entry-points") {
+            let t = v
+                .as_table()
+                .ok_or_else(|| Error::invalid("field `project.entry-points` must be a table"))?;
+            for (g, entries) in t {
+                if g == "console_scripts" || g == "gui_scripts" {
+                    return Err(Error::invalid(
+                        "Scripts should be specified in [project.scripts] or [project.gui-scripts], not under [project.entry-points]",
+                    ));
+                }
+                entry_points.push((
+                    g.clone(),
+                    str_map(entries, &format!("project.entry-points.{g}"))?,
+                ));
+            }
+        }
+        for (key, group) in [
+            ("scripts", "console_scripts"),
+            ("gui-scripts", "gui_scripts"),
+        ] {
+            if let Some(v) = p.get(key) {
+                entry_points.push((group.to_string(), str_map(v, &format!("project.{key}"))?));
+            }
+        }
+        for (_, e) in entry_points.iter_mut() {
+            e.sort();
+        }
+        entry_points.sort();
+
+        // METADATA, in flit's order.
+        let mut m = String::new();
+        m.push_str("Metadata-Version: 2.4\n");
+        m.push_str(&format!("Name: {raw_name}\n"));
+        m.push_str(&format!("Version: {version}\n"));
+        let (author, author_email) = people(&persons(p, "authors")?);
+        let (maint, maint_email) = people(&persons(p, "maintainers")?);
+        for (field, value) in [
+            ("Summary", summary),
+            ("Keywords", keywords),
+            ("Author", author),
+            ("Author-email", author_email),
+            ("Maintainer", maint),
+            ("Maintainer-email", maint_email),
+            ("Requires-Python", requires_python.clone()),
+            ("Description-Content-Type", content_type.clone()),
+        ] {
+            if let Some(v) = value {
+                let joined = v.lines().collect::<Vec<_>>().join("\n        ");
+                m.push_str(&format!("{field}: {joined}\n"));
+            }
+        }
+        if let Some(e) = &license_expression {
+            m.push_str(&format!("License-Expression: {e}\n"));
+        }
+        for c in &classifiers {
+            m.push_str(&format!("Classifier: {c}\n"));
+        }
+        for f in &license_files {
+            m.push_str(&format!("License-File: {f}\n"));
+        }
+        for r in &requires_dist {
+            m.push_str(&format!("Requires-Dist: {}\n", normalise_requires_dist(r)));
+        }
+        for (label, url) in &urls {
+            m.push_str(&format!("Project-URL: {label}, {url}\n"));
+        }
+        for (extra, _) in &extras {
+            m.push_str(&format!("Provides-Extra: {extra}\n"));
+        }
+        if let Some(text) = &readme_text {
+            m.push('\n');
+            m.push_str(text);
+            m.push('\n');
+        }
+
+        let mut extra_files = vec!["pyproject.toml".to_string()];
+        extra_files.extend(readme_file.map(|f| f.trim_start_matches("./").to_string()));
+        extra_files.extend(license_files.iter().cloned());
+        let (mut sdist_include, mut sdist_exclude) = (Vec::new(), Vec::new());
+        if let Some(sd) = tool.get("sdist").and_then(Value::as_table) {
+            for k in sd.keys() {
+                if k != "include" && k != "exclude" {
+                    return Err(Error::invalid(format!(
+                        "unknown key `{k}` in [tool.flit.sdist]"
+                    )));
+                }
+            }
+            if let Some(v) = sd.get("include") {
+                sdist_include = string_list(v, "tool.flit.sdist.include")?;
+            }
+            sdist_exclude = vec!["**/__pycache__".to_string(), "**.pyc".to_string()];
+            if let Some(v) = sd.get("exclude") {
+                sdist_exclude.extend(string_list(v, "tool.flit.sdist.exclude")?);
+            }
+        }
+        Ok(FlitProject {
+            root: root.to_path_buf(),
+            raw_name,
+            version,
+            module,
+            module_path,
+            prefix,
+            is_package,
+            metadata: m,
+            requires_python: requires_python.unwrap_or_default(),
+            entry_points,
+            license_files,
+            extra_files,
+            sdist_include,
+            sdist_exclude,
+        })
+    }
+
+    /// `{normalised_name}-{version}` (flit's `normalize_dist_name`).
+    pub fn dist_name(&self) -> String {
+        format!(
+            "{}-{}",
+            crate::validate::filename_name(&self.raw_name),
+            self.version
+        )
+    }
+
+    /// `py3-none-any` or `py2.py3-none-any`.
+    pub fn wheel_tag(&self) -> &'static str {
+        if supports_py2(&self.requires_python) {
+            "py2.py3-none-any"
+        } else {
+            "py3-none-any"
+        }
+    }
+
+    /// The module's files as (absolute path, path relative to the project root), in flit's
+    /// `Module.iter_files` order.
+    pub fn module_files(&self) -> Result<Vec<(PathBuf, String)>> {
+        let base = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let rel_module = self
+            .module_path
+            .strip_prefix(&self.root)
+            .unwrap_or(&self.module_path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let _ = base;
+        if !self.is_package {
+            return Ok(vec![(self.module_path.clone(), rel_module)]);
+        }
+        let mut out = Vec::new();
+        walk(&self.module_path, &rel_module, &mut out)?;
+        Ok(out)
+    }
+
+    /// The wheel's file name and bytes.
+    pub fn wheel_bytes(&self, options: &BuildOptions) -> Result<(String, Vec<u8>)> {
+        let dist = self.dist_name();
+        let dist_info = format!("{dist}.dist-info");
+        let dos = archive::DateTime::from_epoch(options.source_date_epoch).dos();
+        let mut zip = archive::ZipWriter::new();
+        let mut record = String::new();
+        let mut add = |zip: &mut archive::ZipWriter, name: &str, data: &[u8], mode: u32| {
+            zip.add(name, data, mode, dos);
+            record.push_str(&record_row([
+                name,
+                &format!("sha256={}", record_hash(data)),
+                &data.len().to_string(),
+            ]));
+        };
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        for (abs, rel) in self.module_files()? {
+            let data = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
+            let mode = normalize_file_permissions(crate::file_mode(&abs)?) & 0xFFFF;
+            add(
+                &mut zip,
+                rel.strip_prefix(&strip).unwrap_or(&rel),
+                &data,
+                mode,
+            );
+        }
+        if !self.entry_points.is_empty() {
+            let mut s = String::new();
+            for (g, entries) in &self.entry_points {
+                s.push_str(&format!("[{g}]\n"));
+                for (k, v) in entries {
+                    s.push_str(&format!("{k}={v}\n"));
+                }
+                s.push('\n');
+            }
+            add(
+                &mut zip,
+                &format!("{dist_info}/entry_points.txt"),
+                s.as_bytes(),
+                0o100644,
+            );
+        }
+        for lic in &self.license_files {
+            let abs = self.root.join(lic);
+            let data = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
+            let mode = normalize_file_permissions(crate::file_mode(&abs)?) & 0xFFFF;
+            add(
+                &mut zip,
+                &format!("{dist_info}/licenses/{lic}"),
+                &data,
+                mode,
+            );
+        }
+        let mut wheel = format!(
+            "Wheel-Version: 1.0\nGenerator: {}\nRoot-Is-Purelib: true\n",
+            options.generator
+        );
+        if supports_py2(&self.requires_python) {
+            wheel.push_str("Tag: py2-none-any\n");
+        }
+        wheel.push_str("Tag: py3-none-any\n");
+        add(
+            &mut zip,
+            &format!("{dist_info}/WHEEL"),
+            wheel.as_bytes(),
+            0o100644,
+        );
+        add(
+            &mut zip,
+            &format!("{dist_info}/METADATA"),
+            self.metadata.as_bytes(),
+            0o100644,
+        );
+        let record_name = format!("{dist_info}/RECORD");
+        record.push_str(&format!("{record_name},,\n"));
+        zip.add(&record_name, record.as_bytes(), 0o100644, dos);
+        Ok((format!("{dist}-{}.whl", self.wheel_tag()), zip.finish()))
+    }
+
+    /// The sdist's relative file paths, in flit's (sorted) order.
+    pub fn sdist_files(&self) -> Result<Vec<String>> {
+        let mut files: std::collections::BTreeSet<String> = self
+            .module_files()?
+            .into_iter()
+            .map(|(_, rel)| rel)
+            .collect();
+        files.extend(self.extra_files.iter().cloned());
+        let tree = list_tree(&self.root)?;
+        let includes = FilePatterns::new(&self.sdist_include, &tree)?;
+        let excludes = FilePatterns::new(&self.sdist_exclude, &tree)?;
+        files.retain(|f| !excludes.match_file(f));
+        for f in &includes.files {
+            if !excludes.match_file(f) {
+                files.insert(f.clone());
+            }
+        }
+        for d in &includes.dirs {
+            let prefix = format!("{d}/");
+            for (rel, is_dir) in &tree {
+                if !is_dir && rel.starts_with(&prefix) && !excludes.match_file(rel) {
+                    // flit prunes excluded directories while walking.
+                    let mut pruned = false;
+                    let mut idx = prefix.len();
+                    while let Some(pos) = rel[idx..].find('/') {
+                        if excludes.match_dir(&rel[..idx + pos]) {
+                            pruned = true;
+                            break;
+                        }
+                        idx += pos + 1;
+                    }
+                    if !pruned {
+                        files.insert(rel.clone());
+                    }
+                }
+            }
+        }
+        files.remove("PKG-INFO");
+        for crucial in &self.extra_files {
+            if !files.contains(crucial) {
+                return Err(Error::invalid(format!(
+                    "crucial file `{crucial}` is excluded from the sdist by [tool.flit.sdist] exclude"
+                )));
+            }
+        }
+        Ok(files.into_iter().collect())
+    }
+
+    /// The sdist's file name and bytes: gzip mtime and member mtimes from
+    /// `options.source_date_epoch`, `PKG-INFO` with mtime 0 (as flit writes it).
+    pub fn sdist_bytes(&self, options: &BuildOptions) -> Result<(String, Vec<u8>)> {
+        let dist = self.dist_name();
+        let mtime = options.source_date_epoch.max(0) as u64;
+        let mut tar = archive::TarWriter::new();
+        for rel in self.sdist_files()? {
+            let abs = self.root.join(&rel);
+            let data = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
+            let mode = normalize_file_permissions(crate::file_mode(&abs)?) & 0o7777;
+            tar.add(&format!("{dist}/{rel}"), &data, mode, mtime);
+        }
+        tar.add(
+            &format!("{dist}/PKG-INFO"),
+            self.metadata.as_bytes(),
+            0o644,
+            0,
+        );
+        let gz = archive::gzip(&tar.finish(), mtime.min(u64::from(u32::MAX)) as u32);
+        Ok((format!("{dist}.tar.gz"), gz))
+    }
+}
+
+/// Every file and directory under `root` (project-relative, `/`-separated), skipping only
+/// `.git`: (path, is directory).
+fn list_tree(root: &Path) -> Result<Vec<(String, bool)>> {
+    fn rec(dir: &Path, rel: &str, out: &mut Vec<(String, bool)>) -> Result<()> {
+        for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let e = e.map_err(|e| Error::io(dir, e))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let Ok(meta) = std::fs::metadata(e.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if name == ".git" {
+                    continue;
+                }
+                out.push((r.clone(), true));
+                rec(&e.path(), &r, out)?;
+            } else {
+                out.push((r, false));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    rec(root, "", &mut out)?;
+    Ok(out)
+}
+
+/// Python's `glob(pattern, recursive=True)` match of one relative path: `**` as a whole
+/// component matches any number of components; `*`, `?`, `[…]` match within a component;
+/// wildcards do not match names starting with `.` unless the pattern component does.
+fn pyglob_match(pattern: &[&str], path: &[&str]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (None, Some(_)) => false,
+        (Some(&"**"), _) => {
+            pyglob_match(&pattern[1..], path)
+                || (!path.is_empty()
+                    && !path[0].starts_with('.')
+                    && pyglob_match(pattern, &path[1..]))
+        }
+        (Some(_), None) => false,
+        (Some(p), Some(c)) => {
+            if c.starts_with('.') && !p.starts_with('.') {
+                return false;
+            }
+            let ok = globset::GlobBuilder::new(p)
+                .literal_separator(true)
+                .build()
+                .map(|g| g.compile_matcher().is_match(c))
+                .unwrap_or(false);
+            ok && pyglob_match(&pattern[1..], &path[1..])
+        }
+    }
+}
+
+/// flit's `FilePatterns`: the files and directories the patterns match, relative.
+struct FilePatterns {
+    files: std::collections::BTreeSet<String>,
+    dirs: std::collections::BTreeSet<String>,
+}
+
+impl FilePatterns {
+    fn new(patterns: &[String], tree: &[(String, bool)]) -> Result<FilePatterns> {
+        let mut files = std::collections::BTreeSet::new();
+        let mut dirs = std::collections::BTreeSet::new();
+        for p in patterns {
+            if p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                return Err(Error::invalid(format!(
+                    "[tool.flit.sdist] pattern {p:?} must be relative and stay inside the project"
+                )));
+            }
+            let norm = p.trim_end_matches('/');
+            let comps: Vec<&str> = norm
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect();
+            for (rel, is_dir) in tree {
+                let parts: Vec<&str> = rel.split('/').collect();
+                if pyglob_match(&comps, &parts) {
+                    if *is_dir {
+                        dirs.insert(rel.clone());
+                    } else {
+                        files.insert(rel.clone());
+                    }
+                }
+            }
+        }
+        Ok(FilePatterns { files, dirs })
+    }
+
+    fn match_file(&self, rel: &str) -> bool {
+        self.files.contains(rel) || self.dirs.iter().any(|d| rel.starts_with(&format!("{d}/")))
+    }
+
+    fn match_dir(&self, rel: &str) -> bool {
+        self.dirs.contains(rel) || self.dirs.iter().any(|d| rel.starts_with(&format!("{d}/")))
+    }
+}
+
+/// flit's `os.walk` order: files sorted, then each sorted subdirectory; no `__pycache__`
+/// directories and no `*.pyc` files.
+fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, String)>) -> Result<()> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let meta = std::fs::metadata(e.path()).map_err(|err| Error::io(&e.path(), err))?;
+        if meta.is_dir() {
+            if name != "__pycache__" {
+                dirs.push(name);
+            }
+        } else if !name.ends_with(".pyc") {
+            files.push(name);
+        }
+    }
+    files.sort();
+    dirs.sort();
+    for f in files {
+        out.push((dir.join(&f), format!("{rel}/{f}")));
+    }
+    for d in dirs {
+        walk(&dir.join(&d), &format!("{rel}/{d}"), out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docstrings_and_versions_are_read_without_running_python() {
+        let src = "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n\"\"\"\n    A tool.\n\n    More.\n    \"\"\"\nimport x\n__version__ = '1.0.0-RC1'  # comment\n";
+        assert_eq!(module_docstring(src).as_deref(), Some("A tool.\n\nMore."));
+        assert_eq!(version_assignment(src).as_deref(), Some("1.0.0-RC1"));
+        assert_eq!(
+            version_assignment("__version__: str = \"2\"\n").as_deref(),
+            Some("2")
+        );
+        assert_eq!(version_assignment("__version__ = get()\n"), None);
+        assert_eq!(version_assignment("    __version__ = '1'\n"), None);
+        assert_eq!(module_docstring("import x\n'''no'''\n"), None);
+        assert_eq!(module_docstring("r'''a\\nb'''").as_deref(), Some("a\\nb"));
+    }
+
+    #[test]
+    fn py2_support_follows_flits_regex() {
+        assert!(supports_py2(""));
+        assert!(supports_py2(">=2.7"));
+        assert!(!supports_py2(">=3.8"));
+        assert!(!supports_py2(">=2.7, >=3.6"));
+        assert!(supports_py2("!=3.0.*"));
+    }
+
+    #[test]
+    fn requires_dist_extras_are_normalised_like_flit() {
+        assert_eq!(
+            normalise_requires_dist("a[Foo_Bar,x]>=1"),
+            "a[foo-bar, x]>=1"
+        );
+        assert_eq!(normalise_requires_dist("a>=1"), "a>=1");
+    }
+}

@@ -1,0 +1,791 @@
+//! Publishing under real-world conditions, end to end (the real binary, the real stage
+//! components, a real pypiserver on 127.0.0.1 with an htpasswd password, pip):
+//! - trusted publishing against stand-ins that follow the documented protocol field by
+//!   field: GitHub's ID token endpoint (`GET …&audience=X` with `Authorization: bearer
+//!   ACTIONS_ID_TOKEN_REQUEST_TOKEN` → `{"count", "value": JWT}`) and PyPI's
+//!   `/_/oidc/audience` (`{"audience"}`) and `/_/oidc/mint-token` (`{"token"}` →
+//!   `{"success", "token", "expires"}` or `422 {"message", "errors": [{code, description}]}`);
+//!   every failure mode checked by the message the user sees;
+//! - a fault-injecting proxy in front of pypiserver: 503 twice, 429 with Retry-After, a
+//!   reset mid-body, a stalled answer, a success whose answer is dropped, and retries
+//!   exhausted; each ends with one copy on the index and the right report;
+//! - wrong credentials (no retry), duplicates (identical: skipped; different: an error),
+//!   a dry run, pip install of what was uploaded;
+//! - no token (API token, request token, ID token, minted token) in any output or state.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use airlock_test_support::{
+    MYPYLOGGER_SDIST as SDIST, MYPYLOGGER_WHEEL as WHEEL, PypiServer, fixtures, pip_install,
+};
+use common::{airlock, all_files, report, stage};
+
+const API_TOKEN: &str = "pypi-AgEIcHlwaS5vcmcPublishTestApiToken42";
+const REQUEST_TOKEN: &str = "ghs-actions-request-token-9f8e7d6c5b4a";
+const MINTED: &str = "pypi-AgEIcHlwaS5vcmcMintedByTrustedPublishing77";
+
+// ---------------------------------------------------------------------------------------
+// A minimal HTTP/1.1 toolkit for the stand-ins and the proxy (one request per connection).
+
+/// A request read off a socket: the head as received, its parts, and the whole body.
+struct HttpReq {
+    head: Vec<u8>,
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpReq {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads the head; returns it and the body bytes read past it.
+fn read_head(s: &mut TcpStream) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(p + 4);
+            return Ok((buf, rest));
+        }
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn parse_head(head: &[u8]) -> (String, String, Vec<(String, String)>) {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_string();
+    let target = first.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    (method, target, headers)
+}
+
+/// Reads the head and, when `whole_body`, the body (by Content-Length).
+fn read_request(s: &mut TcpStream, whole_body: bool) -> std::io::Result<HttpReq> {
+    let (head, mut body) = read_head(s)?;
+    let (method, target, headers) = parse_head(&head);
+    let mut req = HttpReq {
+        head,
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    };
+    let len: usize = req
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if whole_body {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while body.len() < len {
+            let n = s.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    req.body = body;
+    Ok(req)
+}
+
+fn respond(s: &mut TcpStream, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+    let mut out = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let _ = s.write_all(out.as_bytes());
+    let _ = s.write_all(body);
+    let _ = s.flush();
+}
+
+/// Serves each connection on its own thread with `handle`; returns the port. The server
+/// lives as long as the test process.
+fn serve(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let h = handle.clone();
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                h(conn)
+            });
+        }
+    });
+    port
+}
+
+// ---------------------------------------------------------------------------------------
+// Trusted publishing stand-ins.
+
+fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for c in bytes.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let k = c.len() + 1;
+        for i in 0..k {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// What the index stand-in does.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum IndexMode {
+    /// Audience `pypi`, mints [`MINTED`] for an ID token it issued.
+    Ok,
+    /// `403` at the audience endpoint (trusted publishing disabled).
+    Disabled,
+    /// `404` at the audience endpoint (not supported).
+    Unsupported,
+    /// `422 invalid-publisher` at mint-token.
+    NoPublisher,
+    /// `503` HTML at mint-token.
+    NotJson,
+}
+
+/// GitHub's token endpoint and the index's OIDC endpoints, on two ports.
+struct Oidc {
+    github: u16,
+    index: u16,
+    /// The ID tokens issued (to check they never leak).
+    issued: Arc<Mutex<Vec<String>>>,
+    /// Requests seen, as `METHOD target authorization?`.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
+    let issued: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (iss, lg) = (issued.clone(), log.clone());
+    let github = serve(move |mut s| {
+        let Ok(req) = read_request(&mut s, true) else { return };
+        let auth = req.header("authorization").unwrap_or("").to_string();
+        lg.lock().unwrap().push(format!("{} {} {}", req.method, req.target, !auth.is_empty()));
+        // GitHub: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=AUD, bearer request token.
+        let ok_auth = auth
+            .split_once(' ')
+            .is_some_and(|(scheme, tok)| scheme.eq_ignore_ascii_case("bearer") && tok == REQUEST_TOKEN);
+        if !ok_auth {
+            return respond(&mut s, 401, &[("content-type", "application/json")], br#"{"message":"Bad credentials"}"#);
+        }
+        let Some(aud) = req
+            .target
+            .split_once('?')
+            .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("audience=")))
+            .filter(|_| req.method == "GET" && req.target.contains("api-version=2.0"))
+        else {
+            return respond(&mut s, 400, &[], b"bad request");
+        };
+        let workflow = "octo/mypylogger/.github/workflows/release.yml@refs/tags/v0.2.8";
+        let claims = serde_json::json!({
+            "iss": "https://token.actions.githubusercontent.com", "aud": aud,
+            "sub": "repo:octo/mypylogger:environment:pypi", "repository": "octo/mypylogger",
+            "repository_owner": "octo", "repository_owner_id": "4242",
+            "workflow_ref": workflow,
+            "job_workflow_ref": if reusable { "octo/shared/.github/workflows/publish.yml@refs/heads/main" } else { workflow },
+            "ref": "refs/tags/v0.2.8", "environment": "pypi", "iat": 1_700_000_000, "exp": 4_000_000_000u64,
+        });
+        let jwt = format!(
+            "{}.{}.{}",
+            b64url(br#"{"alg":"RS256","typ":"JWT"}"#),
+            b64url(claims.to_string().as_bytes()),
+            b64url(b"signature-of-the-stand-in")
+        );
+        iss.lock().unwrap().push(jwt.clone());
+        let body = serde_json::json!({ "count": 1, "value": jwt }).to_string();
+        respond(&mut s, 200, &[("content-type", "application/json")], body.as_bytes());
+    });
+    let (iss, lg) = (issued.clone(), log.clone());
+    let index = serve(move |mut s| {
+        let Ok(req) = read_request(&mut s, true) else { return };
+        lg.lock().unwrap().push(format!(
+            "{} {} {}",
+            req.method,
+            req.target,
+            req.header("authorization").is_some()
+        ));
+        let json = [("content-type", "application/json")];
+        match (req.method.as_str(), req.target.as_str(), mode) {
+            ("GET", "/_/oidc/audience", IndexMode::Disabled) => {
+                respond(&mut s, 403, &json, br#"{"message":"Trusted publishing functionality not enabled"}"#)
+            }
+            ("GET", "/_/oidc/audience", IndexMode::Unsupported) => respond(&mut s, 404, &[], b"Not Found"),
+            ("GET", "/_/oidc/audience", _) => respond(&mut s, 200, &json, br#"{"audience":"pypi"}"#),
+            ("POST", "/_/oidc/mint-token", IndexMode::NotJson) => respond(
+                &mut s,
+                503,
+                &[("content-type", "text/html")],
+                b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+            ),
+            ("POST", "/_/oidc/mint-token", _) => {
+                let token = serde_json::from_slice::<serde_json::Value>(&req.body)
+                    .ok()
+                    .and_then(|v| v["token"].as_str().map(String::from));
+                let known = token.is_some_and(|t| iss.lock().unwrap().contains(&t));
+                if !known {
+                    return respond(&mut s, 422, &json, br#"{"message":"Token request failed","errors":[{"code":"invalid-payload","description":"malformed or unknown token"}]}"#);
+                }
+                if mode == IndexMode::NoPublisher {
+                    return respond(&mut s, 422, &json, br#"{"message":"Token request failed","errors":[{"code":"invalid-publisher","description":"valid token, but no corresponding publisher (All lookup strategies exhausted)"}]}"#);
+                }
+                let body = serde_json::json!({ "success": true, "token": MINTED, "expires": now_s() + 900 }).to_string();
+                respond(&mut s, 200, &json, body.as_bytes());
+            }
+            _ => respond(&mut s, 404, &[], b"Not Found"),
+        }
+    });
+    Oidc {
+        github,
+        index,
+        issued,
+        log,
+    }
+}
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+// ---------------------------------------------------------------------------------------
+// The fault-injecting proxy.
+
+/// What the proxy does to one upload POST (GETs always pass).
+#[derive(Clone, Debug)]
+enum Fault {
+    /// Answers this status (with these headers) without forwarding.
+    Status(u16, Vec<(&'static str, &'static str)>),
+    /// Reads the head and a little of the body, then closes with unread data (a reset).
+    ResetMidBody,
+    /// Reads the request, answers nothing for this long, then closes.
+    Stall(Duration),
+    /// Forwards (the index stores the file), then closes without answering.
+    DropAnswer,
+}
+
+struct Proxy {
+    port: u16,
+    /// Upload POSTs received / forwarded to the index.
+    posts: Arc<AtomicUsize>,
+    forwarded: Arc<AtomicUsize>,
+}
+
+fn forward(upstream: u16, req: &HttpReq) -> Vec<u8> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+    let head = String::from_utf8_lossy(&req.head).to_string();
+    let mut lines: Vec<&str> = head
+        .trim_end()
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    lines.push("Connection: close");
+    up.write_all(format!("{}\r\n\r\n", lines.join("\r\n")).as_bytes())
+        .unwrap();
+    up.write_all(&req.body).unwrap();
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    answer
+}
+
+fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
+    let faults = Arc::new(Mutex::new(VecDeque::from(faults)));
+    let posts = Arc::new(AtomicUsize::new(0));
+    let forwarded = Arc::new(AtomicUsize::new(0));
+    let (p, f) = (posts.clone(), forwarded.clone());
+    let port = serve(move |mut s| {
+        let Ok((head, rest)) = read_head(&mut s) else { return };
+        let (method, _, _) = parse_head(&head);
+        let fault = if method == "POST" {
+            p.fetch_add(1, Ordering::SeqCst);
+            faults.lock().unwrap().pop_front()
+        } else {
+            None
+        };
+        if let Some(Fault::ResetMidBody) = fault {
+            let mut some = [0u8; 2048];
+            let _ = s.read(&mut some);
+            // Closing with unread data makes the kernel send RST.
+            drop(s);
+            return;
+        }
+        // Read the rest of the body.
+        let (m, t, h) = parse_head(&head);
+        let mut req = HttpReq { head, method: m, target: t, headers: h, body: rest };
+        let len: usize = req.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut chunk = vec![0u8; 64 * 1024];
+        while req.body.len() < len {
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => req.body.extend_from_slice(&chunk[..n]),
+            }
+        }
+        match fault {
+            Some(Fault::Status(code, headers)) => respond(&mut s, code, &headers, b"<h1>injected</h1>"),
+            Some(Fault::Stall(d)) => {
+                std::thread::sleep(d);
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            Some(Fault::DropAnswer) => {
+                f.fetch_add(1, Ordering::SeqCst);
+                let _ = forward(upstream, &req);
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            Some(Fault::ResetMidBody) => unreachable!(),
+            None => {
+                if req.method == "POST" {
+                    f.fetch_add(1, Ordering::SeqCst);
+                }
+                let answer = forward(upstream, &req);
+                let _ = s.write_all(&answer);
+            }
+        }
+    });
+    Proxy {
+        port,
+        posts,
+        forwarded,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Running pipelines.
+
+/// A project folder holding `dist/` with the real mypylogger wheel and sdist.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixtures();
+    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
+    for f in [WHEEL, SDIST] {
+        std::fs::copy(fx.join(f), dir.path().join("dist").join(f)).unwrap();
+    }
+    dir
+}
+
+struct Run {
+    code: Option<i32>,
+    report: serde_json::Value,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn failure(&self, id: &str) -> &serde_json::Value {
+        &stage(&self.report, id)["failure"]
+    }
+    /// The failure's message and hint, as the user sees them.
+    fn said(&self, id: &str) -> String {
+        let f = self.failure(id);
+        format!("{} | hint: {}", f["message"].as_str().unwrap_or(""), f["hint"].as_str().unwrap_or(""))
+    }
+    fn output(&self, id: &str) -> &serde_json::Value {
+        &stage(&self.report, id)["output"]
+    }
+}
+
+fn run(project: &Path, manifest: &str, envs: &[(&str, &str)]) -> Run {
+    let path = project.join("release.toml");
+    std::fs::write(&path, manifest).unwrap();
+    let start = Instant::now();
+    let out = airlock(&["run", path.to_str().unwrap(), "--format", "json"], envs);
+    let elapsed = start.elapsed();
+    // On GitHub Actions (GITHUB_ACTIONS=true) the host prints workflow commands
+    // (`::error …`) on stdout before the JSON report.
+    let mut json = out.clone();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let start = text.find("\n{").map(|i| i + 1).filter(|_| !text.starts_with('{')).unwrap_or(0);
+    json.stdout = text[start..].as_bytes().to_vec();
+    Run {
+        code: out.status.code(),
+        report: report(&json),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed,
+    }
+}
+
+/// An upload-only pipeline: the API token from PYPI_TOKEN, injected by the host into the
+/// repository's origin. `extra` is appended to the upload config table.
+fn upload_manifest(repository: &str, extra: &str) -> String {
+    format!(
+        r#"
+[pipeline]
+name = "publish-test"
+
+[[stage]]
+id = "authenticate"
+component = "builtin:authenticate"
+config = {{ mode = "token", env = "PYPI_TOKEN" }}
+[stage.grants]
+env = ["PYPI_TOKEN"]
+secrets = {{ produce = ["pypi-token"] }}
+
+[[stage]]
+id = "upload"
+component = "builtin:upload"
+needs = ["authenticate"]
+config = {{ repository = "{repository}", retry = {{ retries = 3, base_s = 0.05, cap_s = 0.2 }}, timeouts = {{ response_s = 2 }}{extra} }}
+[stage.grants]
+files = [{{ path = "dist", access = "read" }}]
+http = ["{{config.repository}}"]
+secrets = {{ inject = [{{ secret = "pypi-token", into = "{{config.repository}}", as = "basic:__token__" }}] }}
+"#
+    )
+}
+
+/// Trusted publishing: a token-mode stage turns ACTIONS_ID_TOKEN_REQUEST_TOKEN into a host
+/// secret that the host injects as bearer into the token endpoint's origin; the trusted
+/// stage mints; the upload gets the minted token injected.
+fn trusted_manifest(oidc: &Oidc, repository: Option<&str>) -> String {
+    let mut m = format!(
+        r#"
+[pipeline]
+name = "trusted-test"
+
+[[stage]]
+id = "actions-token"
+component = "builtin:authenticate"
+config = {{ mode = "token", env = "ACTIONS_ID_TOKEN_REQUEST_TOKEN", secret = "actions-request-token", optional = true }}
+[stage.grants]
+env = ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+secrets = {{ produce = ["actions-request-token"] }}
+
+[[stage]]
+id = "authenticate"
+component = "builtin:authenticate"
+needs = ["actions-token"]
+config = {{ mode = "trusted", index = "http://127.0.0.1:{index}" }}
+[stage.grants]
+http = ["{{config.index}}", "http://127.0.0.1:{github}"]
+env = ["ACTIONS_ID_TOKEN_REQUEST_URL", "GITHUB_ACTIONS", "GITHUB_EVENT_NAME", "GITHUB_REPOSITORY", "GITHUB_HEAD_REF"]
+secrets = {{ produce = ["pypi-token"], inject = [{{ secret = "actions-request-token", into = "http://127.0.0.1:{github}", as = "bearer" }}] }}
+"#,
+        index = oidc.index,
+        github = oidc.github
+    );
+    if let Some(repo) = repository {
+        m.push_str(&format!(
+            r#"
+[[stage]]
+id = "upload"
+component = "builtin:upload"
+needs = ["authenticate"]
+config = {{ repository = "{repo}" }}
+[stage.grants]
+files = [{{ path = "dist", access = "read" }}]
+http = ["{{config.repository}}"]
+secrets = {{ inject = [{{ secret = "pypi-token", into = "{{config.repository}}", as = "basic:__token__" }}] }}
+"#
+        ));
+    }
+    m
+}
+
+fn actions_env(oidc: &Oidc) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_ACTIONS", "true".into()),
+        ("GITHUB_EVENT_NAME", "push".into()),
+        ("GITHUB_REPOSITORY", "octo/mypylogger".into()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("http://127.0.0.1:{}/token?api-version=2.0", oidc.github),
+        ),
+        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN.into()),
+    ]
+}
+
+fn envs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, x)| (*k, x.as_str())).collect()
+}
+
+/// No secret in stdout, stderr or any file under the project (state, outputs).
+fn assert_no_secret(r: &Run, project: &Path, secrets: &[&str]) {
+    for s in secrets {
+        assert!(!r.stdout.contains(s), "a secret leaked into stdout");
+        assert!(!r.stderr.contains(s), "a secret leaked into stderr");
+        for (path, bytes) in all_files(project) {
+            if path.extension().is_some_and(|e| e == "whl" || e == "gz") {
+                continue;
+            }
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(s),
+                "a secret leaked into {}",
+                path.display()
+            );
+        }
+    }
+}
+
+fn files(r: &Run) -> Vec<(String, String)> {
+    r.output("upload")["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["filename"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn on_server(server: &PypiServer) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&server.packages)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    v.sort();
+    v
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
+    let oidc = start_oidc(IndexMode::Ok, false);
+    let server = PypiServer::start(Some(("__token__", MINTED)));
+    let dir = project();
+    let env = actions_env(&oidc);
+    let r = run(dir.path(), &trusted_manifest(&oidc, Some(&server.url())), &envs(&env));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let auth = r.output("authenticate");
+    assert_eq!(auth["mode"], "trusted");
+    assert_eq!(auth["audience"], "pypi");
+    assert_eq!(auth["claims"]["repository"], "octo/mypylogger");
+    assert!(auth["expires_at"].as_u64().unwrap() > now_s() + 800);
+    let mut names: Vec<String> = files(&r).into_iter().map(|(f, _)| f).collect();
+    names.sort();
+    assert_eq!(names, [WHEEL, SDIST]);
+    assert!(files(&r).iter().all(|(_, s)| s == "uploaded"), "{:?}", files(&r));
+    assert_eq!(r.output("upload")["verified"], true);
+    // The protocol as the stand-ins saw it: the bearer only on the GitHub endpoint.
+    let log = oidc.log.lock().unwrap().clone();
+    assert!(log.contains(&"GET /_/oidc/audience false".to_string()), "{log:?}");
+    assert!(log.contains(&"GET /token?api-version=2.0&audience=pypi true".to_string()), "{log:?}");
+    assert!(log.contains(&"POST /_/oidc/mint-token false".to_string()), "{log:?}");
+    pip_install(&server.simple(), "mypylogger==0.2.8", "mypylogger");
+    let jwt = oidc.issued.lock().unwrap()[0].clone();
+    assert_no_secret(&r, dir.path(), &[MINTED, REQUEST_TOKEN, &jwt]);
+}
+
+#[test]
+fn trusted_publishing_failures_say_what_to_fix() {
+    let dir = project();
+    // (index mode, reusable workflow, env changes, what the user must read)
+    type Case = (IndexMode, bool, fn(&mut Vec<(&'static str, String)>), &'static [&'static str]);
+    let cases: Vec<Case> = vec![
+        (IndexMode::Ok, false, |e| e.retain(|(k, _)| !k.starts_with("ACTIONS_")), &["id-token: write"]),
+        (
+            IndexMode::Ok,
+            false,
+            |e| {
+                e.retain(|(k, _)| !k.starts_with("ACTIONS_"));
+                e.push(("GITHUB_EVENT_NAME", "pull_request".into()));
+            },
+            &["pull request from a fork", "workflow_dispatch"],
+        ),
+        (IndexMode::Disabled, false, |_| {}, &["403", "trusted publishing disabled", "mode = \"token\""]),
+        (IndexMode::Unsupported, false, |_| {}, &["404", "does not support trusted publishing"]),
+        (
+            IndexMode::NoPublisher,
+            false,
+            |_| {},
+            &[
+                "invalid-publisher",
+                "sub: repo:octo/mypylogger:environment:pypi",
+                "repository: octo/mypylogger",
+                "workflow_ref: octo/mypylogger/.github/workflows/release.yml@refs/tags/v0.2.8",
+                "job_workflow_ref: octo/mypylogger/.github/workflows/release.yml@refs/tags/v0.2.8",
+                "ref: refs/tags/v0.2.8",
+                "environment: pypi",
+                "add (or fix) a GitHub publisher",
+            ],
+        ),
+        (IndexMode::NoPublisher, true, |_| {}, &["reusable workflow", "octo/shared/.github/workflows/publish.yml"]),
+        (IndexMode::NotJson, false, |_| {}, &["503", "not JSON", "wait a few minutes"]),
+        (
+            IndexMode::Ok,
+            false,
+            |e| {
+                e.retain(|(k, _)| *k != "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+                e.push(("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ghs-wrong".into()));
+            },
+            &["refused the request: 401", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
+        ),
+    ];
+    for (mode, reusable, change, expected) in cases {
+        let oidc = start_oidc(mode, reusable);
+        let mut env = actions_env(&oidc);
+        change(&mut env);
+        let r = run(dir.path(), &trusted_manifest(&oidc, None), &envs(&env));
+        assert_eq!(r.code, Some(1), "{mode:?}: {}", r.stderr);
+        let f = r.failure("authenticate");
+        assert!(
+            ["authentication", "network"].contains(&f["category"].as_str().unwrap()),
+            "{f}"
+        );
+        let said = r.said("authenticate");
+        for e in expected {
+            assert!(said.contains(e), "{mode:?} reusable={reusable}: {e:?} not in: {said}");
+        }
+        let jwts = oidc.issued.lock().unwrap().clone();
+        let mut secrets = vec![REQUEST_TOKEN, MINTED];
+        secrets.extend(jwts.iter().map(String::as_str));
+        assert_no_secret(&r, dir.path(), &secrets);
+    }
+}
+
+#[test]
+fn faults_are_retried_and_end_with_one_copy_on_the_index() {
+    let s503 = || Fault::Status(503, vec![]);
+    let cases: Vec<(&str, Vec<Fault>)> = vec![
+        ("503 twice", vec![s503(), s503()]),
+        ("429 Retry-After", vec![Fault::Status(429, vec![("Retry-After", "1")])]),
+        ("reset mid-body", vec![Fault::ResetMidBody]),
+        ("stalled answer", vec![Fault::Stall(Duration::from_secs(4))]),
+        ("dropped answer", vec![Fault::DropAnswer]),
+    ];
+    for (name, faults) in cases {
+        let server = PypiServer::start(Some(("__token__", API_TOKEN)));
+        let n_faults = faults.len();
+        let dropped = matches!(faults[0], Fault::DropAnswer);
+        let proxy = start_proxy(server.port, faults);
+        let dir = project();
+        let repo = format!("http://127.0.0.1:{}/", proxy.port);
+        let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", API_TOKEN)]);
+        assert_eq!(r.code, Some(0), "{name}: {}", r.stderr);
+        let fs = files(&r);
+        assert_eq!(fs.len(), 2, "{name}");
+        assert!(fs.iter().all(|(_, s)| s == "uploaded"), "{name}: {fs:?}");
+        assert_eq!(r.output("upload")["verified"], true, "{name}");
+        // Exactly one copy of each file, sent to the index exactly once.
+        assert_eq!(on_server(&server).len(), 2, "{name}");
+        assert_eq!(proxy.forwarded.load(Ordering::SeqCst), 2, "{name}");
+        let posts = proxy.posts.load(Ordering::SeqCst);
+        let expected_posts = if dropped { 2 } else { 2 + n_faults };
+        assert_eq!(posts, expected_posts, "{name}: POSTs received");
+        assert!(r.stderr.contains("retrying in"), "{name}: {}", r.stderr);
+        if name == "429 Retry-After" {
+            assert!(r.stderr.contains("retrying in 1.0 s"), "{}", r.stderr);
+            assert!(r.elapsed >= Duration::from_secs(1));
+        }
+        assert_no_secret(&r, dir.path(), &[API_TOKEN]);
+    }
+
+    // Retries exhausted: a network error, a non-zero exit, nothing on the index.
+    let server = PypiServer::start(Some(("__token__", API_TOKEN)));
+    let proxy = start_proxy(server.port, vec![Fault::Status(503, vec![]); 10]);
+    let dir = project();
+    let repo = format!("http://127.0.0.1:{}/", proxy.port);
+    let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", API_TOKEN)]);
+    assert_eq!(r.code, Some(1));
+    let f = r.failure("upload");
+    assert_eq!(f["category"], "network", "{f}");
+    let said = r.said("upload");
+    assert!(said.contains("gave up after 4 attempts"), "{said}");
+    assert!(said.contains(&format!("{SDIST}: failed")) || said.contains(&format!("{WHEEL}: failed")), "{said}");
+    assert!(said.contains("not attempted"), "{said}");
+    assert_eq!(proxy.posts.load(Ordering::SeqCst), 4);
+    assert!(on_server(&server).is_empty());
+}
+
+#[test]
+fn credentials_duplicates_dry_run_and_install() {
+    let server = PypiServer::start(Some(("__token__", API_TOKEN)));
+    let proxy = start_proxy(server.port, vec![]);
+    let repo = format!("http://127.0.0.1:{}/", proxy.port);
+    let dir = project();
+
+    // Wrong credentials: an authentication error with a hint, never retried.
+    let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", "pypi-wrong-token")]);
+    assert_eq!(r.code, Some(1));
+    assert_eq!(r.failure("upload")["category"], "authentication");
+    assert!(r.said("upload").contains("403"), "{}", r.said("upload"));
+    assert_eq!(proxy.posts.load(Ordering::SeqCst), 1, "no retry on 403");
+    assert!(!r.stderr.contains("retrying"));
+
+    // Dry run: everything but the POST.
+    let r = run(dir.path(), &upload_manifest(&repo, ", dry_run = true"), &[("PYPI_TOKEN", API_TOKEN)]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(files(&r).iter().all(|(_, s)| s == "would-upload"), "{:?}", files(&r));
+    assert_eq!(r.output("upload")["dry_run"], true);
+    assert_eq!(proxy.posts.load(Ordering::SeqCst), 1);
+    assert!(on_server(&server).is_empty());
+
+    // The upload, then the same again: skipped as identical without sending.
+    let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", API_TOKEN)]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(files(&r).iter().all(|(_, s)| s == "uploaded"));
+    assert_eq!(proxy.posts.load(Ordering::SeqCst), 3);
+    let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", API_TOKEN)]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(files(&r).iter().all(|(_, s)| s == "skipped-identical"), "{:?}", files(&r));
+    assert_eq!(proxy.posts.load(Ordering::SeqCst), 3, "nothing sent");
+    // Without the pre-check, the index's duplicate answer (409) is resolved the same way.
+    let r = run(
+        dir.path(),
+        &upload_manifest(&repo, ", check_existing = false"),
+        &[("PYPI_TOKEN", API_TOKEN)],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(files(&r).iter().all(|(_, s)| s == "skipped-identical"), "{:?}", files(&r));
+    assert_eq!(proxy.posts.load(Ordering::SeqCst), 5);
+
+    // Same name, other bytes: an upload error that says so; the index keeps the original.
+    let sdist = dir.path().join("dist").join(SDIST);
+    let original = std::fs::read(&sdist).unwrap();
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&original[..]).read_to_end(&mut raw).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+    enc.write_all(&raw).unwrap();
+    std::fs::write(&sdist, enc.finish().unwrap()).unwrap();
+    for extra in ["", ", check_existing = false"] {
+        let r = run(dir.path(), &upload_manifest(&repo, extra), &[("PYPI_TOKEN", API_TOKEN)]);
+        assert_eq!(r.code, Some(1));
+        assert_eq!(r.failure("upload")["category"], "upload");
+        assert!(r.said("upload").contains("different content"), "{}", r.said("upload"));
+        assert!(r.said("upload").contains("bump the version"), "{}", r.said("upload"));
+        assert_no_secret(&r, dir.path(), &[API_TOKEN]);
+    }
+    assert_eq!(
+        std::fs::read(server.packages.join(SDIST)).unwrap(),
+        original
+    );
+    pip_install(&server.simple(), "mypylogger==0.2.8", "mypylogger");
+}
