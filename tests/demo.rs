@@ -80,7 +80,7 @@ fn demo_pipeline_publishes_an_installable_package_and_reruns_from_cache() {
         "index.json",
         "index.html",
         "history.json",
-        "badge-grade.json",
+        "badges/grade.json",
     ] {
         assert!(
             project.join(".airlock/status").join(f).is_file(),

@@ -151,7 +151,9 @@ fn b64url(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         let k = c.len() + 1;
         for i in 0..k {
             out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -190,15 +192,27 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     let (iss, lg) = (issued.clone(), log.clone());
     let github = serve(move |mut s| {
-        let Ok(req) = read_request(&mut s, true) else { return };
+        let Ok(req) = read_request(&mut s, true) else {
+            return;
+        };
         let auth = req.header("authorization").unwrap_or("").to_string();
-        lg.lock().unwrap().push(format!("{} {} {}", req.method, req.target, !auth.is_empty()));
+        lg.lock().unwrap().push(format!(
+            "{} {} {}",
+            req.method,
+            req.target,
+            !auth.is_empty()
+        ));
         // GitHub: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=AUD, bearer request token.
-        let ok_auth = auth
-            .split_once(' ')
-            .is_some_and(|(scheme, tok)| scheme.eq_ignore_ascii_case("bearer") && tok == REQUEST_TOKEN);
+        let ok_auth = auth.split_once(' ').is_some_and(|(scheme, tok)| {
+            scheme.eq_ignore_ascii_case("bearer") && tok == REQUEST_TOKEN
+        });
         if !ok_auth {
-            return respond(&mut s, 401, &[("content-type", "application/json")], br#"{"message":"Bad credentials"}"#);
+            return respond(
+                &mut s,
+                401,
+                &[("content-type", "application/json")],
+                br#"{"message":"Bad credentials"}"#,
+            );
         }
         let Some(aud) = req
             .target
@@ -225,11 +239,18 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
         );
         iss.lock().unwrap().push(jwt.clone());
         let body = serde_json::json!({ "count": 1, "value": jwt }).to_string();
-        respond(&mut s, 200, &[("content-type", "application/json")], body.as_bytes());
+        respond(
+            &mut s,
+            200,
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        );
     });
     let (iss, lg) = (issued.clone(), log.clone());
     let index = serve(move |mut s| {
-        let Ok(req) = read_request(&mut s, true) else { return };
+        let Ok(req) = read_request(&mut s, true) else {
+            return;
+        };
         lg.lock().unwrap().push(format!(
             "{} {} {}",
             req.method,
@@ -238,11 +259,18 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
         ));
         let json = [("content-type", "application/json")];
         match (req.method.as_str(), req.target.as_str(), mode) {
-            ("GET", "/_/oidc/audience", IndexMode::Disabled) => {
-                respond(&mut s, 403, &json, br#"{"message":"Trusted publishing functionality not enabled"}"#)
+            ("GET", "/_/oidc/audience", IndexMode::Disabled) => respond(
+                &mut s,
+                403,
+                &json,
+                br#"{"message":"Trusted publishing functionality not enabled"}"#,
+            ),
+            ("GET", "/_/oidc/audience", IndexMode::Unsupported) => {
+                respond(&mut s, 404, &[], b"Not Found")
             }
-            ("GET", "/_/oidc/audience", IndexMode::Unsupported) => respond(&mut s, 404, &[], b"Not Found"),
-            ("GET", "/_/oidc/audience", _) => respond(&mut s, 200, &json, br#"{"audience":"pypi"}"#),
+            ("GET", "/_/oidc/audience", _) => {
+                respond(&mut s, 200, &json, br#"{"audience":"pypi"}"#)
+            }
             ("POST", "/_/oidc/mint-token", IndexMode::NotJson) => respond(
                 &mut s,
                 503,
@@ -327,7 +355,9 @@ fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
     let forwarded = Arc::new(AtomicUsize::new(0));
     let (p, f) = (posts.clone(), forwarded.clone());
     let port = serve(move |mut s| {
-        let Ok((head, rest)) = read_head(&mut s) else { return };
+        let Ok((head, rest)) = read_head(&mut s) else {
+            return;
+        };
         let (method, _, _) = parse_head(&head);
         let fault = if method == "POST" {
             p.fetch_add(1, Ordering::SeqCst);
@@ -344,8 +374,17 @@ fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
         }
         // Read the rest of the body.
         let (m, t, h) = parse_head(&head);
-        let mut req = HttpReq { head, method: m, target: t, headers: h, body: rest };
-        let len: usize = req.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut req = HttpReq {
+            head,
+            method: m,
+            target: t,
+            headers: h,
+            body: rest,
+        };
+        let len: usize = req
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut chunk = vec![0u8; 64 * 1024];
         while req.body.len() < len {
             match s.read(&mut chunk) {
@@ -354,7 +393,9 @@ fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
             }
         }
         match fault {
-            Some(Fault::Status(code, headers)) => respond(&mut s, code, &headers, b"<h1>injected</h1>"),
+            Some(Fault::Status(code, headers)) => {
+                respond(&mut s, code, &headers, b"<h1>injected</h1>")
+            }
             Some(Fault::Stall(d)) => {
                 std::thread::sleep(d);
                 let _ = s.shutdown(Shutdown::Both);
@@ -410,7 +451,11 @@ impl Run {
     /// The failure's message and hint, as the user sees them.
     fn said(&self, id: &str) -> String {
         let f = self.failure(id);
-        format!("{} | hint: {}", f["message"].as_str().unwrap_or(""), f["hint"].as_str().unwrap_or(""))
+        format!(
+            "{} | hint: {}",
+            f["message"].as_str().unwrap_or(""),
+            f["hint"].as_str().unwrap_or("")
+        )
     }
     fn output(&self, id: &str) -> &serde_json::Value {
         &stage(&self.report, id)["output"]
@@ -427,7 +472,11 @@ fn run(project: &Path, manifest: &str, envs: &[(&str, &str)]) -> Run {
     // (`::error …`) on stdout before the JSON report.
     let mut json = out.clone();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let start = text.find("\n{").map(|i| i + 1).filter(|_| !text.starts_with('{')).unwrap_or(0);
+    let start = text
+        .find("\n{")
+        .map(|i| i + 1)
+        .filter(|_| !text.starts_with('{'))
+        .unwrap_or(0);
     json.stdout = text[start..].as_bytes().to_vec();
     Run {
         code: out.status.code(),
@@ -582,7 +631,11 @@ fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
     let server = PypiServer::start(Some(("__token__", MINTED)));
     let dir = project();
     let env = actions_env(&oidc);
-    let r = run(dir.path(), &trusted_manifest(&oidc, Some(&server.url())), &envs(&env));
+    let r = run(
+        dir.path(),
+        &trusted_manifest(&oidc, Some(&server.url())),
+        &envs(&env),
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let auth = r.output("authenticate");
     assert_eq!(auth["mode"], "trusted");
@@ -592,13 +645,26 @@ fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
     let mut names: Vec<String> = files(&r).into_iter().map(|(f, _)| f).collect();
     names.sort();
     assert_eq!(names, [WHEEL, SDIST]);
-    assert!(files(&r).iter().all(|(_, s)| s == "uploaded"), "{:?}", files(&r));
+    assert!(
+        files(&r).iter().all(|(_, s)| s == "uploaded"),
+        "{:?}",
+        files(&r)
+    );
     assert_eq!(r.output("upload")["verified"], true);
     // The protocol as the stand-ins saw it: the bearer only on the GitHub endpoint.
     let log = oidc.log.lock().unwrap().clone();
-    assert!(log.contains(&"GET /_/oidc/audience false".to_string()), "{log:?}");
-    assert!(log.contains(&"GET /token?api-version=2.0&audience=pypi true".to_string()), "{log:?}");
-    assert!(log.contains(&"POST /_/oidc/mint-token false".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"GET /_/oidc/audience false".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"GET /token?api-version=2.0&audience=pypi true".to_string()),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&"POST /_/oidc/mint-token false".to_string()),
+        "{log:?}"
+    );
     pip_install(&server.simple(), "mypylogger==0.2.8", "mypylogger");
     let jwt = oidc.issued.lock().unwrap()[0].clone();
     assert_no_secret(&r, dir.path(), &[MINTED, REQUEST_TOKEN, &jwt]);
@@ -608,9 +674,19 @@ fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
 fn trusted_publishing_failures_say_what_to_fix() {
     let dir = project();
     // (index mode, reusable workflow, env changes, what the user must read)
-    type Case = (IndexMode, bool, fn(&mut Vec<(&'static str, String)>), &'static [&'static str]);
+    type Case = (
+        IndexMode,
+        bool,
+        fn(&mut Vec<(&'static str, String)>),
+        &'static [&'static str],
+    );
     let cases: Vec<Case> = vec![
-        (IndexMode::Ok, false, |e| e.retain(|(k, _)| !k.starts_with("ACTIONS_")), &["id-token: write"]),
+        (
+            IndexMode::Ok,
+            false,
+            |e| e.retain(|(k, _)| !k.starts_with("ACTIONS_")),
+            &["id-token: write"],
+        ),
         (
             IndexMode::Ok,
             false,
@@ -620,8 +696,18 @@ fn trusted_publishing_failures_say_what_to_fix() {
             },
             &["pull request from a fork", "workflow_dispatch"],
         ),
-        (IndexMode::Disabled, false, |_| {}, &["403", "trusted publishing disabled", "mode = \"token\""]),
-        (IndexMode::Unsupported, false, |_| {}, &["404", "does not support trusted publishing"]),
+        (
+            IndexMode::Disabled,
+            false,
+            |_| {},
+            &["403", "trusted publishing disabled", "mode = \"token\""],
+        ),
+        (
+            IndexMode::Unsupported,
+            false,
+            |_| {},
+            &["404", "does not support trusted publishing"],
+        ),
         (
             IndexMode::NoPublisher,
             false,
@@ -637,8 +723,21 @@ fn trusted_publishing_failures_say_what_to_fix() {
                 "add (or fix) a GitHub publisher",
             ],
         ),
-        (IndexMode::NoPublisher, true, |_| {}, &["reusable workflow", "octo/shared/.github/workflows/publish.yml"]),
-        (IndexMode::NotJson, false, |_| {}, &["503", "not JSON", "wait a few minutes"]),
+        (
+            IndexMode::NoPublisher,
+            true,
+            |_| {},
+            &[
+                "reusable workflow",
+                "octo/shared/.github/workflows/publish.yml",
+            ],
+        ),
+        (
+            IndexMode::NotJson,
+            false,
+            |_| {},
+            &["503", "not JSON", "wait a few minutes"],
+        ),
         (
             IndexMode::Ok,
             false,
@@ -662,7 +761,10 @@ fn trusted_publishing_failures_say_what_to_fix() {
         );
         let said = r.said("authenticate");
         for e in expected {
-            assert!(said.contains(e), "{mode:?} reusable={reusable}: {e:?} not in: {said}");
+            assert!(
+                said.contains(e),
+                "{mode:?} reusable={reusable}: {e:?} not in: {said}"
+            );
         }
         let jwts = oidc.issued.lock().unwrap().clone();
         let mut secrets = vec![REQUEST_TOKEN, MINTED];
@@ -676,7 +778,10 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
     let s503 = || Fault::Status(503, vec![]);
     let cases: Vec<(&str, Vec<Fault>)> = vec![
         ("503 twice", vec![s503(), s503()]),
-        ("429 Retry-After", vec![Fault::Status(429, vec![("Retry-After", "1")])]),
+        (
+            "429 Retry-After",
+            vec![Fault::Status(429, vec![("Retry-After", "1")])],
+        ),
         ("reset mid-body", vec![Fault::ResetMidBody]),
         ("stalled answer", vec![Fault::Stall(Duration::from_secs(4))]),
         ("dropped answer", vec![Fault::DropAnswer]),
@@ -688,7 +793,11 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
         let proxy = start_proxy(server.port, faults);
         let dir = project();
         let repo = format!("http://127.0.0.1:{}/", proxy.port);
-        let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", API_TOKEN)]);
+        let r = run(
+            dir.path(),
+            &upload_manifest(&repo, ""),
+            &[("PYPI_TOKEN", API_TOKEN)],
+        );
         assert_eq!(r.code, Some(0), "{name}: {}", r.stderr);
         let fs = files(&r);
         assert_eq!(fs.len(), 2, "{name}");
@@ -701,6 +810,18 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
         let expected_posts = if dropped { 2 } else { 2 + n_faults };
         assert_eq!(posts, expected_posts, "{name}: POSTs received");
         assert!(r.stderr.contains("retrying in"), "{name}: {}", r.stderr);
+        let said = match name {
+            "503 twice" => "answered 503",
+            "429 Retry-After" => "answered 429",
+            "reset mid-body" => "reset or closed before a complete answer",
+            "stalled answer" => "no answer in time",
+            _ => "reset or closed before a complete answer",
+        };
+        assert!(
+            r.stderr.contains(said),
+            "{name}: {said:?} not in {}",
+            r.stderr
+        );
         if name == "429 Retry-After" {
             assert!(r.stderr.contains("retrying in 1.0 s"), "{}", r.stderr);
             assert!(r.elapsed >= Duration::from_secs(1));
@@ -713,13 +834,20 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
     let proxy = start_proxy(server.port, vec![Fault::Status(503, vec![]); 10]);
     let dir = project();
     let repo = format!("http://127.0.0.1:{}/", proxy.port);
-    let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", API_TOKEN)]);
+    let r = run(
+        dir.path(),
+        &upload_manifest(&repo, ""),
+        &[("PYPI_TOKEN", API_TOKEN)],
+    );
     assert_eq!(r.code, Some(1));
     let f = r.failure("upload");
     assert_eq!(f["category"], "network", "{f}");
     let said = r.said("upload");
     assert!(said.contains("gave up after 4 attempts"), "{said}");
-    assert!(said.contains(&format!("{SDIST}: failed")) || said.contains(&format!("{WHEEL}: failed")), "{said}");
+    assert!(
+        said.contains(&format!("{SDIST}: failed")) || said.contains(&format!("{WHEEL}: failed")),
+        "{said}"
+    );
     assert!(said.contains("not attempted"), "{said}");
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 4);
     assert!(on_server(&server).is_empty());
@@ -733,7 +861,11 @@ fn credentials_duplicates_dry_run_and_install() {
     let dir = project();
 
     // Wrong credentials: an authentication error with a hint, never retried.
-    let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", "pypi-wrong-token")]);
+    let r = run(
+        dir.path(),
+        &upload_manifest(&repo, ""),
+        &[("PYPI_TOKEN", "pypi-wrong-token")],
+    );
     assert_eq!(r.code, Some(1));
     assert_eq!(r.failure("upload")["category"], "authentication");
     assert!(r.said("upload").contains("403"), "{}", r.said("upload"));
@@ -741,21 +873,41 @@ fn credentials_duplicates_dry_run_and_install() {
     assert!(!r.stderr.contains("retrying"));
 
     // Dry run: everything but the POST.
-    let r = run(dir.path(), &upload_manifest(&repo, ", dry_run = true"), &[("PYPI_TOKEN", API_TOKEN)]);
+    let r = run(
+        dir.path(),
+        &upload_manifest(&repo, ", dry_run = true"),
+        &[("PYPI_TOKEN", API_TOKEN)],
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert!(files(&r).iter().all(|(_, s)| s == "would-upload"), "{:?}", files(&r));
+    assert!(
+        files(&r).iter().all(|(_, s)| s == "would-upload"),
+        "{:?}",
+        files(&r)
+    );
     assert_eq!(r.output("upload")["dry_run"], true);
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 1);
     assert!(on_server(&server).is_empty());
 
     // The upload, then the same again: skipped as identical without sending.
-    let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", API_TOKEN)]);
+    let r = run(
+        dir.path(),
+        &upload_manifest(&repo, ""),
+        &[("PYPI_TOKEN", API_TOKEN)],
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(files(&r).iter().all(|(_, s)| s == "uploaded"));
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 3);
-    let r = run(dir.path(), &upload_manifest(&repo, ""), &[("PYPI_TOKEN", API_TOKEN)]);
+    let r = run(
+        dir.path(),
+        &upload_manifest(&repo, ""),
+        &[("PYPI_TOKEN", API_TOKEN)],
+    );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert!(files(&r).iter().all(|(_, s)| s == "skipped-identical"), "{:?}", files(&r));
+    assert!(
+        files(&r).iter().all(|(_, s)| s == "skipped-identical"),
+        "{:?}",
+        files(&r)
+    );
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 3, "nothing sent");
     // Without the pre-check, the index's duplicate answer (409) is resolved the same way.
     let r = run(
@@ -764,23 +916,41 @@ fn credentials_duplicates_dry_run_and_install() {
         &[("PYPI_TOKEN", API_TOKEN)],
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert!(files(&r).iter().all(|(_, s)| s == "skipped-identical"), "{:?}", files(&r));
+    assert!(
+        files(&r).iter().all(|(_, s)| s == "skipped-identical"),
+        "{:?}",
+        files(&r)
+    );
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 5);
 
     // Same name, other bytes: an upload error that says so; the index keeps the original.
     let sdist = dir.path().join("dist").join(SDIST);
     let original = std::fs::read(&sdist).unwrap();
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(&original[..]).read_to_end(&mut raw).unwrap();
+    flate2::read::GzDecoder::new(&original[..])
+        .read_to_end(&mut raw)
+        .unwrap();
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
     enc.write_all(&raw).unwrap();
     std::fs::write(&sdist, enc.finish().unwrap()).unwrap();
     for extra in ["", ", check_existing = false"] {
-        let r = run(dir.path(), &upload_manifest(&repo, extra), &[("PYPI_TOKEN", API_TOKEN)]);
+        let r = run(
+            dir.path(),
+            &upload_manifest(&repo, extra),
+            &[("PYPI_TOKEN", API_TOKEN)],
+        );
         assert_eq!(r.code, Some(1));
         assert_eq!(r.failure("upload")["category"], "upload");
-        assert!(r.said("upload").contains("different content"), "{}", r.said("upload"));
-        assert!(r.said("upload").contains("bump the version"), "{}", r.said("upload"));
+        assert!(
+            r.said("upload").contains("different content"),
+            "{}",
+            r.said("upload")
+        );
+        assert!(
+            r.said("upload").contains("bump the version"),
+            "{}",
+            r.said("upload")
+        );
         assert_no_secret(&r, dir.path(), &[API_TOKEN]);
     }
     assert_eq!(

@@ -93,8 +93,9 @@ fn stage_error(root: &Path, e: Error) -> StageError {
             format!("cannot build this project faithfully: unsupported {what}"),
         )
         .with_hint(
-            "build the distributions with the project's own backend in a separate CI step, \
-             put them in dist/, and validate/publish them without this stage building them",
+            "build the distributions with the project's own backend in a separate CI step \
+             (e.g. `python -m build`) into the `out` directory, then run this stage with \
+             `mode = \"prebuilt\"` to validate and publish them unbuilt",
         ),
         e @ (Error::Toml { .. } | Error::Invalid(_)) => StageError::validation(e.to_string())
             .with_hint("fix pyproject.toml (PEP 621 [project] table, [tool.hatch] settings)"),

@@ -96,6 +96,8 @@ pub struct Index<'t> {
     pub timeouts: Timeouts,
     transport: &'t mut dyn Transport,
     sleep: Box<dyn FnMut(Duration) + 't>,
+    /// Simple pages read by [`Index::lookup_cached`], by normalized project name.
+    cache: std::collections::HashMap<String, Vec<ListedFile>>,
 }
 
 impl<'t> Index<'t> {
@@ -109,6 +111,7 @@ impl<'t> Index<'t> {
             timeouts: Timeouts::default(),
             transport,
             sleep: Box::new(std::thread::sleep),
+            cache: Default::default(),
         }
     }
 
@@ -163,7 +166,22 @@ impl<'t> Index<'t> {
         }
     }
 
-    /// The simple index's entry for `dist`'s file name, if listed.
+    /// [`Index::lookup`] reading each project's simple page once per `Index` (the pre-upload
+    /// check of several files of one project costs one request). Files uploaded through
+    /// this `Index` since are not in the cached page; that is fine for checking the others.
+    pub fn lookup_cached(&mut self, dist: &Distribution) -> Result<Option<ListedFile>, StageError> {
+        let key = dist.normalized_name();
+        if !self.cache.contains_key(&key) {
+            let files = self.project_files(&key)?;
+            self.cache.insert(key.clone(), files);
+        }
+        Ok(self.cache[&key]
+            .iter()
+            .find(|f| f.filename == dist.filename)
+            .cloned())
+    }
+
+    /// The simple index's entry for `dist`'s file name, if listed (read now).
     pub fn lookup(&mut self, dist: &Distribution) -> Result<Option<ListedFile>, StageError> {
         Ok(self
             .project_files(dist.metadata.name())?

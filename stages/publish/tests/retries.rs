@@ -180,3 +180,56 @@ fn client_errors_are_never_retried() {
         assert_eq!(log.len(), 1);
     }
 }
+
+/// Each attempt streams the whole body again from the file (head, file bytes, tail), and
+/// the file itself is never held in the request.
+#[test]
+fn every_attempt_rebuilds_the_streamed_body() {
+    struct Reader {
+        bodies: Vec<Vec<u8>>,
+        answers: Vec<Response>,
+    }
+    impl Transport for Reader {
+        fn send(
+            &mut self,
+            req: &Request,
+            _: &mut dyn FnMut(u64, u64),
+        ) -> Result<Response, StageError> {
+            if req.method == "POST" {
+                assert!(
+                    req.body.len() < 16 * 1024,
+                    "only the form head is in memory"
+                );
+                let mut body = Vec::new();
+                std::io::Read::read_to_end(&mut req.body_reader().unwrap(), &mut body).unwrap();
+                assert_eq!(body.len() as u64, req.body_len());
+                self.bodies.push(body);
+                Ok(self.answers.remove(0))
+            } else {
+                Ok(resp(404, &[], ""))
+            }
+        }
+    }
+    let (path, dist) = wheel();
+    let mut t = Reader {
+        bodies: vec![],
+        answers: vec![resp(503, &[], ""), resp(200, &[], "")],
+    };
+    {
+        let mut index = Index::new("http://127.0.0.1:1/", "http://127.0.0.1:1/simple/", &mut t)
+            .with_sleep(|_| {});
+        assert_eq!(
+            index.upload(&dist, &path, &mut |_, _| {}).unwrap().status,
+            FileStatus::Uploaded
+        );
+    }
+    assert_eq!(t.bodies.len(), 2);
+    let content = std::fs::read(&path).unwrap();
+    for b in &t.bodies {
+        assert!(
+            b.windows(content.len()).any(|w| w == content),
+            "the file is in the body"
+        );
+        assert!(b.ends_with(b"--\r\n"));
+    }
+}

@@ -323,7 +323,7 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
                     ));
                 }
                 let existing = if config.check_existing {
-                    match index.lookup(dist) {
+                    match index.lookup_cached(dist) {
                         Ok(Some(listed)) => {
                             index
                                 .compare(dist, &listed, "")
@@ -412,6 +412,21 @@ mod tests {
             std::fs::copy(fixtures.join(f), project.path().join("dist").join(f)).unwrap();
         }
         std::env::set_current_dir(project.path()).unwrap();
+
+        // A dry run checks everything and writes nothing.
+        let req = Request::new(
+            "upload",
+            serde_json::json!({ "repository": "file:.airlock/index", "dry_run": true }),
+        );
+        let out = run(&req).unwrap();
+        assert_eq!(out["dry_run"], true);
+        assert_eq!(out["verified"], false);
+        let files = out["files"].as_array().unwrap();
+        assert!(
+            files.iter().all(|f| f["status"] == "would-upload"),
+            "{files:?}"
+        );
+        assert!(!project.path().join(".airlock/index").exists());
 
         let req = Request::new(
             "upload",
