@@ -477,7 +477,7 @@ fn run(project: &Path, manifest: &str, envs: &[(&str, &str)]) -> Run {
         .map(|i| i + 1)
         .filter(|_| !text.starts_with('{'))
         .unwrap_or(0);
-    json.stdout = text[start..].as_bytes().to_vec();
+    json.stdout = text.as_bytes()[start..].to_vec();
     Run {
         code: out.status.code(),
         report: report(&json),

@@ -196,7 +196,8 @@ impl<'t> Index<'t> {
     /// answer was lost is reported uploaded and not sent twice. A duplicate answer (409, or
     /// 400 "already exists") is resolved through the simple index: same sha256 →
     /// [`FileStatus::Skipped`], different → a [`Category::Upload`] error. `progress(sent,
-    /// total)` reports body bytes.
+    /// total)` reports body bytes. The file is streamed from `path` on every attempt (see
+    /// [`Index::upload_request`]); memory use does not grow with its size.
     pub fn upload(
         &mut self,
         dist: &Distribution,
