@@ -39,6 +39,9 @@ pub enum Command {
         /// With --only, upstream outputs are read (and verified) from it.
         #[arg(long, value_name = "DIR")]
         state: Option<PathBuf>,
+        /// Monorepo: how many project pipelines run at once [default: the number of CPUs].
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
         /// Run only these stages (comma-separated); their upstream stages' outputs and
         /// artifacts come from --state DIR, verified against their recorded sha256.
         #[arg(long, value_name = "STAGE[,STAGE…]", value_delimiter = ',')]
@@ -93,6 +96,7 @@ pub fn main(cli: Cli) -> i32 {
             project,
             set,
             state,
+            jobs,
             only,
             format,
         } => {
@@ -103,7 +107,6 @@ pub fn main(cli: Cli) -> i32 {
                     return EXIT_USAGE;
                 }
             };
-            let state = state.unwrap_or_else(|| m.project.join(".airlock").join("state"));
             for id in &only {
                 if m.stage(id).is_none() {
                     eprintln!(
@@ -113,8 +116,49 @@ pub fn main(cli: Cli) -> i32 {
                     return EXIT_USAGE;
                 }
             }
-            let only = (!only.is_empty()).then(|| only.into_iter().collect());
-            let reporter = Reporter::new(format);
+            let only: pipeline::Selection = (!only.is_empty()).then(|| only.into_iter().collect());
+            // A monorepo manifest without --project: one pipeline per project.
+            let mut runs: Vec<(manifest::Manifest, PathBuf, Option<String>)> = Vec::new();
+            if project.is_none() && !m.projects.is_empty() {
+                let dirs = match manifest::expand_projects(&manifest, &m.projects) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return EXIT_USAGE;
+                    }
+                };
+                for dir in dirs {
+                    let name = dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let pm = match load(&manifest, Some(&dir), &set) {
+                        Ok(pm) => pm,
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return EXIT_USAGE;
+                        }
+                    };
+                    let st = state
+                        .as_ref()
+                        .map(|s| s.join(&name))
+                        .unwrap_or_else(|| pm.project.join(".airlock").join("state"));
+                    runs.push((pm, st, Some(name)));
+                }
+            } else {
+                let st = state
+                    .clone()
+                    .unwrap_or_else(|| m.project.join(".airlock").join("state"));
+                runs.push((m, st, None));
+            }
+            let monorepo = runs.len() > 1 || runs.first().is_some_and(|r| r.2.is_some());
+            let jobs = jobs
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism()
+                        .map(|n| n.get())
+                        .unwrap_or(2)
+                })
+                .max(1);
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -127,26 +171,70 @@ pub fn main(cli: Cli) -> i32 {
                         return EXIT_STAGE_FAILED;
                     }
                 };
-                match pipeline::run(&m, runtime, &state, &only, reporter.clone()).await {
-                    Ok(report) => {
-                        reporter.done(&report);
-                        report.exit_code
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        if format == Format::Json {
-                            println!(
-                                "{}",
+                let start = std::time::Instant::now();
+                let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
+                let mut tasks = tokio::task::JoinSet::new();
+                for (i, (pm, st, scope)) in runs.into_iter().enumerate() {
+                    let (runtime, limit, only) = (runtime.clone(), limit.clone(), only.clone());
+                    let inner_format = if monorepo { Format::Human } else { format };
+                    tasks.spawn(async move {
+                        let _permit = limit.acquire_owned().await;
+                        let reporter = Reporter::scoped(inner_format, scope);
+                        let result = pipeline::run(&pm, runtime, &st, &only, reporter.clone()).await;
+                        let value = match result {
+                            Ok(report) => {
+                                reporter.done(&report);
+                                serde_json::to_value(&report).unwrap_or_default()
+                            }
+                            Err(e) => {
+                                eprintln!("error: {}: {e:#}", pm.project.display());
                                 serde_json::json!({
-                                    "pipeline": m.name, "project": m.project, "state": state,
+                                    "pipeline": pm.name, "project": pm.project, "state": st,
                                     "success": false, "exit_code": EXIT_STAGE_FAILED,
                                     "error": format!("{e:#}"), "stages": []
                                 })
-                            );
+                            }
+                        };
+                        (i, value)
+                    });
+                }
+                let mut reports: Vec<(usize, serde_json::Value)> = Vec::new();
+                while let Some(r) = tasks.join_next().await {
+                    match r {
+                        Ok(v) => reports.push(v),
+                        Err(e) => {
+                            eprintln!("error: a pipeline task panicked: {e}");
+                            return EXIT_STAGE_FAILED;
                         }
-                        EXIT_STAGE_FAILED
                     }
                 }
+                reports.sort_by_key(|(i, _)| *i);
+                let failed = reports.iter().filter(|(_, r)| r["success"] != true).count();
+                let code = if failed == 0 { EXIT_OK } else { EXIT_STAGE_FAILED };
+                if monorepo {
+                    eprintln!(
+                        "{} {} projects: {} succeeded, {failed} failed in {:.2} s ({jobs} at a time)",
+                        if failed == 0 { "✔" } else { "✘" },
+                        reports.len(),
+                        reports.len() - failed,
+                        start.elapsed().as_secs_f64()
+                    );
+                    if format == Format::Json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&serde_json::json!({
+                                "success": failed == 0, "exit_code": code,
+                                "elapsed_ms": start.elapsed().as_secs_f64() * 1000.0,
+                                "jobs": jobs,
+                                "projects": reports.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
+                            }))
+                            .unwrap_or_default()
+                        );
+                    }
+                } else if format == Format::Json && reports.first().is_some_and(|(_, r)| r.get("error").is_some()) {
+                    println!("{}", reports[0].1);
+                }
+                code
             })
         }
         Command::Audit {

@@ -221,6 +221,9 @@ pub struct Manifest {
     pub name: String,
     /// The project root (absolute, canonical).
     pub project: PathBuf,
+    /// Monorepo: `[pipeline].projects` patterns (folders or globs); `airlock run` runs one
+    /// pipeline per matching project. Empty for a single project.
+    pub projects: Vec<String>,
     /// Secrets the host loads from its own environment (`[secrets]`), by name.
     pub secrets: Vec<SecretSource>,
     /// The stages in manifest order.
@@ -262,6 +265,8 @@ struct RawPipeline {
     name: String,
     #[serde(default = "dot")]
     project: String,
+    #[serde(default)]
+    projects: Vec<String>,
 }
 
 fn dot() -> String {
@@ -610,9 +615,63 @@ pub fn parse(
         file: file.to_path_buf(),
         name: raw.pipeline.name,
         project,
+        projects: raw.pipeline.projects,
         secrets,
         stages,
     })
+}
+
+/// The project folders a monorepo manifest names: `[pipeline].projects` entries, each a
+/// folder or a glob (`packages/*`), relative to the manifest's folder; only folders with a
+/// `pyproject.toml` count. Sorted, without duplicates. Errors: a pattern that is not a valid
+/// glob, or one that matches nothing.
+pub fn expand_projects(file: &Path, patterns: &[String]) -> Result<Vec<PathBuf>, ManifestError> {
+    let base = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let err = |message: String| ManifestError {
+        file: file.to_path_buf(),
+        line: None,
+        field: "pipeline.projects".into(),
+        message,
+    };
+    let mut out = BTreeSet::new();
+    for pat in patterns {
+        let glob = globset::Glob::new(pat)
+            .map_err(|e| err(format!("\"{pat}\" is not a glob: {e}")))?
+            .compile_matcher();
+        // Walk as deep as the pattern has components.
+        let depth = Path::new(pat).components().count();
+        let mut found = false;
+        let mut frontier = vec![(base.to_path_buf(), 0usize)];
+        while let Some((dir, d)) = frontier.pop() {
+            if d == depth {
+                continue;
+            }
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if !p.is_dir() {
+                    continue;
+                }
+                let rel = p.strip_prefix(base).unwrap_or(&p);
+                if glob.is_match(rel) && p.join("pyproject.toml").is_file() {
+                    found = true;
+                    out.insert(p.canonicalize().unwrap_or(p.clone()));
+                }
+                frontier.push((p, d + 1));
+            }
+        }
+        if !found {
+            return Err(err(format!(
+                "\"{pat}\" matches no folder with a pyproject.toml"
+            )));
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 fn parse_grants(

@@ -214,6 +214,7 @@ pub struct Reporter {
     format: Format,
     start: Instant,
     github: bool,
+    scope: Option<String>,
     last_progress: Mutex<BTreeMap<String, Instant>>,
     logs: Mutex<BTreeMap<String, std::collections::VecDeque<String>>>,
 }
@@ -229,18 +230,33 @@ fn ms(d: f64) -> String {
 impl Reporter {
     /// A reporter for `format`; GitHub annotations when `GITHUB_ACTIONS=true`.
     pub fn new(format: Format) -> Arc<Reporter> {
+        Self::scoped(format, None)
+    }
+
+    /// A reporter whose lines start with `[scope]` (one project of a monorepo run).
+    pub fn scoped(format: Format, scope: Option<String>) -> Arc<Reporter> {
         Arc::new(Reporter {
             format,
             start: Instant::now(),
             github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            scope,
             last_progress: Mutex::new(BTreeMap::new()),
             logs: Mutex::new(BTreeMap::new()),
         })
     }
 
     fn line(&self, text: &str) {
+        let scope = self
+            .scope
+            .as_deref()
+            .map(|s| format!("[{s}] "))
+            .unwrap_or_default();
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "[{:>6.2}s] {text}", self.start.elapsed().as_secs_f64());
+        let _ = writeln!(
+            err,
+            "[{:>6.2}s] {scope}{text}",
+            self.start.elapsed().as_secs_f64()
+        );
     }
 
     /// The event sink handed to the runtime (logs, progress, refused requests).
