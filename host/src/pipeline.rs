@@ -84,11 +84,11 @@ pub async fn run(
     let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
     for st in &selected {
         let key = st.component.to_string();
-        if !loaded.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(e) = loaded.entry(key) {
             let l = runtime
                 .load(&st.component)
                 .with_context(|| format!("stage \"{}\"", st.id))?;
-            loaded.insert(key, l);
+            e.insert(l);
         }
     }
 
@@ -126,19 +126,19 @@ pub async fn run(
                 if settled.is_none() {
                     // Artifacts of the inputs must be what their stage built.
                     for n in &st.needs {
-                        if let Some(r) = state_records.get(n) {
-                            if let Err(e) = state::verify_in_project(&manifest.project, n, r) {
-                                let mut rec = StageRecord::new(st, l);
-                                rec.status = Status::Failed;
-                                rec.failure = Some(StageFailure {
+                        if let Some(r) = state_records.get(n)
+                            && let Err(e) = state::verify_in_project(&manifest.project, n, r)
+                        {
+                            let mut rec = StageRecord::new(st, l);
+                            rec.status = Status::Failed;
+                            rec.failure = Some(StageFailure {
                                     category: "capability".into(),
                                     message: format!("{e:#}"),
                                     retryable: false,
                                     hint: Some("rebuild the artifact: it must not change between the stage that built it and the stages that use it".into()),
                                 });
-                                settled = Some(rec);
-                                break;
-                            }
+                            settled = Some(rec);
+                            break;
                         }
                     }
                 }

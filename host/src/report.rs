@@ -412,12 +412,12 @@ impl Reporter {
                 serde_json::to_string_pretty(report).unwrap_or_default()
             );
         }
-        if self.github {
-            if let Err(e) = github_files(report) {
-                self.line(&format!(
-                    "warning: cannot write the GitHub job summary or outputs: {e}"
-                ));
-            }
+        if self.github
+            && let Err(e) = github_files(report)
+        {
+            self.line(&format!(
+                "warning: cannot write the GitHub job summary or outputs: {e}"
+            ));
         }
     }
 }
