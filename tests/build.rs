@@ -100,13 +100,18 @@ fn flit_project_builds_reproducibly_across_folders_umasks_and_mtimes() {
     let sdist = pypi_sdist("typing_extensions", "4.16.0");
     let mut builds = Vec::new();
     for (i, (mtime, mode)) in [
-        (std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000), 0o000),
+        (
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000),
+            0o000,
+        ),
         (std::time::SystemTime::now(), 0o022),
     ]
     .into_iter()
     .enumerate()
     {
-        let parent = tmp.path().join(format!("copy-{i}/nested{}", "/deeper".repeat(i)));
+        let parent = tmp
+            .path()
+            .join(format!("copy-{i}/nested{}", "/deeper".repeat(i)));
         std::fs::create_dir_all(&parent).unwrap();
         let project: PathBuf = unpack_sdist(&sdist, &parent);
         set_mtimes_and_modes(&project, mtime, mode);
@@ -118,7 +123,10 @@ fn flit_project_builds_reproducibly_across_folders_umasks_and_mtimes() {
         assert_eq!(out["version"], "4.16.0");
         let arts = out["artifacts"].as_array().unwrap();
         assert_eq!(arts[0]["filename"], "typing_extensions-4.16.0.tar.gz");
-        assert_eq!(arts[1]["filename"], "typing_extensions-4.16.0-py3-none-any.whl");
+        assert_eq!(
+            arts[1]["filename"],
+            "typing_extensions-4.16.0-py3-none-any.whl"
+        );
         for a in arts {
             let bytes = std::fs::read(project.join(a["path"].as_str().unwrap())).unwrap();
             assert_eq!(a["sha256"], sha256_hex(&bytes));
@@ -177,7 +185,10 @@ fn prebuilt_files_are_validated_and_published_unbuilt() {
     // A wheel changed after it was built: refused before anything is uploaded.
     let wheel = project.join("dist").join(MYPYLOGGER_WHEEL);
     let mut bytes = std::fs::read(&wheel).unwrap();
-    let pos = bytes.windows(4).position(|w| w == [0x50, 0x4b, 3, 4]).unwrap();
+    let pos = bytes
+        .windows(4)
+        .position(|w| w == [0x50, 0x4b, 3, 4])
+        .unwrap();
     bytes[pos + 6] |= 0x08; // data descriptor flag
     std::fs::write(&wheel, &bytes).unwrap();
     let (code, r) = run(&m, &project, &["--set", "build.mode=prebuilt"]);

@@ -507,7 +507,7 @@ secrets = {{ produce = ["pypi-token"] }}
 id = "upload"
 component = "builtin:upload"
 needs = ["authenticate"]
-config = {{ repository = "{repository}", retry = {{ retries = 3, base_s = 0.05, cap_s = 0.2 }}, timeouts = {{ response_s = 2 }}{extra} }}
+config = {{ repository = "{repository}", retry = {{ retries = 3, base_s = 0.05, cap_s = 0.2 }}, timeouts = {{ response_s = 3 }}{extra} }}
 [stage.grants]
 files = [{{ path = "dist", access = "read" }}]
 http = ["{{config.repository}}"]
@@ -783,7 +783,10 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
             vec![Fault::Status(429, vec![("Retry-After", "1")])],
         ),
         ("reset mid-body", vec![Fault::ResetMidBody]),
-        ("stalled answer", vec![Fault::Stall(Duration::from_secs(4))]),
+        (
+            "stalled answer",
+            vec![Fault::Stall(Duration::from_secs(10))],
+        ),
         ("dropped answer", vec![Fault::DropAnswer]),
     ];
     for (name, faults) in cases {
@@ -828,6 +831,28 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
         }
         assert_no_secret(&r, dir.path(), &[API_TOKEN]);
     }
+
+    // Nothing listening: "connection refused (nothing was sent)", retried, then a network
+    // error.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = project();
+    let repo = format!("http://127.0.0.1:{closed}/");
+    let r = run(
+        dir.path(),
+        &upload_manifest(&repo, ", verify = false"),
+        &[("PYPI_TOKEN", API_TOKEN)],
+    );
+    assert_eq!(r.code, Some(1));
+    assert_eq!(r.failure("upload")["category"], "network");
+    let said = r.said("upload");
+    assert!(
+        said.contains("connection refused (nothing was sent)"),
+        "{said}"
+    );
+    assert!(said.contains("gave up after 4 attempts"), "{said}");
 
     // Retries exhausted: a network error, a non-zero exit, nothing on the index.
     let server = PypiServer::start(Some(("__token__", API_TOKEN)));

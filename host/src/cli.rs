@@ -1,4 +1,4 @@
-//! The command line: `airlock run` and `airlock audit`.
+//! The command line: `airlock run`, `airlock audit` and `airlock new-stage`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::report::{Format, Reporter};
 use crate::runtime::{Runtime, default_cache_dir};
-use crate::{audit, manifest, pipeline};
+use crate::{audit, manifest, pipeline, scaffold};
 
 /// airlock: a Python release pipeline whose stages run as WebAssembly components in a
 /// capability sandbox.
@@ -63,6 +63,19 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+    },
+    /// Write a new stage crate (the function, a unit and a component test, a manifest with
+    /// empty grants, a README) into DIR/NAME.
+    NewStage {
+        /// The stage's name (crate name and stage id): lowercase letters, digits and '-'.
+        name: String,
+        /// The folder to create the crate in, as DIR/NAME.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// The airlock-stage SDK crate to depend on [default: stages/sdk of the airlock
+        /// checkout this binary was built from].
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
     },
 }
 
@@ -269,6 +282,46 @@ pub fn main(cli: Cli) -> i32 {
                     eprintln!("error: {e:#}");
                     EXIT_STAGE_FAILED
                 }
+            }
+        }
+        Command::NewStage { name, dir, sdk } => new_stage(scaffold::Options { name, dir, sdk }),
+    }
+}
+
+/// `airlock new-stage`: writes the crate and prints what to do next.
+fn new_stage(opts: scaffold::Options) -> i32 {
+    match scaffold::create(&opts) {
+        Ok(c) => {
+            let root = c.root.display();
+            println!(
+                "Created stage \"{}\" in {root} (airlock-stage at {}):",
+                opts.name,
+                c.sdk.display()
+            );
+            for f in &c.files {
+                println!("  {}", f.display());
+            }
+            let bin = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "airlock".into());
+            println!("Next:");
+            println!("  cd {root}");
+            println!(
+                "  {}        # writes {}",
+                scaffold::BUILD_COMMAND,
+                c.wasm.display()
+            );
+            println!("  {bin} run stage.toml");
+            println!("  {bin} audit stage.toml");
+            println!("  AIRLOCK_BIN={bin} cargo test");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: new-stage: {e}");
+            if e.is_usage() {
+                EXIT_USAGE
+            } else {
+                EXIT_STAGE_FAILED
             }
         }
     }

@@ -9,6 +9,7 @@
 //! - [`state`]: the verified state folder one job hands to the next;
 //! - [`report`]: progress, summaries and the JSON run report;
 //! - [`audit`]: imports versus grants;
+//! - [`scaffold`]: `airlock new-stage`, a new stage crate;
 //! - [`cli`]: the command line.
 
 pub mod audit;
@@ -19,4 +20,5 @@ pub mod manifest;
 pub mod pipeline;
 pub mod report;
 pub mod runtime;
+pub mod scaffold;
 pub mod state;

@@ -1,6 +1,8 @@
 //! The build stage: builds the sdist and the wheel of the pure-Python project at the stage's
 //! root (the guest path `/`, i.e. the manifest's `[pipeline].project`) with
-//! [`airlock_pypkg`], reproducibly, into `out`.
+//! [`airlock_pypkg`] (hatchling or flit_core semantics, from `[build-system]`), reproducibly,
+//! into `out`, and validates them as `twine check --strict` and PyPI would. See
+//! docs/build.md.
 //!
 //! Config (all optional):
 //! - `sdist` (bool, default true), `wheel` (bool, default true): what to build.
@@ -10,6 +12,8 @@
 //!   `SOURCE_DATE_EPOCH` environment variable when granted and set; else hatchling's default
 //!   1580601600 (2020-02-02).
 //! - `generator` (string, default `airlock-pypkg <version>`): the WHEEL `Generator:` value.
+//! - `sdist_compression_level` (1..=9, default 9 as hatchling and flit): the sdist's gzip
+//!   level; 6 halves the time for about 2% more bytes.
 //! - `validate` (bool, default true): check every built file as `twine check --strict` and
 //!   PyPI's upload endpoint would ([`airlock_pypkg::validate`]) before writing it.
 //! - `mode` (`"build"`, default, or `"prebuilt"`): in prebuilt mode nothing is built; every
@@ -20,7 +24,8 @@
 //!
 //! Output:
 //! ```json
-//! { "name": "mypylogger", "version": "0.2.8", "source_date_epoch": 1580601600,
+//! { "mode": "build", "name": "mypylogger", "version": "0.2.8", "backend": "hatchling",
+//!   "source_date_epoch": 1580601600,
 //!   "artifacts": [ { "kind": "sdist", "path": "dist/mypylogger-0.2.8.tar.gz",
 //!                    "filename": "mypylogger-0.2.8.tar.gz", "sha256": "<hex>", "size": 853374 },
 //!                  { "kind": "wheel", ... } ] }
@@ -58,6 +63,7 @@ struct Config {
     generator: Option<String>,
     mode: Mode,
     validate: bool,
+    sdist_compression_level: u32,
 }
 
 /// `mode`: build here, or validate what another CI step put in `out`.
@@ -78,6 +84,7 @@ impl Default for Config {
             generator: None,
             mode: Mode::Build,
             validate: true,
+            sdist_compression_level: 9,
         }
     }
 }
@@ -98,7 +105,9 @@ fn stage_error(root: &Path, e: Error) -> StageError {
              `mode = \"prebuilt\"` to validate and publish them unbuilt",
         ),
         e @ (Error::Toml { .. } | Error::Invalid(_)) => StageError::validation(e.to_string())
-            .with_hint("fix pyproject.toml (PEP 621 [project] table, [tool.hatch] settings)"),
+            .with_hint(
+                "fix pyproject.toml (the PEP 621 [project] table, or the backend's [tool.hatch] / [tool.flit] settings)",
+            ),
     }
 }
 
@@ -110,8 +119,15 @@ fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> 
             .map_err(|e| StageError::config(e.to_string()))?
             .unwrap_or(airlock_pypkg::DEFAULT_SOURCE_DATE_EPOCH),
     };
+    if !(1..=9).contains(&config.sdist_compression_level) {
+        return Err(StageError::config(format!(
+            "`sdist_compression_level` is {}, it must be 1 (fastest) to 9 (smallest)",
+            config.sdist_compression_level
+        )));
+    }
     let mut options = BuildOptions {
         source_date_epoch: epoch,
+        sdist_gzip_level: config.sdist_compression_level,
         ..BuildOptions::default()
     };
     if let Some(g) = &config.generator {

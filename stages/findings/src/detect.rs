@@ -120,9 +120,11 @@ pub fn sort_findings(findings: &mut [Finding]) {
 /// advisory renamed from `PYSEC-…` to `GHSA-…` between scans is neither new nor resolved.
 pub fn compare(previous: &[Finding], current: &[Finding]) -> Changes {
     let mut changes = Changes::default();
+    let prev_index = id_index(previous);
+    let cur_index = id_index(current);
     let mut matched_prev = vec![false; previous.len()];
     for cur in current {
-        match previous.iter().position(|p| p.same_problem(cur)) {
+        match first_match(previous, &prev_index, cur) {
             Some(i) => {
                 matched_prev[i] = true;
                 let prev = &previous[i];
@@ -138,11 +140,40 @@ pub fn compare(previous: &[Finding], current: &[Finding]) -> Changes {
         }
     }
     for (prev, matched) in previous.iter().zip(matched_prev) {
-        if !matched && !current.iter().any(|c| c.same_problem(prev)) {
+        if !matched && first_match(current, &cur_index, prev).is_none() {
             changes.resolved.push(prev.clone());
         }
     }
     changes
+}
+
+/// Positions of the findings in `list` by each of their ids and aliases (lowercase), so
+/// matching is linear in the scan sizes: [`Finding::same_problem`] needs a shared id.
+fn id_index(list: &[Finding]) -> std::collections::HashMap<String, Vec<usize>> {
+    let mut index: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    for (i, f) in list.iter().enumerate() {
+        for id in f.ids() {
+            index.entry(id.to_ascii_lowercase()).or_default().push(i);
+        }
+    }
+    index
+}
+
+/// The first finding of `list` (in list order) that is the same problem as `f`.
+fn first_match(
+    list: &[Finding],
+    index: &std::collections::HashMap<String, Vec<usize>>,
+    f: &Finding,
+) -> Option<usize> {
+    let mut candidates: Vec<usize> = f
+        .ids()
+        .filter_map(|id| index.get(&id.to_ascii_lowercase()))
+        .flatten()
+        .copied()
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates.into_iter().find(|&i| list[i].same_problem(f))
 }
 
 /// Where the previous scan comes from.

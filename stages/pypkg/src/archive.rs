@@ -255,10 +255,16 @@ impl TarWriter {
 ///
 /// [RFC 1952]: https://www.rfc-editor.org/rfc/rfc1952
 pub fn gzip(data: &[u8], mtime: u32) -> Vec<u8> {
+    gzip_level(data, mtime, 9)
+}
+
+/// [`gzip`] at compression `level` (1 fastest … 9 smallest, the backends' choice; values
+/// outside 1..=9 are clamped). The header's XFL byte follows the level (2 for 9, 4 for 1).
+pub fn gzip_level(data: &[u8], mtime: u32, level: u32) -> Vec<u8> {
     let mut enc = flate2::GzBuilder::new()
         .mtime(mtime)
         .operating_system(255)
-        .write(Vec::new(), Compression::best());
+        .write(Vec::new(), Compression::new(level.clamp(1, 9)));
     enc.write_all(data).expect("writing to memory");
     enc.finish().expect("writing to memory")
 }

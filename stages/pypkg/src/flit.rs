@@ -878,7 +878,11 @@ impl FlitProject {
             0o644,
             0,
         );
-        let gz = archive::gzip(&tar.finish(), mtime.min(u64::from(u32::MAX)) as u32);
+        let gz = archive::gzip_level(
+            &tar.finish(),
+            mtime.min(u64::from(u32::MAX)) as u32,
+            options.sdist_gzip_level,
+        );
         Ok((format!("{dist}.tar.gz"), gz))
     }
 }

@@ -31,8 +31,8 @@
 //! - `sdist`: the tar.gz holds one top-level directory `{name}-{version}` with `PKG-INFO`
 //!   (warehouse) and `pyproject.toml` ([sdist spec]); members are regular files or
 //!   directories (no links or devices), relative, without `..`.
-//! - `metadata`: [core metadata] parsed as `packaging.metadata` does: `Metadata-Version` one
-//!   of 1.0, 1.1, 1.2, 2.1, 2.2, 2.3, 2.4; `Name` a valid name; `Version` valid [PEP 440]
+//! - `metadata`: [core metadata] parsed as `packaging.metadata` 26 does: `Metadata-Version`
+//!   one of 1.0, 1.1, 1.2, 2.1–2.6; `Name` a valid name; `Version` valid [PEP 440]
 //!   and without a local part (PyPI refuses local versions); fields newer than the declared
 //!   metadata version refused; `Summary` one line of at most 512 characters; `Dynamic` never
 //!   `Name` or `Version` ([PEP 643]); `Requires-Python` a valid specifier set.
@@ -1024,7 +1024,10 @@ impl Metadata {
     }
 }
 
-const METADATA_VERSIONS: &[&str] = &["1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4"];
+/// The metadata versions `packaging` 26 accepts (2.5: PEP 794 `Import-Name`).
+const METADATA_VERSIONS: &[&str] = &[
+    "1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6",
+];
 
 /// The metadata version that introduced `field` (packaging.metadata `_VALID_METADATA`).
 fn field_since(field: &str) -> Option<&'static str> {
@@ -1035,6 +1038,7 @@ fn field_since(field: &str) -> Option<&'static str> {
         "description-content-type" | "provides-extra" => "2.1",
         "dynamic" => "2.2",
         "license-expression" | "license-file" => "2.4",
+        "import-name" | "import-namespace" => "2.5",
         _ => return None,
     })
 }
@@ -1065,10 +1069,13 @@ fn check_metadata(r: &mut Report, file: &str, text: &str, has_license_file: impl
                 if let Some(since) = field_since(k)
                     && v < since
                 {
-                    r.error(
+                    r.push(
                         file,
                         "metadata",
-                        format!("field `{k}` needs Metadata-Version {since} or later, the file declares {v}"),
+                        Severity::Warning,
+                        format!(
+                            "field `{k}` belongs to Metadata-Version {since}, the file declares {v} (older backends wrote it early; twine and PyPI accept it)"
+                        ),
                         "rebuild with a current build backend",
                     );
                 }

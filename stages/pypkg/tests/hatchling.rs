@@ -234,6 +234,7 @@ fn compare(make: fn(&Path), expected_wheel: &str) {
     let options = BuildOptions {
         source_date_epoch: epoch,
         generator: format!("hatchling {HATCHLING_VERSION}"),
+        ..BuildOptions::default()
     };
     let (wheel_name, ours) = airlock_pypkg::wheel_bytes(&project, &options).unwrap();
     assert_eq!(wheel_name, expected_wheel);

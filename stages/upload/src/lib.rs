@@ -465,6 +465,23 @@ mod tests {
         let req = Request::new("upload", serde_json::Value::Null).with_input("build", bad);
         assert_eq!(run(&req).unwrap_err().category, Category::Validation);
 
+        // A trusted-publishing token about to expire: no file is started.
+        let req = Request::new(
+            "upload",
+            serde_json::json!({ "repository": "http://127.0.0.1:9/" }),
+        )
+        .with_input(
+            "authenticate",
+            serde_json::json!({ "mode": "trusted", "secret": "pypi-token", "expires_at": now_s() + 30 }),
+        );
+        let e = run(&req).unwrap_err();
+        assert_eq!(e.category, Category::Authentication);
+        assert!(e.retryable);
+        assert!(
+            e.message.contains("expires") && e.message.contains("not attempted"),
+            "{e}"
+        );
+
         // Natively there is no HTTP: an http repository fails cleanly, it does not panic.
         let req = Request::new(
             "upload",
