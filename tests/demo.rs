@@ -119,7 +119,7 @@ fn demo_pipeline_publishes_an_installable_package_and_reruns_from_cache() {
         .as_array()
         .unwrap()
     {
-        assert_eq!(f["status"], "skipped", "{f}");
+        assert_eq!(f["status"], "skipped-identical", "{f}");
     }
 }
 

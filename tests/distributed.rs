@@ -265,12 +265,13 @@ config = {{ attempt = "inputs" }}
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     // The tag does not match the version: decide fails, with an ::error annotation.
+    // With --format json the workflow commands go to stderr: stdout stays one JSON document.
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stdout.contains("::error title=airlock stage decide failed (validation)::"),
-        "{stdout}"
+        stderr.contains("::error title=airlock stage decide failed (validation)::"),
+        "{stderr}"
     );
-    let json_start = stdout.find('{').unwrap();
-    let r: serde_json::Value = serde_json::from_str(&stdout[json_start..]).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&stdout).expect("stdout is one JSON document");
     let f = &r["failure"];
     assert_eq!(f["stage"], "decide");
     assert_eq!(f["category"], "validation");

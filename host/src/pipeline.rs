@@ -95,7 +95,10 @@ pub async fn run(
     let secrets = Secrets::default();
     for src in &manifest.secrets {
         match std::env::var(&src.env) {
-            Ok(v) if !v.is_empty() => secrets.insert(&src.name, &v),
+            Ok(v) if !v.is_empty() => {
+                secrets.insert(&src.name, &v);
+                reporter.mask(&v);
+            }
             _ => reporter.note(&format!(
                 "secret \"{}\": ${} is not set; rules that inject it add nothing",
                 src.name, src.env

@@ -307,12 +307,31 @@ impl Reporter {
                     me.line(&format!("  {stage}: {message} {amount}"));
                 }
             }
+            StageEvent::SecretStored { value } => me.mask(&value),
             StageEvent::Denied { url } => {
                 me.line(&format!(
                     "  {stage}: sandbox refused a request to {url}: wasi:http/outgoing-handler reaches only the origins in grants.http"
                 ));
             }
         })
+    }
+
+    /// Writes a GitHub Actions workflow command: on stdout, or on stderr with `--format
+    /// json` so stdout stays one JSON document (the runner reads commands on both).
+    fn workflow_command(&self, line: &str) {
+        if self.format == Format::Json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+
+    /// On GitHub Actions, asks the runner to mask `value` in every later log line
+    /// (`::add-mask::`), for secrets the host stores or loads.
+    pub fn mask(&self, value: &str) {
+        if self.github && !value.is_empty() {
+            self.workflow_command(&format!("::add-mask::{}", escape_annotation(value)));
+        }
     }
 
     /// The last log lines (redacted) of `stage`.
@@ -382,11 +401,11 @@ impl Reporter {
                         .and_then(|f| f.hint.as_deref())
                         .map(|h| format!(" Hint: {h}"))
                         .unwrap_or_default();
-                    println!(
+                    self.workflow_command(&format!(
                         "::error title=airlock stage {} failed ({cat})::{}",
                         rec.id,
                         escape_annotation(&format!("{msg}{hint}"))
-                    );
+                    ));
                 }
             }
         }

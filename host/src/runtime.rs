@@ -56,6 +56,8 @@ pub enum StageEvent {
     },
     /// A request the sandbox refused (URL).
     Denied { url: String },
+    /// A stage stored a secret (the reporter masks it on GitHub Actions; never printed).
+    SecretStored { value: String },
 }
 
 /// Receives events as stages run: (stage id, event).
@@ -640,6 +642,7 @@ impl bindings::airlock::stage::host::Host for StageState {
             return Err(format!("secret \"{name}\" is empty"));
         }
         self.secrets.insert(&name, &value);
+        (self.events)(&self.stage_id, StageEvent::SecretStored { value });
         Ok(())
     }
 }

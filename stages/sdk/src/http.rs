@@ -395,12 +395,12 @@ pub fn split_url(url: &str) -> Option<(&str, &str, &str)> {
 mod wasm {
     use super::*;
     // The raw WASI 0.2 bindings, as wstd carries them.
-    use wstd::__internal::wasip2::http::outgoing_handler;
-    use wstd::__internal::wasip2::http::types::{
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{
         self as t, ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest,
         RequestOptions, Scheme,
     };
-    use wstd::__internal::wasip2::io::streams::{OutputStream, StreamError};
+    use wasip2::io::streams::{OutputStream, StreamError};
 
     const CHUNK: usize = 64 * 1024;
     const PROGRESS_EVERY: u64 = 1024 * 1024;
