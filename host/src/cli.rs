@@ -77,6 +77,19 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         sdk: Option<PathBuf>,
     },
+    /// Print the project's version, or bump it (pyproject.toml keeps its formatting and
+    /// comments; files listed in the manifest's [pipeline] version_files follow).
+    Version {
+        /// The project folder [default: the manifest's project, else "."].
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        /// A manifest whose [pipeline] project and version_files apply.
+        #[arg(long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
+        /// patch, minor, major, or an explicit PEP 440 version (must be higher).
+        #[arg(long, value_name = "patch|minor|major|X.Y.Z")]
+        bump: Option<String>,
+    },
 }
 
 /// Exit code: success.
@@ -285,6 +298,11 @@ pub fn main(cli: Cli) -> i32 {
             }
         }
         Command::NewStage { name, dir, sdk } => new_stage(scaffold::Options { name, dir, sdk }),
+        Command::Version {
+            project,
+            manifest,
+            bump,
+        } => version_command(project, manifest, bump),
     }
 }
 
@@ -322,6 +340,52 @@ fn new_stage(opts: scaffold::Options) -> i32 {
                 EXIT_USAGE
             } else {
                 EXIT_STAGE_FAILED
+            }
+        }
+    }
+}
+
+/// `airlock version`: prints the version, or bumps it and says which files changed.
+fn version_command(
+    project: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+    bump: Option<String>,
+) -> i32 {
+    let (root, extra) = match &manifest {
+        Some(file) => match manifest::load(file, project.as_deref()) {
+            Ok(m) => (m.project, m.version_files),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => (project.unwrap_or_else(|| PathBuf::from(".")), Vec::new()),
+    };
+    match bump {
+        None => match crate::version::locate(&root) {
+            Ok(l) => {
+                println!("{}", l.version);
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                EXIT_USAGE
+            }
+        },
+        Some(spec) => {
+            match crate::version::bump(&root, &crate::version::Bump::parse(&spec), &extra) {
+                Ok((old, new, files)) => {
+                    eprintln!("{old} -> {new}");
+                    for f in files {
+                        eprintln!("  wrote {}", f.display());
+                    }
+                    println!("{new}");
+                    EXIT_OK
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    EXIT_USAGE
+                }
             }
         }
     }

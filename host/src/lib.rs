@@ -10,6 +10,7 @@
 //! - [`report`]: progress, summaries and the JSON run report;
 //! - [`audit`]: imports versus grants;
 //! - [`scaffold`]: `airlock new-stage`, a new stage crate;
+//! - [`version`]: `airlock version`, printing and bumping the project version;
 //! - [`cli`]: the command line.
 
 pub mod audit;
@@ -22,3 +23,4 @@ pub mod report;
 pub mod runtime;
 pub mod scaffold;
 pub mod state;
+pub mod version;

@@ -224,6 +224,9 @@ pub struct Manifest {
     /// Monorepo: `[pipeline].projects` patterns (folders or globs); `airlock run` runs one
     /// pipeline per matching project. Empty for a single project.
     pub projects: Vec<String>,
+    /// Other project-relative files whose `__version__ = "…"` `airlock version --bump`
+    /// rewrites (`[pipeline] version_files`).
+    pub version_files: Vec<String>,
     /// Secrets the host loads from its own environment (`[secrets]`), by name.
     pub secrets: Vec<SecretSource>,
     /// The stages in manifest order.
@@ -267,6 +270,8 @@ struct RawPipeline {
     project: String,
     #[serde(default)]
     projects: Vec<String>,
+    #[serde(default)]
+    version_files: Vec<String>,
 }
 
 fn dot() -> String {
@@ -616,6 +621,7 @@ pub fn parse(
         name: raw.pipeline.name,
         project,
         projects: raw.pipeline.projects,
+        version_files: raw.pipeline.version_files,
         secrets,
         stages,
     })
