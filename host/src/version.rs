@@ -107,16 +107,14 @@ pub fn replace_assignment(text: &str, new: &str) -> (String, usize) {
                 .map(|rest| rest.trim_start().starts_with('='))
                 .unwrap_or(false)
         });
-        if is_assign {
-            if let Some(q) = line.find(['"', '\'']) {
-                let quote = line.as_bytes()[q] as char;
-                if let Some(end) = line[q + 1..].find(quote) {
-                    out.push_str(&line[..q + 1]);
-                    out.push_str(new);
-                    out.push_str(&line[q + 1 + end..]);
-                    count += 1;
-                    continue;
-                }
+        if is_assign && let Some(q) = line.find(['"', '\'']) {
+            let quote = line.as_bytes()[q] as char;
+            if let Some(end) = line[q + 1..].find(quote) {
+                out.push_str(&line[..q + 1]);
+                out.push_str(new);
+                out.push_str(&line[q + 1 + end..]);
+                count += 1;
+                continue;
             }
         }
         out.push_str(line);
