@@ -339,3 +339,161 @@ fn a_successful_run_writes_key_outputs_for_github() {
         "{summary}"
     );
 }
+
+/// A stand-in of GitHub's issues API on 127.0.0.1 (the two endpoints a first failure uses):
+/// `GET /repos/{o}/{r}/issues?...` answers `[]`; `POST /repos/{o}/{r}/issues` answers 201
+/// with `number` and `html_url`. Records (request line, authorization, body). At most 8
+/// connections, 10 s read timeout each.
+fn issues_standin() -> (
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(8) {
+            let Ok(mut c) = conn else { continue };
+            let _ = c.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+            let mut data = Vec::new();
+            let mut buf = [0u8; 16384];
+            // Read the head, then the body by Content-Length.
+            loop {
+                let n = c.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                data.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&data).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if data.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&data).to_string();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let line = head.lines().next().unwrap_or("").to_string();
+            let auth = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .starts_with("authorization:")
+                        .then(|| l[14..].trim().to_string())
+                })
+                .unwrap_or_default();
+            seen2
+                .lock()
+                .unwrap()
+                .push((line.clone(), auth, body.to_string()));
+            let (status, reply) = if line.starts_with("GET ") {
+                ("200 OK", "[]".to_string())
+            } else {
+                (
+                    "201 Created",
+                    format!(
+                        r#"{{"number":7,"html_url":"https://github.com/octo/demo/issues/7","labels":[{{"name":"release-failure"}}]}}"#
+                    ),
+                )
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn the_notify_stage_opens_an_issue_with_the_failure_and_an_injected_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = checkout(&tmp.path().join("p"));
+    let (port, seen) = issues_standin();
+    let text = format!(
+        r#"[pipeline]
+name = "failing"
+
+[secrets]
+github-token = {{ env = "GH_TOKEN" }}
+
+[[stage]]
+id = "decide"
+component = "builtin:decide"
+config = {{ manual = true, tag = "v9.9.9" }}
+[stage.grants]
+files = [{{ path = ".", access = "read" }}]
+
+[[stage]]
+id = "notify"
+component = "builtin:notify"
+when = "failed"
+config = {{ repository = "octo/demo", api = "http://127.0.0.1:{port}" }}
+[stage.grants]
+http = ["http://127.0.0.1:{port}"]
+secrets = {{ inject = [{{ secret = "github-token", into = "http://127.0.0.1:{port}", as = "bearer" }}] }}
+"#
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let token = "ghs_notifyTestToken0123456789abcdef";
+    let out = airlock(
+        &["run", manifest.to_str().unwrap(), "--format", "json"],
+        &[("GH_TOKEN", token)],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    let n = stage(&r, "notify");
+    assert_eq!(n["status"], "succeeded", "{n}");
+    assert_eq!(n["output"]["action"], "opened");
+    assert_eq!(n["output"]["issue"], 7);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0]
+            .0
+            .starts_with("GET /repos/octo/demo/issues?state=open&labels=release-failure"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].0.starts_with("POST /repos/octo/demo/issues"),
+        "{seen:?}"
+    );
+    for (_, auth, _) in &seen {
+        assert_eq!(
+            auth,
+            &format!("Bearer {token}"),
+            "the host injects the token"
+        );
+    }
+    let body: serde_json::Value = serde_json::from_str(&seen[1].2).unwrap();
+    let text = body["body"].as_str().unwrap();
+    assert!(
+        text.contains("decide")
+            && text.contains("configuration")
+            && text.contains("no detect output"),
+        "{text}"
+    );
+    assert_eq!(body["labels"][0], "release-failure");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains(token), "the token leaked into the run output");
+}
