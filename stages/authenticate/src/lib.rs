@@ -11,7 +11,16 @@
 //!     `POST {index}/_/oidc/mint-token`; the minted token (15 minutes) is stored.
 //!   - `"auto"`: `"trusted"` when on GitHub Actions with `id-token: write`
 //!     (`GITHUB_ACTIONS=true` and `ACTIONS_ID_TOKEN_REQUEST_URL` set), else `"token"`.
-//!   - `"aws"` is planned and refused with a configuration error.
+//!   - `"aws"`: a token kept in AWS Secrets Manager (see docs/aws.md): the GitHub ID token
+//!     with audience `sts.amazonaws.com` (as in `"trusted"`), STS
+//!     `AssumeRoleWithWebIdentity` of `role_arn`, then `GetSecretValue` of `secret_id`
+//!     (SigV4-signed), whose value (or its `secret_key` of a JSON object) is stored. Config:
+//!     `region`, `role_arn`, `secret_id` (required), `secret_key`, `session_name` (default
+//!     `"airlock-publish"`), `duration_s` (default 900, the minimum), `endpoint` (one origin
+//!     for both services instead of the region's, for an emulator). Grant
+//!     `https://sts.{region}.amazonaws.com`, `https://secretsmanager.{region}.amazonaws.com`
+//!     and the token endpoint's origin in `grants.http`. The temporary AWS credentials stay
+//!     in this stage's memory: never stored, output or logged.
 //! - `index` (default `"https://pypi.org"`): the index whose `/_/oidc/` endpoints are used
 //!   (`https://upload.pypi.org/legacy/` is read as `https://pypi.org`); grant its origin
 //!   and the token endpoint's (`https://*.actions.githubusercontent.com`) in `grants.http`,
@@ -53,6 +62,28 @@ struct Config {
     secret: String,
     #[serde(default)]
     optional: bool,
+    // mode = "aws"
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    role_arn: Option<String>,
+    #[serde(default = "default_session_name")]
+    session_name: String,
+    #[serde(default)]
+    secret_id: Option<String>,
+    #[serde(default)]
+    secret_key: Option<String>,
+    #[serde(default = "default_duration_s")]
+    duration_s: u32,
+    #[serde(default)]
+    endpoint: Option<String>,
+}
+
+fn default_session_name() -> String {
+    "airlock-publish".into()
+}
+fn default_duration_s() -> u32 {
+    airlock_aws::MIN_DURATION_S
 }
 
 fn default_mode() -> String {
@@ -109,19 +140,13 @@ fn run_with(
             });
             t
         }
-        "aws" => {
-            return Err(StageError::config(format!(
-                "stage '{}': mode \"aws\" is not available yet",
-                req.stage_id
-            ))
-            .with_hint("use mode = \"trusted\" (GitHub OIDC) or \"token\" (an API token in a granted env var)"));
-        }
+        "aws" => return aws_mode(&req.stage_id, &config, &actions, transport),
         other => {
             return Err(StageError::config(format!(
                 "stage '{}': config.mode: unknown mode \"{other}\"",
                 req.stage_id
             ))
-            .with_hint("allowed: \"token\", \"trusted\", \"auto\" (\"aws\" is planned)"));
+            .with_hint("allowed: \"token\", \"trusted\", \"auto\", \"aws\""));
         }
     };
     if trusted {
@@ -189,6 +214,68 @@ fn trusted_mode(
         "claims": {
             "sub": c.sub, "repository": c.repository, "workflow_ref": c.workflow_ref,
             "job_workflow_ref": c.job_workflow_ref, "ref": c.r#ref, "environment": c.environment,
+        },
+    }))
+}
+
+/// `mode = "aws"`: GitHub ID token → STS → Secrets Manager → `store-secret`.
+fn aws_mode(
+    stage_id: &str,
+    config: &Config,
+    actions: &ActionsEnv,
+    transport: &mut dyn Transport,
+) -> Result<serde_json::Value, StageError> {
+    let need = |v: &Option<String>, name: &str, example: &str| {
+        v.clone().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            StageError::config(format!(
+                "stage '{stage_id}': mode \"aws\" needs config.{name}"
+            ))
+            .with_hint(format!("set {name} = \"{example}\" (see docs/aws.md)"))
+        })
+    };
+    let aws = airlock_aws::AwsConfig {
+        region: need(&config.region, "region", "us-east-1")?,
+        role_arn: need(
+            &config.role_arn,
+            "role_arn",
+            "arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
+        )?,
+        session_name: config.session_name.clone(),
+        secret_id: need(&config.secret_id, "secret_id", "NAME or ARN of the secret")?,
+        secret_key: config.secret_key.clone().filter(|k| !k.is_empty()),
+        duration_s: config.duration_s,
+    };
+    aws.check()?;
+    let endpoints = match config.endpoint.as_deref() {
+        Some(e) => airlock_aws::Endpoints::single(e),
+        None => airlock_aws::Endpoints::for_region(&aws.region)?,
+    };
+    if actions.request_url.is_none() {
+        return Err(oidc::missing_permission(actions));
+    }
+    let jwt = oidc::id_token(transport, actions, airlock_aws::STS_AUDIENCE)?;
+    let claims = oidc::Claims::of_jwt(&jwt).unwrap_or_default();
+    let fetched = airlock_aws::fetch_token(transport, &endpoints, &aws, &jwt, now_s())?;
+    host::store_secret(&config.secret, &fetched.token)?;
+    host::info(&format!(
+        "fetched the token in {} through role {} ({}) as secret '{}'",
+        fetched.secret_arn.as_deref().unwrap_or(&aws.secret_id),
+        aws.role_arn,
+        aws.region,
+        config.secret
+    ));
+    Ok(serde_json::json!({
+        "mode": "aws",
+        "secret": config.secret,
+        "source": format!("aws-secretsmanager:{}", aws.secret_id),
+        "stored": true,
+        "region": aws.region,
+        "role_arn": aws.role_arn,
+        "secret_arn": fetched.secret_arn,
+        "version_id": fetched.version_id,
+        "claims": {
+            "sub": claims.sub, "repository": claims.repository, "workflow_ref": claims.workflow_ref,
+            "job_workflow_ref": claims.job_workflow_ref, "ref": claims.r#ref, "environment": claims.environment,
         },
     }))
 }
@@ -343,6 +430,102 @@ mod tests {
         assert!(
             format!("{} {}", e.message, e.hint.unwrap_or_default()).contains("id-token: write")
         );
+        take_records();
+    }
+    /// Answers the GitHub token endpoint, STS and Secrets Manager (`sts_status` 200, or 403
+    /// AccessDenied); records the requests.
+    struct AwsStandin(u16, Vec<airlock_stage::http::Request>);
+    impl Transport for AwsStandin {
+        fn send(
+            &mut self,
+            req: &airlock_stage::http::Request,
+            _: &mut dyn FnMut(u64, u64),
+        ) -> Result<airlock_stage::http::Response, StageError> {
+            use base64::Engine;
+            self.1.push(req.clone());
+            let claims =
+                serde_json::json!({ "sub": "repo:o/r:environment:pypi", "repository": "o/r" });
+            let jwt = format!(
+                "e30.{}.sig",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let (status, body) = if req.url.contains("/token?") {
+                (
+                    200,
+                    serde_json::json!({ "count": 1, "value": jwt }).to_string(),
+                )
+            } else if req.url.starts_with("https://sts.eu-west-1.amazonaws.com/") {
+                if self.0 == 200 {
+                    (200, "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAKEYID</AccessKeyId><SecretAccessKey>SECRETKEY</SecretAccessKey><SessionToken>SESSIONTOKEN</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>".to_string())
+                } else {
+                    (403, "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error></ErrorResponse>".to_string())
+                }
+            } else if req
+                .url
+                .starts_with("https://secretsmanager.eu-west-1.amazonaws.com/")
+            {
+                (200, serde_json::json!({ "ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:pypi-AbCd", "SecretString": "{\"token\": \"pypi-from-aws\"}" }).to_string())
+            } else {
+                (404, String::new())
+            };
+            Ok(airlock_stage::http::Response {
+                status,
+                headers: vec![],
+                body: body.into_bytes(),
+            })
+        }
+    }
+
+    #[test]
+    fn aws_mode() {
+        let actions = |k: &str| match k {
+            "GITHUB_ACTIONS" => Some("true".to_string()),
+            "ACTIONS_ID_TOKEN_REQUEST_URL" => {
+                Some("https://x.actions.githubusercontent.com/token?api-version=2.0".to_string())
+            }
+            _ => None,
+        };
+        let config = serde_json::json!({ "mode": "aws", "region": "eu-west-1",
+            "role_arn": "arn:aws:iam::123456789012:role/publish", "secret_id": "pypi",
+            "secret_key": "token" });
+        let mut t = AwsStandin(200, vec![]);
+        let out = run_with(&Request::new("auth", config.clone()), &mut t, &actions).unwrap();
+        assert_eq!(out["mode"], "aws");
+        assert_eq!(out["claims"]["sub"], "repo:o/r:environment:pypi");
+        assert!(t.1[0].url.ends_with("&audience=sts.amazonaws.com"));
+        let sm = &t.1[2];
+        assert!(sm.headers.iter().any(|(n, v)| n == "authorization"
+            && v.starts_with("AWS4-HMAC-SHA256 Credential=ASIAKEYID/")));
+        let records = take_records();
+        assert!(records.contains(&Record::Secret("pypi-token".into(), "pypi-from-aws".into())));
+        // Neither the token nor the AWS credentials in the output or a log line.
+        let logs: Vec<String> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Log(_, m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+        let shown = format!("{out} {logs:?}");
+        for secret in ["SECRETKEY", "SESSIONTOKEN", "pypi-from-aws", "ASIAKEYID"] {
+            assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        }
+        // The trust policy refuses: the message shows the sub claim.
+        let mut t = AwsStandin(403, vec![]);
+        let e = run_with(&Request::new("auth", config), &mut t, &actions).unwrap_err();
+        assert!(e.message.contains("sub: repo:o/r:environment:pypi"), "{e}");
+        assert!(e.hint.unwrap().contains("trust policy"));
+        // Missing config says which key.
+        let e = run_with(
+            &Request::new(
+                "auth",
+                serde_json::json!({ "mode": "aws", "region": "eu-west-1" }),
+            ),
+            &mut AwsStandin(200, vec![]),
+            &actions,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("role_arn"), "{e}");
         take_records();
     }
 }
