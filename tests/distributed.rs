@@ -344,10 +344,10 @@ fn a_successful_run_writes_key_outputs_for_github() {
 /// `GET /repos/{o}/{r}/issues?...` answers `[]`; `POST /repos/{o}/{r}/issues` answers 201
 /// with `number` and `html_url`. Records (request line, authorization, body). At most 8
 /// connections, 10 s read timeout each.
-fn issues_standin() -> (
-    u16,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
-) {
+/// Requests the stand-in saw: (request line, authorization, body).
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+
+fn issues_standin() -> (u16, Seen) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -401,9 +401,7 @@ fn issues_standin() -> (
             } else {
                 (
                     "201 Created",
-                    format!(
-                        r#"{{"number":7,"html_url":"https://github.com/octo/demo/issues/7","labels":[{{"name":"release-failure"}}]}}"#
-                    ),
+                    r#"{"number":7,"html_url":"https://github.com/octo/demo/issues/7","labels":[{"name":"release-failure"}]}"#.to_string(),
                 )
             };
             let _ = write!(
