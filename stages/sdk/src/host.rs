@@ -9,10 +9,15 @@ use crate::{Category, StageError};
 /// Log levels of the WIT `host.level` enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
+    /// Fine detail, shown only with `AIRLOCK_DEBUG` set.
     Trace,
+    /// Diagnostics, shown only with `AIRLOCK_DEBUG` set.
     Debug,
+    /// Progress a person wants to see.
     Info,
+    /// Something to look at that does not stop the stage.
     Warn,
+    /// A failure (the stage's `StageError` says what went wrong).
     Error,
 }
 
