@@ -7,7 +7,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let path = std::path::Path::new("fuzz.toml");
-        match airlock::manifest::parse(path, text, Some(std::path::Path::new("."))) {
+        let builtins = ["detect", "decide", "build", "authenticate", "upload", "status"];
+        match airlock_manifest::manifest::parse(path, text, Some(std::path::Path::new(".")), &builtins) {
             Ok(mut m) => {
                 let _ = m.resolve();
             }

@@ -2,7 +2,7 @@
 //! panic, and a grant must cover the URL of its own origin.
 #![no_main]
 
-use airlock::capabilities::Origin;
+use airlock_manifest::capabilities::Origin;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

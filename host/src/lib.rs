@@ -2,8 +2,10 @@
 //! (WASI 0.2, the `airlock:stage` WIT world in `wit/`) in a capability sandbox.
 //!
 //! The host is split by concern:
-//! - [`manifest`]: the TOML pipeline manifest, parsed and validated;
-//! - [`capabilities`]: grant checks (paths, origins), credentials and secret redaction;
+//! - [`manifest`]: the TOML pipeline manifest, parsed and validated (the grammar is the
+//!   wasmtime-free crate `airlock-manifest`, bound here to the built-in components);
+//! - [`capabilities`]: grant checks (paths, origins), credentials and secret redaction
+//!   (re-exported from `airlock-manifest`);
 //! - [`runtime`]: wasmtime engine, compile cache and the per-stage sandbox;
 //! - [`pipeline`]: the DAG, `when`, on-failure stages, concurrency, `--only`;
 //! - [`state`]: the verified state folder one job hands to the next;
@@ -15,7 +17,7 @@
 
 pub mod audit;
 pub mod builtin;
-pub mod capabilities;
+pub use airlock_manifest::capabilities;
 pub mod cli;
 pub mod manifest;
 pub mod pipeline;

@@ -13,8 +13,111 @@ use tokio::task::JoinSet;
 use crate::capabilities::Secrets;
 use crate::manifest::{Manifest, Stage};
 use crate::report::{FailureReport, Reporter, RunReport, StageRecord, Status};
-use crate::runtime::{Loaded, RunResult, Runtime, StageFailure};
+use crate::runtime::{
+    Loaded, Renewer, RunResult, Runtime, Services, StageEvent, StageFailure, now_s,
+};
+
+/// Each started stage's inputs, by stage id (a renewal runs the producer with the same).
+type RanWith = Arc<std::sync::Mutex<BTreeMap<String, Vec<(String, String)>>>>;
 use crate::state::{self, Record, StateFile};
+
+/// The [`Renewer`] of a run: renews a secret stored with `store-secret-until` by running its
+/// producer stage again, with the grants, config and inputs of its first run, one renewal
+/// at a time (a request that waited finds the secret fresh and goes on). The producer's
+/// logs appear under its id; its new output is not recorded (the first run's stays).
+/// Errors: the producer is not part of this run, it fails, or it stores a value that is
+/// still due for renewal.
+fn renewer(
+    manifest: &Manifest,
+    runtime: &Arc<Runtime>,
+    loaded: &BTreeMap<String, Loaded>,
+    secrets: &Secrets,
+    reporter: &Arc<Reporter>,
+    ran_with: RanWith,
+) -> Renewer {
+    let producers: Arc<BTreeMap<String, (Stage, Loaded)>> = Arc::new(
+        manifest
+            .stages
+            .iter()
+            .filter_map(|st| {
+                let l = loaded.get(&st.component.to_string())?;
+                Some((st.id.clone(), (st.clone(), l.clone())))
+            })
+            .collect(),
+    );
+    let one_at_a_time = Arc::new(tokio::sync::Mutex::new(()));
+    let (runtime, secrets, project, sink) = (
+        runtime.clone(),
+        secrets.clone(),
+        manifest.project.clone(),
+        reporter.sink(),
+    );
+    Arc::new(move |secret: String| {
+        let (runtime, secrets, project, sink, producers, ran_with, one_at_a_time) = (
+            runtime.clone(),
+            secrets.clone(),
+            project.clone(),
+            sink.clone(),
+            producers.clone(),
+            ran_with.clone(),
+            one_at_a_time.clone(),
+        );
+        Box::pin(async move {
+            let _turn = one_at_a_time.lock().await;
+            let Some(life) = secrets.lifetime(&secret) else {
+                return Ok(());
+            };
+            if !life.renew_due(now_s()) {
+                return Ok(()); // renewed while this request waited
+            }
+            let id = life.producer.clone();
+            let Some((stage, loaded)) = producers.get(&id) else {
+                return Err(format!(
+                    "its producer, stage \"{id}\", is not part of this run"
+                ));
+            };
+            let inputs = ran_with
+                .lock()
+                .unwrap()
+                .get(&id)
+                .cloned()
+                .unwrap_or_default();
+            sink(
+                &id,
+                StageEvent::Log {
+                    level: "info",
+                    message: format!(
+                        "renewing secret \"{secret}\" (expires in {} s): running stage \"{id}\" again",
+                        life.expires_at.saturating_sub(now_s())
+                    ),
+                },
+            );
+            let res = runtime
+                .run(
+                    loaded,
+                    stage,
+                    &project,
+                    inputs,
+                    Services {
+                        secrets: secrets.clone(),
+                        events: sink.clone(),
+                        renew: None,
+                    },
+                )
+                .await
+                .map_err(|e| secrets.redact(&format!("stage \"{id}\": {e:#}")))?;
+            if let Err(f) = res.outcome {
+                return Err(format!("stage \"{id}\" failed: {}", f.message));
+            }
+            match secrets.lifetime(&secret) {
+                Some(l) if !l.renew_due(now_s()) => Ok(()),
+                _ => Err(format!(
+                    "stage \"{id}\" ran again but did not store a fresh \"{secret}\""
+                )),
+            }
+        })
+    })
+}
 
 /// Which stages to run: all, or `--only` a set (their upstream outputs come from the state
 /// folder, verified).
@@ -106,6 +209,15 @@ pub async fn run(
         }
     }
 
+    let ran_with: RanWith = Default::default();
+    let renewer = renewer(
+        manifest,
+        &runtime,
+        &loaded,
+        &secrets,
+        &reporter,
+        ran_with.clone(),
+    );
     let mut running: JoinSet<(String, RunResult)> = JoinSet::new();
     let mut started: BTreeSet<String> = BTreeSet::new();
     let mut failure_phase = false;
@@ -161,16 +273,34 @@ pub async fn run(
                     }
                 }
                 reporter.started(&st.id, &st.component.to_string());
-                let (rt, st2, project, secrets, sink, l) = (
+                ran_with
+                    .lock()
+                    .unwrap()
+                    .insert(st.id.clone(), inputs.clone());
+                let (rt, st2, project, secrets, sink, l, renew) = (
                     runtime.clone(),
                     (*st).clone(),
                     manifest.project.clone(),
                     secrets.clone(),
                     reporter.sink(),
                     l.clone(),
+                    renewer.clone(),
                 );
                 running.spawn(async move {
-                    let res = match rt.run(&l, &st2, &project, inputs, &secrets, sink).await {
+                    let res = match rt
+                        .run(
+                            &l,
+                            &st2,
+                            &project,
+                            inputs,
+                            Services {
+                                secrets: secrets.clone(),
+                                events: sink,
+                                renew: Some(renew),
+                            },
+                        )
+                        .await
+                    {
                         Ok(r) => r,
                         Err(e) => RunResult {
                             outcome: Err(StageFailure {

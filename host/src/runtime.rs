@@ -20,7 +20,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::capabilities::{Credential, Origin, Secrets, guest_path};
+use crate::capabilities::{Credential, Lifetime, Origin, Secrets, guest_path};
 use crate::manifest::{Access, ComponentRef, Stage};
 
 mod bindings {
@@ -62,6 +62,38 @@ pub enum StageEvent {
 
 /// Receives events as stages run: (stage id, event).
 pub type EventSink = Arc<dyn Fn(&str, StageEvent) + Send + Sync>;
+
+/// Renews secret `name` (its argument) that is due for renewal ([`Lifetime::renew_due`]) by
+/// running the stage that produced it again; the pipeline provides it
+/// ([`crate::pipeline`]). `Err` is a message for the report (already redacted).
+pub type Renewer = Arc<
+    dyn Fn(
+            String,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// What the host lends a stage run besides its grants: the run's secret store, where its
+/// events go, and how an expiring secret is renewed (none while renewing one).
+#[derive(Clone)]
+pub struct Services {
+    /// The run's secrets (injected into requests, redacted from output).
+    pub secrets: Secrets,
+    /// Logs, progress, refusals and stored secrets, as they happen.
+    pub events: EventSink,
+    /// Renews an expiring injected secret before a request carries it.
+    pub renew: Option<Renewer>,
+}
+
+/// Unix seconds now.
+pub fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 /// A loaded component with how it was obtained.
 #[derive(Clone)]
@@ -236,7 +268,8 @@ impl Runtime {
     }
 
     /// Runs `stage` once: builds its sandbox from its grants, instantiates the component and
-    /// calls `run` with `config` and `inputs` ((stage id, JSON output) pairs). Errors
+    /// calls `run` with `config` and `inputs` ((stage id, JSON output) pairs), with the run's
+    /// [`Services`]. Errors
     /// (`Err`) are host-side failures: a grant that cannot be set up, a trap, a timeout, the
     /// memory limit; a stage's own failure is `Ok(Err(StageFailure))`.
     pub async fn run(
@@ -245,9 +278,14 @@ impl Runtime {
         stage: &Stage,
         project: &Path,
         inputs: Vec<(String, String)>,
-        secrets: &Secrets,
-        events: EventSink,
+        services: Services,
     ) -> Result<RunResult> {
+        let Services {
+            secrets,
+            events,
+            renew,
+        } = services;
+        let secrets = &secrets;
         let limits = stage.grants.limits;
         let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
@@ -326,6 +364,7 @@ impl Runtime {
                 })
                 .collect(),
             secrets: secrets.clone(),
+            renew,
             denied: denied.clone(),
             events: events.clone(),
         };
@@ -645,6 +684,22 @@ impl bindings::airlock::stage::host::Host for StageState {
         (self.events)(&self.stage_id, StageEvent::SecretStored { value });
         Ok(())
     }
+
+    fn store_secret_until(
+        &mut self,
+        name: String,
+        value: String,
+        expires_at: u64,
+    ) -> Result<(), String> {
+        self.store_secret(name.clone(), value.clone())?;
+        let lifetime = Lifetime {
+            expires_at,
+            stored_at: now_s(),
+            producer: self.stage_id.clone(),
+        };
+        self.secrets.insert_until(&name, &value, lifetime);
+        Ok(())
+    }
 }
 
 /// The wasi:http send hook: refuses origins not granted, adds injected credentials.
@@ -653,6 +708,7 @@ struct HttpPolicy {
     allowed: Vec<Origin>,
     inject: Vec<(Origin, String, Credential)>,
     secrets: Secrets,
+    renew: Option<Renewer>,
     denied: Arc<Mutex<Vec<String>>>,
     events: EventSink,
 }
@@ -690,10 +746,31 @@ impl WasiHttpHooks for HttpPolicy {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let origin = origin.unwrap();
-        for (target, secret, credential) in &self.inject {
-            if target.covers(&origin)
-                && let Some(value) = self.secrets.get(secret)
-            {
+        let injects: Vec<(String, Credential)> = self
+            .inject
+            .iter()
+            .filter(|(target, _, _)| target.covers(&origin))
+            .map(|(_, secret, credential)| (secret.clone(), credential.clone()))
+            .collect();
+        let (secrets, renew) = (self.secrets.clone(), self.renew.clone());
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            for (secret, credential) in injects {
+                // An expiring credential is renewed before it goes out, never sent stale.
+                if let Some(renew) = &renew
+                    && secrets
+                        .lifetime(&secret)
+                        .is_some_and(|l| l.renew_due(now_s()))
+                {
+                    renew(secret.clone()).await.map_err(|e| {
+                        wasmtime_wasi_http::Error::InternalError(Some(format!(
+                            "secret \"{secret}\" expires and could not be renewed: {e}"
+                        )))
+                    })?;
+                }
+                let Some(value) = secrets.get(&secret) else {
+                    continue;
+                };
                 let (name, value) = credential.header(&value);
                 if let (Ok(n), Ok(mut v)) = (
                     http::HeaderName::from_bytes(name.as_bytes()),
@@ -703,9 +780,6 @@ impl WasiHttpHooks for HttpPolicy {
                     request.headers_mut().insert(n, v);
                 }
             }
-        }
-        Box::new(async move {
-            use http_body_util::BodyExt;
             let (res, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
                 res.map(BodyExt::boxed_unsync),

@@ -36,7 +36,8 @@
 //!
 //! Output: `{ "mode": "token"|"trusted", "secret": "<secret>", "source": "env:<env>" |
 //! "github-oidc", "stored": bool }`, plus for trusted: `"index"`, `"audience"`,
-//! `"expires_at"` (unix seconds; the upload stage stops starting files near it) and
+//! `"expires_at"` (unix seconds; the token is stored with `store-secret-until`, so the host
+//! runs this stage again to renew it before a request would carry it stale) and
 //! `"claims"` (`sub`, `repository`, `workflow_ref`, `job_workflow_ref`, `ref`,
 //! `environment`: what the publisher was matched on). The token is never in the output or a
 //! log line; on GitHub Actions the host masks stored secrets (`::add-mask::`).
@@ -194,7 +195,11 @@ fn trusted_mode(
     for w in &minted.warnings {
         host::warn(w);
     }
-    host::store_secret(&config.secret, &minted.token)?;
+    // The host renews the token (runs this stage again) before it would send it stale.
+    match minted.expires {
+        Some(expires) => host::store_secret_until(&config.secret, &minted.token, expires)?,
+        None => host::store_secret(&config.secret, &minted.token)?,
+    }
     let c = &minted.claims;
     host::info(&format!(
         "minted a trusted-publishing upload token for {} ({}) as secret '{}', valid until {} (unix seconds)",
@@ -402,9 +407,10 @@ mod tests {
             assert_eq!(t.0[0], "https://test.pypi.org/_/oidc/audience");
             assert!(!out.to_string().contains("pypi-minted-secret"));
             let records = take_records();
-            assert!(records.contains(&Record::Secret(
+            assert!(records.contains(&Record::SecretUntil(
                 "pypi-token".into(),
-                "pypi-minted-secret".into()
+                "pypi-minted-secret".into(),
+                4_000_000_000
             )));
         }
         // auto off GitHub Actions: the API token.

@@ -30,6 +30,8 @@ pub enum Record {
     Progress(u64, Option<u64>, String),
     /// `store-secret(name, value)`.
     Secret(String, String),
+    /// `store-secret-until(name, value, expires-at)`.
+    SecretUntil(String, String, u64),
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -110,6 +112,35 @@ pub fn store_secret(name: &str, value: &str) -> Result<(), StageError> {
         RECORDS.with(|r| {
             r.borrow_mut()
                 .push(Record::Secret(name.to_string(), value.to_string()))
+        });
+        Ok(())
+    }
+}
+
+/// Hands secret `value` to the host under `name`, as [`store_secret`], for a credential that
+/// stops working at `expires_at` (unix seconds; e.g. a PyPI trusted-publishing token, 15
+/// minutes). The host renews it by running this stage again before a request would carry it
+/// in its last `min(60 s, half its lifetime)` (`store-secret-until` in wit/stage.wit).
+/// Errors: as [`store_secret`].
+pub fn store_secret_until(name: &str, value: &str, expires_at: u64) -> Result<(), StageError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::airlock::stage::host::store_secret_until(name, value, expires_at).map_err(
+            |reason| {
+                StageError::new(Category::Capability, reason).with_hint(format!(
+                    "add \"{name}\" to the stage's grants.secrets.produce in the manifest"
+                ))
+            },
+        )
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        RECORDS.with(|r| {
+            r.borrow_mut().push(Record::SecretUntil(
+                name.to_string(),
+                value.to_string(),
+                expires_at,
+            ))
         });
         Ok(())
     }

@@ -30,10 +30,10 @@
 //!   per request; a body of N KiB gets N / `min_rate_kib_s` seconds more to be sent.
 //!
 //! The credential is not the stage's business: the host injects it into requests to the
-//! repository's origin (`grants.secrets.inject`). When an upstream authenticate stage's
-//! output carries `expires_at` (a trusted-publishing token lives 15 minutes), a file is not
-//! started within `expiry_margin_s` (default 60) of it: the stage fails with a retryable
-//! authentication error instead of sending with an expired token (re-running mints anew).
+//! repository's origin (`grants.secrets.inject`). An expiring credential (a
+//! trusted-publishing token lives 15 minutes) is the host's business too: it renews the
+//! secret by running the authenticate stage again before a request would carry it stale
+//! (`store-secret-until` in wit/stage.wit), so a long upload needs nothing here.
 //!
 //! Output: `{ "repository": "<as configured>", "files": [{ "filename", "sha256", "size",
 //! "status": "uploaded"|"skipped-identical"|"would-upload" }], "verified": bool,
@@ -48,12 +48,11 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use airlock_publish::index::{Index, SdkTransport};
 use airlock_publish::retry::RetryPolicy;
 use airlock_publish::{DistKind, Distribution, FileReport, FileStatus, Repository, folder};
-use airlock_stage::Category;
 use airlock_stage::http::Timeouts;
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
@@ -77,8 +76,6 @@ struct Config {
     dry_run: bool,
     #[serde(default)]
     timeouts: TimeoutConfig,
-    #[serde(default = "default_margin")]
-    expiry_margin_s: u64,
 }
 
 /// `timeouts` in the config (seconds; KiB/s).
@@ -112,37 +109,6 @@ impl TimeoutConfig {
             min_upload_rate: self.min_rate_kib_s * 1024,
         }
     }
-}
-
-fn default_margin() -> u64 {
-    60
-}
-
-/// An upstream authenticate stage's output, as far as token expiry goes.
-#[derive(Debug, Deserialize)]
-struct AuthOutput {
-    #[allow(dead_code)]
-    secret: String,
-    expires_at: Option<u64>,
-}
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// The error for a file not attempted because the token expires too soon.
-fn expiring(expires_at: u64, margin: u64, filename: &str) -> StageError {
-    StageError::new(
-        Category::Authentication,
-        format!(
-            "the upload token expires at {expires_at} (unix seconds), within {margin} s: {filename} was not started"
-        ),
-    )
-    .retryable(true)
-    .with_hint("trusted-publishing tokens live 15 minutes: re-run the authenticate and upload stages (files already uploaded are skipped as identical)")
 }
 
 /// "a.whl: uploaded; b.tar.gz: failed; c.whl: not attempted".
@@ -245,12 +211,6 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         dists.push((path, dist));
     }
     let total = dists.len() as u64;
-    let expires_at = req
-        .inputs
-        .values()
-        .filter_map(|v| serde_json::from_value::<AuthOutput>(v.clone()).ok())
-        .filter_map(|a| a.expires_at)
-        .min();
     let names: Vec<&str> = dists.iter().map(|(_, d)| d.filename.as_str()).collect();
     let mut reports: Vec<(String, FileReport)> = Vec::new();
     let fail = |reports: &[(String, FileReport)], i: usize, e: StageError| -> StageError {
@@ -313,15 +273,6 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
                 .with_policy(config.retry.clone())
                 .with_timeouts(config.timeouts.timeouts());
             for (i, (src, dist)) in dists.iter().enumerate() {
-                if let Some(exp) = expires_at
-                    && now_s() + config.expiry_margin_s >= exp
-                {
-                    return Err(fail(
-                        &reports,
-                        i,
-                        expiring(exp, config.expiry_margin_s, &dist.filename),
-                    ));
-                }
                 let existing = if config.check_existing {
                     match index.lookup_cached(dist) {
                         Ok(Some(listed)) => {
@@ -396,6 +347,7 @@ airlock_stage::export_stage!(run);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use airlock_stage::Category;
 
     /// The only test in this crate: it changes the process's current directory to a temp
     /// project, as the sandbox makes the project root the current directory.
@@ -464,23 +416,6 @@ mod tests {
         bad["artifacts"][0]["sha256"] = "00".repeat(32).into();
         let req = Request::new("upload", serde_json::Value::Null).with_input("build", bad);
         assert_eq!(run(&req).unwrap_err().category, Category::Validation);
-
-        // A trusted-publishing token about to expire: no file is started.
-        let req = Request::new(
-            "upload",
-            serde_json::json!({ "repository": "http://127.0.0.1:9/" }),
-        )
-        .with_input(
-            "authenticate",
-            serde_json::json!({ "mode": "trusted", "secret": "pypi-token", "expires_at": now_s() + 30 }),
-        );
-        let e = run(&req).unwrap_err();
-        assert_eq!(e.category, Category::Authentication);
-        assert!(e.retryable);
-        assert!(
-            e.message.contains("expires") && e.message.contains("not attempted"),
-            "{e}"
-        );
 
         // Natively there is no HTTP: an http repository fails cleanly, it does not panic.
         let req = Request::new(

@@ -236,7 +236,7 @@ impl PypiServer {
     /// until `/simple/` answers.
     pub fn start(auth: Option<(&str, &str)>) -> PypiServer {
         assert!(
-            python_has("pypiserver") && python_has("passlib"),
+            python_has("pypiserver") && python_has("passlib") && python_has("waitress"),
             "pypiserver is not installed: {INSTALL_REQUIREMENTS}"
         );
         let dir = tempfile::tempdir().unwrap();
@@ -252,6 +252,11 @@ impl PypiServer {
             "127.0.0.1",
             "-p",
             &port.to_string(),
+            // `auto` picks waitress (asserted above), which reads the whole upload before
+            // the app answers 401/403; the stdlib's wsgiref answers mid-body and resets
+            // the connection, which can hide the answer from the client.
+            "--server",
+            "auto",
         ]);
         match auth {
             None => {
