@@ -397,26 +397,29 @@ class Bench:
     # ------------------------------------------------------------ scale
 
     def gen_scan(self, proj: Path, n: int) -> None:
-        """pip-audit JSON: previous has n findings, current n with 10% replaced (10% new, 10% resolved)."""
+        """pip-audit JSON: previous has n findings, current n with 10% replaced (10% new, 10% resolved).
+
+        Five advisories per package; an advisory stays in its package between the scans, as in
+        a real project (the 10% new ones are in packages of their own)."""
         rnd = random.Random(n)
         sec = proj / "security"
 
-        def doc(ids):
-            deps = []
-            per = 5  # advisories per package
-            for k in range(0, len(ids), per):
-                vulns = [{"id": v, "fix_versions": [f"{rnd.randint(1, 9)}.{rnd.randint(0, 20)}.0"],
-                          "aliases": [f"CVE-2025-{abs(hash(v)) % 90000 + 10000}"],
-                          "description": f"Synthetic advisory {v}: " + "lorem ipsum dolor sit amet " * 6}
-                         for v in ids[k:k + per]]
-                deps.append({"name": f"pkg{k // per:05d}", "version": "1.0.0", "vulns": vulns})
+        def doc(items):
+            by_pkg: dict[str, list] = {}
+            for pkg, v in items:
+                by_pkg.setdefault(pkg, []).append(
+                    {"id": v, "fix_versions": [f"{rnd.randint(1, 9)}.{rnd.randint(0, 20)}.0"],
+                     "aliases": [f"CVE-2025-{int(v.split('-')[-1], 16 if v.startswith('GHSA') else 10) % 90000 + 10000}"],
+                     "description": f"Synthetic advisory {v}: " + "lorem ipsum dolor sit amet " * 6})
+            deps = [{"name": p, "version": "1.0.0", "vulns": vs} for p, vs in by_pkg.items()]
             return {"dependencies": deps, "fixes": []}
 
-        prev = [f"PYSEC-2025-{i:06d}" for i in range(n)]
-        cur = prev[n // 10:] + [f"GHSA-bnch-{i:04x}-{(i * 7919) % 65536:04x}" for i in range(n // 10)]
-        for name, ids in (("previous", prev), ("current", cur)):
+        prev = [(f"pkg{i // 5:05d}", f"PYSEC-2025-{i:06d}") for i in range(n)]
+        new = [(f"new{i // 5:05d}", f"GHSA-bnch-{i:04x}-{(i * 7919) % 65536:04x}") for i in range(n // 10)]
+        cur = prev[n // 10:] + new
+        for name, items in (("previous", prev), ("current", cur)):
             (sec / name).mkdir(parents=True, exist_ok=True)
-            (sec / name / "pip-audit.json").write_text(json.dumps(doc(ids)))
+            (sec / name / "pip-audit.json").write_text(json.dumps(doc(items)))
 
     def gen_project(self, proj: Path, n: int) -> None:
         """A pure-Python hatchling project of n .py files (subpackages of 100 modules)."""

@@ -75,3 +75,137 @@ pub fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out
 }
+
+/// A project folder holding `dist/` with the real mypylogger 0.2.8 wheel and sdist (what
+/// an upload stage publishes).
+pub fn dist_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = airlock_test_support::fixtures();
+    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
+    for f in [
+        airlock_test_support::MYPYLOGGER_WHEEL,
+        airlock_test_support::MYPYLOGGER_SDIST,
+    ] {
+        std::fs::copy(fx.join(f), dir.path().join("dist").join(f)).unwrap();
+    }
+    dir
+}
+
+/// One `airlock run --format json`: exit code, report, both streams, wall time.
+pub struct Run {
+    pub code: Option<i32>,
+    pub report: serde_json::Value,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: std::time::Duration,
+}
+
+impl Run {
+    /// The failure record of stage `id` (null when it did not fail).
+    pub fn failure(&self, id: &str) -> &serde_json::Value {
+        &stage(&self.report, id)["failure"]
+    }
+
+    /// The failure's message and hint, as the user sees them: `MESSAGE | hint: HINT`.
+    pub fn said(&self, id: &str) -> String {
+        let f = self.failure(id);
+        format!(
+            "{} | hint: {}",
+            f["message"].as_str().unwrap_or(""),
+            f["hint"].as_str().unwrap_or("")
+        )
+    }
+
+    /// The output of stage `id`.
+    pub fn output(&self, id: &str) -> &serde_json::Value {
+        &stage(&self.report, id)["output"]
+    }
+}
+
+/// Writes `manifest` to `PROJECT/release.toml` and runs it with `envs` (state in the
+/// default `PROJECT/.airlock/state`).
+pub fn run(project: &Path, manifest: &str, envs: &[(&str, &str)]) -> Run {
+    let path = project.join("release.toml");
+    std::fs::write(&path, manifest).unwrap();
+    let start = std::time::Instant::now();
+    let out = airlock(&["run", path.to_str().unwrap(), "--format", "json"], envs);
+    let elapsed = start.elapsed();
+    // On GitHub Actions (GITHUB_ACTIONS=true) the host prints workflow commands
+    // (`::error …`, `::add-mask::…`) on stdout before the JSON report.
+    let mut json = out.clone();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let start = text
+        .find("\n{")
+        .map(|i| i + 1)
+        .filter(|_| !text.starts_with('{'))
+        .unwrap_or(0);
+    json.stdout = text.as_bytes()[start..].to_vec();
+    Run {
+        code: out.status.code(),
+        report: report(&json),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed,
+    }
+}
+
+/// `(name, value)` pairs borrowed as [`airlock`] takes them.
+pub fn envs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, x)| (*k, x.as_str())).collect()
+}
+
+/// No secret in stdout, stderr or any file under `project` (the state folder, outputs,
+/// anything else written there; the wheel and sdist are skipped).
+pub fn assert_no_secret(r: &Run, project: &Path, secrets: &[&str]) {
+    // `::add-mask::VALUE` is the one place a secret may appear: it is how the host asks the
+    // GitHub Actions runner to mask the value in every later log line.
+    let visible = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (stdout, stderr) = (visible(&r.stdout), visible(&r.stderr));
+    let files = all_files(project);
+    for s in secrets {
+        assert!(!s.is_empty(), "an empty secret proves nothing");
+        assert!(!stdout.contains(s), "a secret leaked into stdout");
+        assert!(!stderr.contains(s), "a secret leaked into stderr");
+        for (path, bytes) in &files {
+            if path.extension().is_some_and(|e| e == "whl" || e == "gz") {
+                continue;
+            }
+            assert!(
+                !String::from_utf8_lossy(bytes).contains(s),
+                "a secret leaked into {}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The upload stage's `files` as (filename, status).
+pub fn upload_files(r: &Run) -> Vec<(String, String)> {
+    r.output("upload")["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["filename"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The files pypiserver holds, sorted.
+pub fn on_server(server: &airlock_test_support::PypiServer) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&server.packages)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    v.sort();
+    v
+}

@@ -2,7 +2,8 @@
 //! components, a real pypiserver on 127.0.0.1 with an htpasswd password, pip):
 //! - trusted publishing against stand-ins that follow the documented protocol field by
 //!   field: GitHub's ID token endpoint (`GET …&audience=X` with `Authorization: bearer
-//!   ACTIONS_ID_TOKEN_REQUEST_TOKEN` → `{"count", "value": JWT}`) and PyPI's
+//!   ACTIONS_ID_TOKEN_REQUEST_TOKEN` → `{"count", "value": JWT}`; the stand-in shared with
+//!   tests/aws.rs, `airlock_test_support::github`) and PyPI's
 //!   `/_/oidc/audience` (`{"audience"}`) and `/_/oidc/mint-token` (`{"token"}` →
 //!   `{"success", "token", "expires"}` or `422 {"message", "errors": [{code, description}]}`);
 //!   every failure mode checked by the message the user sees;
@@ -18,149 +19,24 @@ mod common;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use airlock_test_support::github::now_s;
+use airlock_test_support::http::{HttpReq, parse_head, read_head, read_request, respond, serve};
 use airlock_test_support::{
-    MYPYLOGGER_SDIST as SDIST, MYPYLOGGER_WHEEL as WHEEL, PypiServer, fixtures, pip_install,
+    ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec, MYPYLOGGER_SDIST as SDIST,
+    MYPYLOGGER_WHEEL as WHEEL, PypiServer, pip_install,
 };
-use common::{airlock, all_files, report, stage};
+use common::{assert_no_secret, dist_project, envs, on_server, run, upload_files};
 
 const API_TOKEN: &str = "pypi-AgEIcHlwaS5vcmcPublishTestApiToken42";
-const REQUEST_TOKEN: &str = "ghs-actions-request-token-9f8e7d6c5b4a";
 const MINTED: &str = "pypi-AgEIcHlwaS5vcmcMintedByTrustedPublishing77";
 
 // ---------------------------------------------------------------------------------------
-// A minimal HTTP/1.1 toolkit for the stand-ins and the proxy (one request per connection).
-
-/// A request read off a socket: the head as received, its parts, and the whole body.
-struct HttpReq {
-    head: Vec<u8>,
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl HttpReq {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads the head; returns it and the body bytes read past it.
-fn read_head(s: &mut TcpStream) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(p + 4);
-            return Ok((buf, rest));
-        }
-        let n = s.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn parse_head(head: &[u8]) -> (String, String, Vec<(String, String)>) {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split(' ');
-    let method = first.next().unwrap_or("").to_string();
-    let target = first.next().unwrap_or("").to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    (method, target, headers)
-}
-
-/// Reads the head and, when `whole_body`, the body (by Content-Length).
-fn read_request(s: &mut TcpStream, whole_body: bool) -> std::io::Result<HttpReq> {
-    let (head, mut body) = read_head(s)?;
-    let (method, target, headers) = parse_head(&head);
-    let mut req = HttpReq {
-        head,
-        method,
-        target,
-        headers,
-        body: Vec::new(),
-    };
-    let len: usize = req
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if whole_body {
-        let mut chunk = vec![0u8; 64 * 1024];
-        while body.len() < len {
-            let n = s.read(&mut chunk)?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    }
-    req.body = body;
-    Ok(req)
-}
-
-fn respond(s: &mut TcpStream, status: u16, headers: &[(&str, &str)], body: &[u8]) {
-    let mut out = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (n, v) in headers {
-        out.push_str(&format!("{n}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    let _ = s.write_all(out.as_bytes());
-    let _ = s.write_all(body);
-    let _ = s.flush();
-}
-
-/// Serves each connection on its own thread with `handle`; returns the port. The server
-/// lives as long as the test process.
-fn serve(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = Arc::new(handle);
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let h = handle.clone();
-            std::thread::spawn(move || {
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-                h(conn)
-            });
-        }
-    });
-    port
-}
-
-// ---------------------------------------------------------------------------------------
-// Trusted publishing stand-ins.
-
-fn b64url(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        let k = c.len() + 1;
-        for i in 0..k {
-            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
+// Trusted publishing stand-ins: GitHub's ID-token endpoint is the shared one
+// (airlock_test_support::github); PyPI's OIDC endpoints are here.
 
 /// What the index stand-in does.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -177,76 +53,39 @@ enum IndexMode {
     NotJson,
 }
 
-/// GitHub's token endpoint and the index's OIDC endpoints, on two ports.
+/// GitHub's token endpoint (the shared stand-in) and the index's OIDC endpoints.
 struct Oidc {
-    github: u16,
+    github: GithubOidc,
     index: u16,
-    /// The ID tokens issued (to check they never leak).
-    issued: Arc<Mutex<Vec<String>>>,
-    /// Requests seen, as `METHOD target authorization?`.
-    log: Arc<Mutex<Vec<String>>>,
+    /// Requests the index stand-in saw, as `METHOD target authorization?`.
+    index_log: Arc<Mutex<Vec<String>>>,
 }
 
+impl Oidc {
+    /// The ID tokens issued (to check they never leak).
+    fn issued(&self) -> Vec<String> {
+        self.github.issued()
+    }
+
+    /// Requests seen by both stand-ins, as `METHOD target authorization?`.
+    fn log(&self) -> Vec<String> {
+        let mut log = self.github.log.lock().unwrap().clone();
+        log.extend(self.index_log.lock().unwrap().iter().cloned());
+        log
+    }
+}
+
+/// The stand-ins: tokens for `octo/mypylogger`'s release workflow at `v0.2.8` in
+/// environment `pypi` (with `reusable`, its job runs `octo/shared`'s publish workflow);
+/// the index in `mode`.
 fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
-    let issued: Arc<Mutex<Vec<String>>> = Arc::default();
-    let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (iss, lg) = (issued.clone(), log.clone());
-    let github = serve(move |mut s| {
-        let Ok(req) = read_request(&mut s, true) else {
-            return;
-        };
-        let auth = req.header("authorization").unwrap_or("").to_string();
-        lg.lock().unwrap().push(format!(
-            "{} {} {}",
-            req.method,
-            req.target,
-            !auth.is_empty()
-        ));
-        // GitHub: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=AUD, bearer request token.
-        let ok_auth = auth.split_once(' ').is_some_and(|(scheme, tok)| {
-            scheme.eq_ignore_ascii_case("bearer") && tok == REQUEST_TOKEN
-        });
-        if !ok_auth {
-            return respond(
-                &mut s,
-                401,
-                &[("content-type", "application/json")],
-                br#"{"message":"Bad credentials"}"#,
-            );
-        }
-        let Some(aud) = req
-            .target
-            .split_once('?')
-            .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("audience=")))
-            .filter(|_| req.method == "GET" && req.target.contains("api-version=2.0"))
-        else {
-            return respond(&mut s, 400, &[], b"bad request");
-        };
-        let workflow = "octo/mypylogger/.github/workflows/release.yml@refs/tags/v0.2.8";
-        let claims = serde_json::json!({
-            "iss": "https://token.actions.githubusercontent.com", "aud": aud,
-            "sub": "repo:octo/mypylogger:environment:pypi", "repository": "octo/mypylogger",
-            "repository_owner": "octo", "repository_owner_id": "4242",
-            "workflow_ref": workflow,
-            "job_workflow_ref": if reusable { "octo/shared/.github/workflows/publish.yml@refs/heads/main" } else { workflow },
-            "ref": "refs/tags/v0.2.8", "environment": "pypi", "iat": 1_700_000_000, "exp": 4_000_000_000u64,
-        });
-        let jwt = format!(
-            "{}.{}.{}",
-            b64url(br#"{"alg":"RS256","typ":"JWT"}"#),
-            b64url(claims.to_string().as_bytes()),
-            b64url(b"signature-of-the-stand-in")
-        );
-        iss.lock().unwrap().push(jwt.clone());
-        let body = serde_json::json!({ "count": 1, "value": jwt }).to_string();
-        respond(
-            &mut s,
-            200,
-            &[("content-type", "application/json")],
-            body.as_bytes(),
-        );
+    let github = GithubOidc::start(IdTokenSpec {
+        reusable_workflow_ref: reusable
+            .then(|| "octo/shared/.github/workflows/publish.yml@refs/heads/main".to_string()),
+        ..IdTokenSpec::default()
     });
-    let (iss, lg) = (issued.clone(), log.clone());
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (iss, lg) = (github.issued.clone(), log.clone());
     let index = serve(move |mut s| {
         let Ok(req) = read_request(&mut s, true) else {
             return;
@@ -297,16 +136,8 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
     Oidc {
         github,
         index,
-        issued,
-        log,
+        index_log: log,
     }
-}
-
-fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -425,68 +256,6 @@ fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
 // ---------------------------------------------------------------------------------------
 // Running pipelines.
 
-/// A project folder holding `dist/` with the real mypylogger wheel and sdist.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let fx = fixtures();
-    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
-    for f in [WHEEL, SDIST] {
-        std::fs::copy(fx.join(f), dir.path().join("dist").join(f)).unwrap();
-    }
-    dir
-}
-
-struct Run {
-    code: Option<i32>,
-    report: serde_json::Value,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn failure(&self, id: &str) -> &serde_json::Value {
-        &stage(&self.report, id)["failure"]
-    }
-    /// The failure's message and hint, as the user sees them.
-    fn said(&self, id: &str) -> String {
-        let f = self.failure(id);
-        format!(
-            "{} | hint: {}",
-            f["message"].as_str().unwrap_or(""),
-            f["hint"].as_str().unwrap_or("")
-        )
-    }
-    fn output(&self, id: &str) -> &serde_json::Value {
-        &stage(&self.report, id)["output"]
-    }
-}
-
-fn run(project: &Path, manifest: &str, envs: &[(&str, &str)]) -> Run {
-    let path = project.join("release.toml");
-    std::fs::write(&path, manifest).unwrap();
-    let start = Instant::now();
-    let out = airlock(&["run", path.to_str().unwrap(), "--format", "json"], envs);
-    let elapsed = start.elapsed();
-    // On GitHub Actions (GITHUB_ACTIONS=true) the host prints workflow commands
-    // (`::error …`) on stdout before the JSON report.
-    let mut json = out.clone();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let start = text
-        .find("\n{")
-        .map(|i| i + 1)
-        .filter(|_| !text.starts_with('{'))
-        .unwrap_or(0);
-    json.stdout = text.as_bytes()[start..].to_vec();
-    Run {
-        code: out.status.code(),
-        report: report(&json),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed,
-    }
-}
-
 /// An upload-only pipeline: the API token from PYPI_TOKEN, injected by the host into the
 /// repository's origin. `extra` is appended to the upload config table.
 fn upload_manifest(repository: &str, extra: &str) -> String {
@@ -544,7 +313,7 @@ env = ["ACTIONS_ID_TOKEN_REQUEST_URL", "GITHUB_ACTIONS", "GITHUB_EVENT_NAME", "G
 secrets = {{ produce = ["pypi-token"], inject = [{{ secret = "actions-request-token", into = "http://127.0.0.1:{github}", as = "bearer" }}] }}
 "#,
         index = oidc.index,
-        github = oidc.github
+        github = oidc.github.port
     );
     if let Some(repo) = repository {
         m.push_str(&format!(
@@ -564,82 +333,14 @@ secrets = {{ inject = [{{ secret = "pypi-token", into = "{{config.repository}}",
     m
 }
 
-fn actions_env(oidc: &Oidc) -> Vec<(&'static str, String)> {
-    vec![
-        ("GITHUB_ACTIONS", "true".into()),
-        ("GITHUB_EVENT_NAME", "push".into()),
-        ("GITHUB_REPOSITORY", "octo/mypylogger".into()),
-        (
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            format!("http://127.0.0.1:{}/token?api-version=2.0", oidc.github),
-        ),
-        ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", REQUEST_TOKEN.into()),
-    ]
-}
-
-fn envs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    v.iter().map(|(k, x)| (*k, x.as_str())).collect()
-}
-
-/// No secret in stdout, stderr or any file under the project (state, outputs).
-fn assert_no_secret(r: &Run, project: &Path, secrets: &[&str]) {
-    // `::add-mask::VALUE` is the one place a secret may appear: it is how the host asks the
-    // GitHub Actions runner to mask the value in every later log line.
-    let visible = |text: &str| -> String {
-        text.lines()
-            .filter(|l| !l.starts_with("::add-mask::"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    let (stdout, stderr) = (visible(&r.stdout), visible(&r.stderr));
-    for s in secrets {
-        assert!(!stdout.contains(s), "a secret leaked into stdout");
-        assert!(!stderr.contains(s), "a secret leaked into stderr");
-        for (path, bytes) in all_files(project) {
-            if path.extension().is_some_and(|e| e == "whl" || e == "gz") {
-                continue;
-            }
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(s),
-                "a secret leaked into {}",
-                path.display()
-            );
-        }
-    }
-}
-
-fn files(r: &Run) -> Vec<(String, String)> {
-    r.output("upload")["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["filename"].as_str().unwrap().to_string(),
-                f["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn on_server(server: &PypiServer) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&server.packages)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
-        .collect();
-    v.sort();
-    v
-}
-
 // ---------------------------------------------------------------------------------------
 
 #[test]
 fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
     let oidc = start_oidc(IndexMode::Ok, false);
     let server = PypiServer::start(Some(("__token__", MINTED)));
-    let dir = project();
-    let env = actions_env(&oidc);
+    let dir = dist_project();
+    let env = oidc.github.actions_env();
     let r = run(
         dir.path(),
         &trusted_manifest(&oidc, Some(&server.url())),
@@ -651,17 +352,17 @@ fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
     assert_eq!(auth["audience"], "pypi");
     assert_eq!(auth["claims"]["repository"], "octo/mypylogger");
     assert!(auth["expires_at"].as_u64().unwrap() > now_s() + 800);
-    let mut names: Vec<String> = files(&r).into_iter().map(|(f, _)| f).collect();
+    let mut names: Vec<String> = upload_files(&r).into_iter().map(|(f, _)| f).collect();
     names.sort();
     assert_eq!(names, [WHEEL, SDIST]);
     assert!(
-        files(&r).iter().all(|(_, s)| s == "uploaded"),
+        upload_files(&r).iter().all(|(_, s)| s == "uploaded"),
         "{:?}",
-        files(&r)
+        upload_files(&r)
     );
     assert_eq!(r.output("upload")["verified"], true);
     // The protocol as the stand-ins saw it: the bearer only on the GitHub endpoint.
-    let log = oidc.log.lock().unwrap().clone();
+    let log = oidc.log();
     assert!(
         log.contains(&"GET /_/oidc/audience false".to_string()),
         "{log:?}"
@@ -675,13 +376,13 @@ fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
         "{log:?}"
     );
     pip_install(&server.simple(), "mypylogger==0.2.8", "mypylogger");
-    let jwt = oidc.issued.lock().unwrap()[0].clone();
-    assert_no_secret(&r, dir.path(), &[MINTED, REQUEST_TOKEN, &jwt]);
+    let jwt = oidc.issued()[0].clone();
+    assert_no_secret(&r, dir.path(), &[MINTED, ACTIONS_REQUEST_TOKEN, &jwt]);
 }
 
 #[test]
 fn trusted_publishing_failures_say_what_to_fix() {
-    let dir = project();
+    let dir = dist_project();
     // (index mode, reusable workflow, env changes, what the user must read)
     type Case = (
         IndexMode,
@@ -759,7 +460,7 @@ fn trusted_publishing_failures_say_what_to_fix() {
     ];
     for (mode, reusable, change, expected) in cases {
         let oidc = start_oidc(mode, reusable);
-        let mut env = actions_env(&oidc);
+        let mut env = oidc.github.actions_env();
         change(&mut env);
         let r = run(dir.path(), &trusted_manifest(&oidc, None), &envs(&env));
         assert_eq!(r.code, Some(1), "{mode:?}: {}", r.stderr);
@@ -775,8 +476,8 @@ fn trusted_publishing_failures_say_what_to_fix() {
                 "{mode:?} reusable={reusable}: {e:?} not in: {said}"
             );
         }
-        let jwts = oidc.issued.lock().unwrap().clone();
-        let mut secrets = vec![REQUEST_TOKEN, MINTED];
+        let jwts = oidc.issued();
+        let mut secrets = vec![ACTIONS_REQUEST_TOKEN, MINTED];
         secrets.extend(jwts.iter().map(String::as_str));
         assert_no_secret(&r, dir.path(), &secrets);
     }
@@ -803,7 +504,7 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
         let n_faults = faults.len();
         let dropped = matches!(faults[0], Fault::DropAnswer);
         let proxy = start_proxy(server.port, faults);
-        let dir = project();
+        let dir = dist_project();
         let repo = format!("http://127.0.0.1:{}/", proxy.port);
         let r = run(
             dir.path(),
@@ -811,7 +512,7 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
             &[("PYPI_TOKEN", API_TOKEN)],
         );
         assert_eq!(r.code, Some(0), "{name}: {}", r.stderr);
-        let fs = files(&r);
+        let fs = upload_files(&r);
         assert_eq!(fs.len(), 2, "{name}");
         assert!(fs.iter().all(|(_, s)| s == "uploaded"), "{name}: {fs:?}");
         assert_eq!(r.output("upload")["verified"], true, "{name}");
@@ -847,7 +548,7 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let dir = project();
+    let dir = dist_project();
     let repo = format!("http://127.0.0.1:{closed}/");
     let r = run(
         dir.path(),
@@ -866,7 +567,7 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
     // Retries exhausted: a network error, a non-zero exit, nothing on the index.
     let server = PypiServer::start(Some(("__token__", API_TOKEN)));
     let proxy = start_proxy(server.port, vec![Fault::Status(503, vec![]); 10]);
-    let dir = project();
+    let dir = dist_project();
     let repo = format!("http://127.0.0.1:{}/", proxy.port);
     let r = run(
         dir.path(),
@@ -892,7 +593,7 @@ fn credentials_duplicates_dry_run_and_install() {
     let server = PypiServer::start(Some(("__token__", API_TOKEN)));
     let proxy = start_proxy(server.port, vec![]);
     let repo = format!("http://127.0.0.1:{}/", proxy.port);
-    let dir = project();
+    let dir = dist_project();
 
     // Wrong credentials: an authentication error with a hint, never retried.
     let r = run(
@@ -914,9 +615,9 @@ fn credentials_duplicates_dry_run_and_install() {
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(
-        files(&r).iter().all(|(_, s)| s == "would-upload"),
+        upload_files(&r).iter().all(|(_, s)| s == "would-upload"),
         "{:?}",
-        files(&r)
+        upload_files(&r)
     );
     assert_eq!(r.output("upload")["dry_run"], true);
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 1);
@@ -929,7 +630,7 @@ fn credentials_duplicates_dry_run_and_install() {
         &[("PYPI_TOKEN", API_TOKEN)],
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    assert!(files(&r).iter().all(|(_, s)| s == "uploaded"));
+    assert!(upload_files(&r).iter().all(|(_, s)| s == "uploaded"));
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 3);
     let r = run(
         dir.path(),
@@ -938,9 +639,11 @@ fn credentials_duplicates_dry_run_and_install() {
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(
-        files(&r).iter().all(|(_, s)| s == "skipped-identical"),
+        upload_files(&r)
+            .iter()
+            .all(|(_, s)| s == "skipped-identical"),
         "{:?}",
-        files(&r)
+        upload_files(&r)
     );
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 3, "nothing sent");
     // Without the pre-check, the index's duplicate answer (409) is resolved the same way.
@@ -951,9 +654,11 @@ fn credentials_duplicates_dry_run_and_install() {
     );
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(
-        files(&r).iter().all(|(_, s)| s == "skipped-identical"),
+        upload_files(&r)
+            .iter()
+            .all(|(_, s)| s == "skipped-identical"),
         "{:?}",
-        files(&r)
+        upload_files(&r)
     );
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 5);
 

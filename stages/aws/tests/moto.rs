@@ -1,81 +1,17 @@
 //! The whole AWS flow against a real AWS emulator: moto (`moto[server]` from PyPI),
-//! started here on 127.0.0.1 on a free port and killed on drop. moto provides STS
+//! started on 127.0.0.1 on a free port and killed on drop ([`Moto`], shared with the host's
+//! end-to-end test tests/aws.rs). moto provides STS
 //! `AssumeRoleWithWebIdentity` (it accepts any web identity token) and Secrets Manager;
 //! the secrets are created with SigV4-signed `CreateSecret` requests. Requests go through a
 //! native (ureq) [`Transport`] standing in for the SDK's wasi:http. Network: 127.0.0.1 only.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use airlock_aws::{AwsConfig, Credentials, Endpoints, Transport, fetch_token, secrets, sts};
 use airlock_stage::http::{Request, Response};
 use airlock_stage::{Category, StageError};
-use airlock_test_support::{free_port, http_get, require_python_module};
+use airlock_test_support::{Moto, free_port};
 use base64::Engine;
-
-/// A moto server on 127.0.0.1; killed on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Moto {
-    /// Starts `python3 -m moto.server`; waits (at most 30 s) until it answers.
-    fn start() -> Moto {
-        Moto::start_with(None)
-    }
-
-    /// With `no_auth = Some(n)`, moto checks IAM authentication (signatures, access keys)
-    /// and authorization (policies) after the first `n` requests
-    /// (`INITIAL_NO_AUTH_ACTION_COUNT`).
-    fn start_with(no_auth: Option<u32>) -> Moto {
-        require_python_module("moto.server", "moto[server]");
-        let port = free_port();
-        let mut cmd = Command::new("python3");
-        if let Some(n) = no_auth {
-            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", n.to_string());
-        }
-        let child = cmd
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start moto server");
-        let moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
-            || !http_get(port, "/moto-api/").is_ok_and(|(s, _)| s != 0)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "moto did not answer on port {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A blocking native transport (ureq), bounded by a 30 s timeout.
 struct Native(ureq::Agent);
@@ -347,12 +283,12 @@ fn query(t: &mut Native, moto: &Moto, service: &str, params: &[(&str, &str)]) ->
 /// moto with IAM enforcement: it recomputes each SigV4 signature (botocore's signer) and
 /// evaluates the assumed role's policies. A role without permissions gets
 /// AccessDeniedException for the secret; a wrong secret key gets a signature error.
-/// Enforcement starts after 3 requests (CreateRole, CreateSecret, AssumeRoleWithWebIdentity):
-/// moto's check needs an `Authorization` header, which the (unsigned, as in AWS)
-/// AssumeRoleWithWebIdentity does not have.
+/// Enforcement starts after the role and the secret are created, and after one more request
+/// (AssumeRoleWithWebIdentity): moto's check needs an `Authorization` header, which the
+/// (unsigned, as in AWS) AssumeRoleWithWebIdentity does not have.
 #[test]
 fn with_iam_enforced() {
-    let moto = Moto::start_with(Some(3));
+    let moto = Moto::start();
     let mut t = Native::new();
     let trust = serde_json::json!({
         "Version": "2012-10-17",
@@ -372,6 +308,7 @@ fn with_iam_enforced() {
     );
     assert_eq!(r.status, 200, "CreateRole: {}", r.text());
     create_secret(&mut t, &moto, "pypi/plain", "pypi-plain-token");
+    moto.enforce_iam_after(1);
     let ep = Endpoints::single(&moto.url());
     let jwt = github_jwt("repo:octo/pkg:environment:pypi");
     let creds = sts::assume_role_with_web_identity(

@@ -1,6 +1,7 @@
 //! The build stage: builds the sdist and the wheel of the pure-Python project at the stage's
 //! root (the guest path `/`, i.e. the manifest's `[pipeline].project`) with
-//! [`airlock_pypkg`] (hatchling or flit_core semantics, from `[build-system]`), reproducibly,
+//! [`airlock_pypkg`] (hatchling, flit_core or uv_build semantics, from `[build-system]`),
+//! reproducibly,
 //! into `out`, and validates them as `twine check --strict` and PyPI would. See
 //! docs/build.md.
 //!
@@ -10,10 +11,12 @@
 //!   grant).
 //! - `source_date_epoch` (integer seconds): timestamp of every archive member; else the
 //!   `SOURCE_DATE_EPOCH` environment variable when granted and set; else hatchling's default
-//!   1580601600 (2020-02-02).
+//!   1580601600 (2020-02-02). uv_build projects ignore it, as uv_build does (their members
+//!   are dated 1980-01-01 in the wheel and 0 in the sdist).
 //! - `generator` (string, default `airlock-pypkg <version>`): the WHEEL `Generator:` value.
 //! - `sdist_compression_level` (1..=9, default 9 as hatchling and flit): the sdist's gzip
-//!   level; 6 halves the time for about 2% more bytes.
+//!   level; 6 halves the time for about 2% more bytes (uv_build projects always get 6,
+//!   uv_build's level).
 //! - `validate` (bool, default true): check every built file as `twine check --strict` and
 //!   PyPI's upload endpoint would ([`airlock_pypkg::validate`]) before writing it.
 //! - `mode` (`"build"`, default, or `"prebuilt"`): in prebuilt mode nothing is built; every
@@ -106,7 +109,7 @@ fn stage_error(root: &Path, e: Error) -> StageError {
         ),
         e @ (Error::Toml { .. } | Error::Invalid(_)) => StageError::validation(e.to_string())
             .with_hint(
-                "fix pyproject.toml (the PEP 621 [project] table, or the backend's [tool.hatch] / [tool.flit] settings)",
+                "fix pyproject.toml (the PEP 621 [project] table, or the backend's [tool.hatch] / [tool.flit] / [tool.uv.build-backend] settings)",
             ),
     }
 }
@@ -352,6 +355,37 @@ mod tests {
             std::fs::read(tmp.path().join("dist/demo_pkg-1.0-py2.py3-none-any.whl")).unwrap();
         assert_eq!(arts[1]["size"], bytes.len());
         assert_eq!(arts[1]["sha256"], airlock_pypkg::sha256_hex(&bytes));
+    }
+
+    #[test]
+    fn builds_a_uv_build_project() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir_all(dir.join("src/demo_pkg")).unwrap();
+        std::fs::write(
+            dir.join("pyproject.toml"),
+            "[build-system]\nrequires = [\"uv_build>=0.9,<0.10\"]\nbuild-backend = \"uv_build\"\n\n\
+             [project]\nname = \"Demo.Pkg\"\nversion = \"1.0\"\nreadme = \"README.md\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("README.md"), "# demo\n").unwrap();
+        std::fs::write(dir.join("src/demo_pkg/__init__.py"), "x = 1\n").unwrap();
+        let out = build(dir, &Config::default()).unwrap();
+        assert_eq!(out["backend"], "uv_build");
+        assert_eq!(out["name"], "Demo.Pkg");
+        let arts = out["artifacts"].as_array().unwrap();
+        assert_eq!(arts[0]["filename"], "demo_pkg-1.0.tar.gz");
+        assert_eq!(arts[1]["filename"], "demo_pkg-1.0-py3-none-any.whl");
+
+        // A missing module is a validation error naming the path uv_build looks for.
+        std::fs::remove_dir_all(dir.join("src")).unwrap();
+        let err = build(dir, &Config::default()).unwrap_err();
+        assert_eq!(err.category, Category::Validation);
+        assert!(
+            err.message.contains("src/demo_pkg/__init__.py"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -80,7 +80,8 @@ pub fn read_scan_with(dir: &Path, globs: &ReportGlobs, policy: &SeverityPolicy) 
     Ok(scan)
 }
 
-/// Keeps one finding per (tool family, id, package), the most severe.
+/// Keeps one finding per (tool family, id, package), the most severe, in first-seen order.
+/// Linear: one hash lookup per finding.
 fn dedup(findings: Vec<Finding>) -> Vec<Finding> {
     let key = |f: &Finding| {
         (
@@ -94,11 +95,20 @@ fn dedup(findings: Vec<Finding>) -> Vec<Finding> {
         )
     };
     let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut seen: std::collections::HashMap<_, usize> =
+        std::collections::HashMap::with_capacity(findings.len());
     for f in findings {
-        match out.iter_mut().find(|o| key(o) == key(&f)) {
-            Some(o) if f.severity > o.severity => *o = f,
-            Some(_) => {}
-            None => out.push(f),
+        match seen.entry(key(&f)) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let o = &mut out[*e.get()];
+                if f.severity > o.severity {
+                    *o = f;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push(f);
+            }
         }
     }
     out

@@ -2,18 +2,19 @@
 //! a project's name or version without running Python).
 //!
 //! - [`Buildable::load`]: reads `[build-system] build-backend` ([`detect_backend`]) and loads
-//!   the project with that backend's semantics: hatchling 1.27 ([`Project::load`]) or
-//!   flit_core 3.12 ([`flit::FlitProject::load`]); other backends are
-//!   [`Error::Unsupported`], naming them.
+//!   the project with that backend's semantics: hatchling 1.27 ([`Project::load`]),
+//!   flit_core 3.12 ([`flit::FlitProject::load`]) or uv_build 0.9
+//!   ([`uvbuild::UvProject::load`]); other backends are [`Error::Unsupported`], naming them.
 //! - [`project_name`], [`project_version`]: `[project].name` and the PEP 440 normalised
 //!   version (static, or hatchling's `[tool.hatch.version] path` parsed as text).
 //! - [`core_metadata`]: core metadata 2.4 text exactly as hatchling writes it (flit's is
-//!   written by [`flit`]).
+//!   written by [`flit`], uv_build's by [`uvbuild`]).
 //! - [`build_wheel`], [`build_sdist`], [`Buildable::wheel_bytes`], [`Buildable::sdist_bytes`]:
 //!   `{name}-{version}-{tag}.whl` ([PEP 427]/[PEP 491]) and `{name}-{version}.tar.gz`
 //!   ([PEP 517] sdist, [PEP 625] name), with the backend's file selection, member order,
 //!   permissions and timestamps, reproducible under `SOURCE_DATE_EPOCH` (default
-//!   1580601600 = 2020-02-02, hatchling's).
+//!   1580601600 = 2020-02-02, hatchling's; uv_build ignores it and stamps 1980-01-01 in
+//!   wheels and 0 in sdists, and so does [`uvbuild`]).
 //! - [`validate`]: checks a wheel or sdist (built here or elsewhere) as `twine check
 //!   --strict` and PyPI's upload endpoint would.
 //!
@@ -24,9 +25,10 @@
 //! says otherwise (set it to `hatchling 1.27.0` to compare against a hatchling wheel).
 //!
 //! Unsupported (an [`Error::Unsupported`] naming it): setup.py projects, backends other
-//! than `hatchling.build` and `flit_core.buildapi`, build/metadata hooks (compiled
-//! extensions), dynamic metadata other than the version (and flit's description), computed
-//! versions, `force-include`, `shared-data`, flit's `external-data`.
+//! than `hatchling.build`, `flit_core.buildapi` and `uv_build`, build/metadata hooks
+//! (compiled extensions), dynamic metadata other than the version (and flit's description;
+//! uv_build supports none), computed versions, `force-include`, `shared-data`, flit's
+//! `external-data`, uv_build requirement markers outside [`uvbuild`]'s reproduced subset.
 //!
 //! No subprocess, no network: everything is `std::fs` under the given project root, so it
 //! runs the same natively and in a wasm32-wasip2 component.
@@ -48,6 +50,7 @@ pub mod flit;
 pub mod metadata;
 pub mod project;
 pub mod select;
+pub mod uvbuild;
 pub mod validate;
 
 pub use error::{Error, Result};
@@ -65,12 +68,14 @@ pub const GENERATOR: &str = concat!("airlock-pypkg ", env!("CARGO_PKG_VERSION"))
 pub struct BuildOptions {
     /// Seconds since the epoch stamped on every member (zip DOS time in UTC, tar mtime,
     /// gzip header). Default [`DEFAULT_SOURCE_DATE_EPOCH`]. Zip cannot store times before
-    /// 1980; those are clamped to 1980-01-01.
+    /// 1980; those are clamped to 1980-01-01. Not used for uv_build projects: uv_build's
+    /// times are fixed (1980-01-01 in the wheel, 0 in the sdist).
     pub source_date_epoch: i64,
     /// The WHEEL file's `Generator:` value. Default [`GENERATOR`].
     pub generator: String,
     /// gzip level of the sdist, 1..=9. Default 9, what hatchling and flit use; 6 takes
     /// about half the time for about 2% more bytes (the sdist's members are the same).
+    /// uv_build projects always get level 6, uv_build's own.
     pub sdist_gzip_level: u32,
 }
 
@@ -395,6 +400,9 @@ pub fn source_date_epoch_from_env() -> Result<Option<i64>> {
     }
 }
 
+/// `build-system.build-backend` of uv's build backend.
+pub const UV_BUILD_BACKEND: &str = "uv_build";
+
 /// The PEP 517 build backends this crate reproduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -403,6 +411,8 @@ pub enum Backend {
     Hatchling,
     /// `flit_core.buildapi` (flit_core 3.12).
     FlitCore,
+    /// `uv_build` (uv_build 0.9, astral-sh/uv's `uv-build-backend`).
+    UvBuild,
 }
 
 impl Backend {
@@ -411,6 +421,7 @@ impl Backend {
         match self {
             Backend::Hatchling => project::HATCHLING_BACKEND,
             Backend::FlitCore => "flit_core.buildapi",
+            Backend::UvBuild => UV_BUILD_BACKEND,
         }
     }
 }
@@ -429,8 +440,9 @@ pub fn detect_backend(root: &Path) -> Result<Backend> {
     match backend {
         Some(project::HATCHLING_BACKEND) => Ok(Backend::Hatchling),
         Some("flit_core.buildapi") => Ok(Backend::FlitCore),
+        Some(UV_BUILD_BACKEND) => Ok(Backend::UvBuild),
         Some(other) => Err(Error::unsupported(format!(
-            "build backend `{other}` (this builder reproduces `hatchling.build` and `flit_core.buildapi`); \
+            "build backend `{other}` (this builder reproduces `hatchling.build`, `flit_core.buildapi` and `uv_build`); \
              build with `{other}` in a separate CI step and use the prebuilt mode"
         ))),
         None if root.join("setup.py").is_file() => Err(Error::unsupported(
@@ -438,7 +450,7 @@ pub fn detect_backend(root: &Path) -> Result<Backend> {
         )),
         None => Err(Error::unsupported(
             "no `build-system.build-backend` in pyproject.toml (PEP 517 then means setuptools); \
-             set `build-backend = \"hatchling.build\"` or `\"flit_core.buildapi\"`",
+             set `build-backend = \"hatchling.build\"`, `\"flit_core.buildapi\"` or `\"uv_build\"`",
         )),
     }
 }
@@ -450,16 +462,20 @@ pub enum Buildable {
     Hatchling(Box<Project>),
     /// A flit_core project.
     Flit(Box<flit::FlitProject>),
+    /// A uv_build project.
+    UvBuild(Box<uvbuild::UvProject>),
 }
 
 impl Buildable {
     /// Detects the backend ([`detect_backend`]) and loads the project at `root` with it.
     ///
-    /// Errors: as [`detect_backend`], [`Project::load`], [`flit::FlitProject::load`].
+    /// Errors: as [`detect_backend`], [`Project::load`], [`flit::FlitProject::load`],
+    /// [`uvbuild::UvProject::load`].
     pub fn load(root: &Path) -> Result<Buildable> {
         Ok(match detect_backend(root)? {
             Backend::Hatchling => Buildable::Hatchling(Box::new(Project::load(root)?)),
             Backend::FlitCore => Buildable::Flit(Box::new(flit::FlitProject::load(root)?)),
+            Backend::UvBuild => Buildable::UvBuild(Box::new(uvbuild::UvProject::load(root)?)),
         })
     }
 
@@ -468,6 +484,7 @@ impl Buildable {
         match self {
             Buildable::Hatchling(_) => Backend::Hatchling,
             Buildable::Flit(_) => Backend::FlitCore,
+            Buildable::UvBuild(_) => Backend::UvBuild,
         }
     }
 
@@ -476,6 +493,7 @@ impl Buildable {
         match self {
             Buildable::Hatchling(p) => &p.raw_name,
             Buildable::Flit(p) => &p.raw_name,
+            Buildable::UvBuild(p) => &p.raw_name,
         }
     }
 
@@ -484,6 +502,7 @@ impl Buildable {
         match self {
             Buildable::Hatchling(p) => &p.version,
             Buildable::Flit(p) => &p.version,
+            Buildable::UvBuild(p) => &p.version,
         }
     }
 
@@ -492,6 +511,7 @@ impl Buildable {
         match self {
             Buildable::Hatchling(p) => wheel_bytes(p, options),
             Buildable::Flit(p) => p.wheel_bytes(options),
+            Buildable::UvBuild(p) => p.wheel_bytes(options),
         }
     }
 
@@ -500,6 +520,7 @@ impl Buildable {
         match self {
             Buildable::Hatchling(p) => sdist_bytes(p, options),
             Buildable::Flit(p) => p.sdist_bytes(options),
+            Buildable::UvBuild(p) => p.sdist_bytes(options),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Conformance on real projects from PyPI, spread across hatchling and flit_core: each
+//! Conformance on real projects from PyPI, spread across hatchling, flit_core and uv_build: each
 //! published sdist is downloaded (cached under target/fixtures/pypi), unpacked, rebuilt by
 //! this crate, and compared with
 //! 1. the published wheel: the wheel member list (in order), METADATA field by field (all
@@ -6,9 +6,11 @@
 //!    version compared after PEP 440 normalisation), the RECORD hash and size of every file
 //!    outside `.dist-info`;
 //! 2. the published sdist: the member set;
-//! 3. the pinned backend itself (hatchling 1.27.0, flit_core 3.12.0, run on the same unpacked
-//!    sdist with the same SOURCE_DATE_EPOCH): the wheel's members, METADATA byte for byte
-//!    and RECORD, and the sdist's members;
+//! 3. the pinned backend itself (hatchling 1.27.0, flit_core 3.12.0, uv_build 0.9.5, run on
+//!    the same unpacked sdist with the same SOURCE_DATE_EPOCH): the wheel's members,
+//!    METADATA byte for byte and RECORD, and the sdist's members (for uv_build, the whole
+//!    ordered tar member list with its directory entries, against both the published sdist
+//!    and the pinned backend's);
 //!
 //! then `twine check --strict` runs on every output and pip installs every wheel, and the
 //! validator passes every output and every published file (no false positives).
@@ -33,6 +35,14 @@ const PROJECTS: &[(&str, &str, &str)] = &[
     ("typing_extensions", "4.16.0", "flit 3.12.0"),
     ("flit", "3.12.0", "flit 3.12.0"),
     ("flask", "3.1.2", "flit 3.12.0"),
+    // uv_build: src layout, a console script, a `python_version` marker.
+    ("styro", "0.1.32", "uv 0.9.11"),
+    // uv_build: src layout, a list of four module names, extras.
+    ("meatie", "0.1.28", "uv 0.8.24"),
+    // uv_build: flat layout (`module-root = ""`), extras, `requires-python` with two bounds.
+    ("that-depends", "3.9.0", "uv 0.9.7"),
+    // uv_build: src layout, extras (some naming the project itself), a `python_version` marker.
+    ("foamlib", "1.5.0", "uv 0.9.17"),
 ];
 
 const EPOCH: i64 = 1_700_000_000;
@@ -61,6 +71,16 @@ fn sdist_members(path: &Path) -> BTreeSet<String> {
                 .is_file()
                 .then(|| e.path().unwrap().to_string_lossy().into_owned())
         })
+        .collect()
+}
+
+/// Every member's raw path (directories included), in archive order.
+fn sdist_member_list(path: &Path) -> Vec<String> {
+    let f = std::fs::File::open(path).unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(f))
+        .entries()
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&e.unwrap().path_bytes()).into_owned())
         .collect()
 }
 
@@ -132,7 +152,7 @@ for backend, src, out in json.loads(sys.argv[2]):
         .unwrap();
     assert!(
         o.status.success(),
-        "reference builds failed (needs hatchling==1.27.0 and flit_core==3.12.0: {}):\n{}",
+        "reference builds failed (needs hatchling==1.27.0, flit_core==3.12.0, uv_build==0.9.5: {}):\n{}",
         airlock_test_support::INSTALL_REQUIREMENTS,
         String::from_utf8_lossy(&o.stderr)
     );
@@ -153,6 +173,7 @@ fn only(dir: &Path, ext: &str) -> PathBuf {
 fn rebuilds_of_real_projects_match_the_published_and_the_backends_files() {
     require_python_module("twine", "twine");
     require_python_module("flit_core.buildapi", "flit_core 3.12.0");
+    require_python_module("uv_build", "uv_build 0.9.5");
     let tmp = tempfile::tempdir().unwrap();
     let mut outputs = Vec::new();
     let mut jobs = Vec::new();
@@ -253,9 +274,19 @@ fn rebuilds_of_real_projects_match_the_published_and_the_backends_files() {
         // `flit build` (the flit command, not flit_core's PEP 517 hook) adds every file
         // under version control to the sdist: a superset of what the backend selects.
         let full_fat = generator.starts_with("flit") && so.is_subset(&st) && so != st;
-        let sdist_ok = so == st || full_fat;
+        let mut sdist_ok = so == st || full_fat;
         if !sdist_ok {
             row_fail.push(format!("sdist members: {}", diff(&so, &st)));
+        }
+        // uv_build writes directory entries: the whole ordered list must be the same.
+        let uv = generator.starts_with("uv ");
+        let ordered = sdist_member_list(&out.join(&sname));
+        if uv && ordered != sdist_member_list(sdist) {
+            sdist_ok = false;
+            row_fail.push(format!(
+                "sdist member list: ours {ordered:?} theirs {:?}",
+                sdist_member_list(sdist)
+            ));
         }
         // 3. The pinned backend on the same source.
         let ref_w = zip_members(&reference_wheel);
@@ -263,7 +294,8 @@ fn rebuilds_of_real_projects_match_the_published_and_the_backends_files() {
         let backend_ok = names(&ours_w) == names(&ref_w)
             && dist_info_file(&ours_w, "METADATA") == dist_info_file(&ref_w, "METADATA")
             && dist_info_file(&ours_w, "RECORD") == dist_info_file(&ref_w, "RECORD")
-            && so == ref_s;
+            && so == ref_s
+            && (!uv || ordered == sdist_member_list(&only(refs, ".tar.gz")));
         if !backend_ok {
             row_fail.push(format!(
                 "pinned backend: members {:?} vs {:?}\nMETADATA ours:\n{}\nMETADATA backend:\n{}\nsdist {}",

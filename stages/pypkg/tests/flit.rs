@@ -3,7 +3,7 @@
 //! module, scripts, gui-scripts, entry points, extras with markers, a license table file,
 //! an executable file, `[tool.flit.sdist]` include/exclude (with hidden files); the wheel's
 //! members, modes, METADATA, RECORD and the uncompressed sdist tar stream must be equal.
-//! Also: what is not supported is named (uv_build, a computed `__version__`).
+//! Also: what is not supported is named (pdm-backend, a computed `__version__`).
 
 use std::io::Read;
 use std::path::Path;
@@ -202,11 +202,11 @@ fn unsupported_backends_and_computed_versions_are_named() {
     write(
         tmp.path(),
         "pyproject.toml",
-        "[build-system]\nrequires = [\"uv_build\"]\nbuild-backend = \"uv_build\"\n[project]\nname = \"x\"\nversion = \"1\"\n",
+        "[build-system]\nrequires = [\"pdm-backend\"]\nbuild-backend = \"pdm.backend\"\n[project]\nname = \"x\"\nversion = \"1\"\n",
     );
     match Buildable::load(tmp.path()) {
         Err(Error::Unsupported(m)) => {
-            assert!(m.contains("`uv_build`") && m.contains("prebuilt"), "{m}")
+            assert!(m.contains("`pdm.backend`") && m.contains("prebuilt"), "{m}")
         }
         other => panic!("{other:?}"),
     }

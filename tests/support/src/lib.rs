@@ -1,6 +1,8 @@
 //! Shared support for airlock's tests: the real mypylogger 0.2.8 sdist and wheel from PyPI
-//! (downloaded once into `target/fixtures`), a real pypiserver on 127.0.0.1, and pip
-//! installing what was published.
+//! (downloaded once into `target/fixtures`), a real pypiserver on 127.0.0.1, pip
+//! installing what was published, a real moto server ([`moto`]), a stand-in for GitHub
+//! Actions' ID-token endpoint ([`github`]) and the small HTTP toolkit stand-ins are built
+//! with ([`http`]).
 //!
 //! Everything here needs Python with pip; pypiserver, hatchling and twine need `python3 -m
 //! pip install -r tests/requirements.txt`. Functions panic with that instruction when a tool
@@ -17,6 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+pub mod github;
+pub mod http;
+pub mod moto;
+
+pub use github::{ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec};
+pub use moto::Moto;
 
 /// The published wheel's file name.
 pub const MYPYLOGGER_WHEEL: &str = "mypylogger-0.2.8-py3-none-any.whl";
@@ -359,7 +368,9 @@ pub fn pip_install(index_url: &str, requirement: &str, module: &str) -> tempfile
 }
 
 /// A file of release `name==version` from PyPI, cached in `target/fixtures/pypi/`:
-/// the sdist (`sdist = true`, `pip download --no-binary :all:`) or the wheel
+/// the sdist (`sdist = true`, `pip download --no-binary NAME`: only this project from source,
+/// so its build backend may come as a wheel, e.g. uv_build, which has no pure-Python sdist)
+/// or the wheel
 /// (`--only-binary :all:`), downloaded once (into a temp dir beside it, then renamed into
 /// place, like [`fixtures`]). Panics with pip's output when it cannot be had.
 pub fn pypi_file(name: &str, version: &str, sdist: bool) -> PathBuf {
@@ -403,9 +414,9 @@ pub fn pypi_file(name: &str, version: &str, sdist: bool) -> PathBuf {
             "--no-deps",
         ])
         .arg(if sdist {
-            "--no-binary=:all:"
+            format!("--no-binary={name}")
         } else {
-            "--only-binary=:all:"
+            "--only-binary=:all:".to_string()
         })
         .arg("-d")
         .arg(tmp.path())
