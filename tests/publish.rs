@@ -10,6 +10,8 @@
 //! - a fault-injecting proxy in front of pypiserver: 503 twice, 429 with Retry-After, a
 //!   reset mid-body, a stalled answer, a success whose answer is dropped, and retries
 //!   exhausted; each ends with one copy on the index and the right report;
+//! - a trusted-publishing token that expires mid-upload, renewed by the host (the index in
+//!   front of pypiserver refuses expired tokens), and a renewal that fails;
 //! - wrong credentials (no retry), duplicates (identical: skipped; different: an error),
 //!   a dry run, pip install of what was uploaded;
 //! - no token (API token, request token, ID token, minted token) in any output or state.
@@ -51,6 +53,9 @@ enum IndexMode {
     NoPublisher,
     /// `503` HTML at mint-token.
     NotJson,
+    /// Mints a new token each time (see [`Oidc::minted`]), living `lifetime_s` seconds;
+    /// mints after the first `mints_ok` answer `503` HTML.
+    Expiring { lifetime_s: u64, mints_ok: usize },
 }
 
 /// GitHub's token endpoint (the shared stand-in) and the index's OIDC endpoints.
@@ -59,6 +64,8 @@ struct Oidc {
     index: u16,
     /// Requests the index stand-in saw, as `METHOD target authorization?`.
     index_log: Arc<Mutex<Vec<String>>>,
+    /// Tokens minted in [`IndexMode::Expiring`], with their `expires` (unix seconds).
+    minted: Arc<Mutex<Vec<(String, u64)>>>,
 }
 
 impl Oidc {
@@ -85,7 +92,8 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
         ..IdTokenSpec::default()
     });
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (iss, lg) = (github.issued.clone(), log.clone());
+    let minted: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
+    let (iss, lg, mn) = (github.issued.clone(), log.clone(), minted.clone());
     let index = serve(move |mut s| {
         let Ok(req) = read_request(&mut s, true) else {
             return;
@@ -127,6 +135,27 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
                 if mode == IndexMode::NoPublisher {
                     return respond(&mut s, 422, &json, br#"{"message":"Token request failed","errors":[{"code":"invalid-publisher","description":"valid token, but no corresponding publisher (All lookup strategies exhausted)"}]}"#);
                 }
+                if let IndexMode::Expiring {
+                    lifetime_s,
+                    mints_ok,
+                } = mode
+                {
+                    let mut minted = mn.lock().unwrap();
+                    if minted.len() >= mints_ok {
+                        return respond(
+                            &mut s,
+                            503,
+                            &[("content-type", "text/html")],
+                            b"<h1>503 Service Unavailable</h1>",
+                        );
+                    }
+                    let token = format!("pypi-AgEIcHlwaS5vcmcShortLived{:02}x", minted.len());
+                    let expires = now_s() + lifetime_s;
+                    minted.push((token.clone(), expires));
+                    let body =
+                        serde_json::json!({ "success": true, "token": token, "expires": expires });
+                    return respond(&mut s, 200, &json, body.to_string().as_bytes());
+                }
                 let body = serde_json::json!({ "success": true, "token": MINTED, "expires": now_s() + 900 }).to_string();
                 respond(&mut s, 200, &json, body.as_bytes());
             }
@@ -137,7 +166,48 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
         github,
         index,
         index_log: log,
+        minted,
     }
+}
+
+/// What an index does with an expired token: a gate in front of pypiserver (which runs
+/// without auth) that lets an upload POST through only with a token minted by `oidc` and
+/// not yet past its `expires`; otherwise `403`. Returns its port and, per POST, the index
+/// of the minted token it carried (or `None` when refused).
+fn start_token_gate(upstream: u16, oidc: &Oidc) -> (u16, Arc<Mutex<Vec<Option<usize>>>>) {
+    use base64::Engine as _;
+    let seen: Arc<Mutex<Vec<Option<usize>>>> = Arc::default();
+    let (minted, sn) = (oidc.minted.clone(), seen.clone());
+    let port = serve(move |mut s| {
+        let Ok(req) = read_request(&mut s, true) else {
+            return;
+        };
+        if req.method == "POST" {
+            let password = req
+                .header("authorization")
+                .and_then(|a| a.strip_prefix("Basic "))
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .and_then(|up| up.strip_prefix("__token__:").map(String::from));
+            let valid = minted
+                .lock()
+                .unwrap()
+                .iter()
+                .position(|(t, exp)| Some(t) == password.as_ref() && now_s() < *exp);
+            sn.lock().unwrap().push(valid);
+            if valid.is_none() {
+                return respond(
+                    &mut s,
+                    403,
+                    &[],
+                    b"Invalid or non-existent authentication information: the token has expired",
+                );
+            }
+        }
+        let answer = forward(upstream, &req);
+        let _ = s.write_all(&answer);
+    });
+    (port, seen)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -152,6 +222,8 @@ enum Fault {
     ResetMidBody,
     /// Reads the request, answers nothing for this long, then closes.
     Stall(Duration),
+    /// Forwards (the index stores the file), then waits this long before answering.
+    SlowAnswer(Duration),
     /// Forwards (the index stores the file), then closes without answering.
     DropAnswer,
 }
@@ -236,6 +308,12 @@ fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
                 let _ = forward(upstream, &req);
                 let _ = s.shutdown(Shutdown::Both);
             }
+            Some(Fault::SlowAnswer(d)) => {
+                f.fetch_add(1, Ordering::SeqCst);
+                let answer = forward(upstream, &req);
+                std::thread::sleep(d);
+                let _ = s.write_all(&answer);
+            }
             Some(Fault::ResetMidBody) => unreachable!(),
             None => {
                 if req.method == "POST" {
@@ -285,8 +363,8 @@ secrets = {{ inject = [{{ secret = "pypi-token", into = "{{config.repository}}",
     )
 }
 
-/// Trusted publishing: a token-mode stage turns ACTIONS_ID_TOKEN_REQUEST_TOKEN into a host
-/// secret that the host injects as bearer into the token endpoint's origin; the trusted
+/// Trusted publishing: the host reads ACTIONS_ID_TOKEN_REQUEST_TOKEN from its environment
+/// (`[secrets]`) and injects it as bearer into the token endpoint's origin; the trusted
 /// stage mints; the upload gets the minted token injected.
 fn trusted_manifest(oidc: &Oidc, repository: Option<&str>) -> String {
     let mut m = format!(
@@ -294,18 +372,12 @@ fn trusted_manifest(oidc: &Oidc, repository: Option<&str>) -> String {
 [pipeline]
 name = "trusted-test"
 
-[[stage]]
-id = "actions-token"
-component = "builtin:authenticate"
-config = {{ mode = "token", env = "ACTIONS_ID_TOKEN_REQUEST_TOKEN", secret = "actions-request-token", optional = true }}
-[stage.grants]
-env = ["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
-secrets = {{ produce = ["actions-request-token"] }}
+[secrets]
+actions-request-token = {{ env = "ACTIONS_ID_TOKEN_REQUEST_TOKEN" }}
 
 [[stage]]
 id = "authenticate"
 component = "builtin:authenticate"
-needs = ["actions-token"]
 config = {{ mode = "trusted", index = "http://127.0.0.1:{index}" }}
 [stage.grants]
 http = ["{{config.index}}", "http://127.0.0.1:{github}"]
@@ -378,6 +450,97 @@ fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
     pip_install(&server.simple(), "mypylogger==0.2.8", "mypylogger");
     let jwt = oidc.issued()[0].clone();
     assert_no_secret(&r, dir.path(), &[MINTED, ACTIONS_REQUEST_TOKEN, &jwt]);
+}
+
+/// A trusted-publishing token that expires during a multi-file upload: the host runs the
+/// authenticate stage again (a fresh ID token, a fresh mint) before the next request would
+/// carry the stale token. The index refuses expired tokens, so without the renewal the
+/// second file would be refused. When the renewal fails, the upload stops with an
+/// authentication error naming the credential, and nothing stale is sent.
+#[test]
+fn an_expiring_trusted_publishing_token_is_renewed_mid_upload() {
+    // Tokens live 4 s (renewed in their last 2 s); the index holds the first file's answer
+    // 4.5 s, so the second file starts after the first token expired.
+    let expiring = |mints_ok| IndexMode::Expiring {
+        lifetime_s: 4,
+        mints_ok,
+    };
+    for mints_ok in [10, 1] {
+        let oidc = start_oidc(expiring(mints_ok), false);
+        let server = PypiServer::start(None);
+        let (gate, seen) = start_token_gate(server.port, &oidc);
+        let proxy = start_proxy(gate, vec![Fault::SlowAnswer(Duration::from_millis(4500))]);
+        let dir = dist_project();
+        let repo = format!("http://127.0.0.1:{}/", proxy.port);
+        let env = oidc.github.actions_env();
+        let r = run(
+            dir.path(),
+            &trusted_manifest(&oidc, Some(&repo)),
+            &envs(&env),
+        );
+        let minted: Vec<String> = oidc
+            .minted
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, _)| t.clone())
+            .collect();
+        let seen = seen.lock().unwrap().clone();
+        if mints_ok > 1 {
+            assert_eq!(r.code, Some(0), "{}", r.stderr);
+            assert!(
+                upload_files(&r).iter().all(|(_, s)| s == "uploaded"),
+                "{:?}",
+                upload_files(&r)
+            );
+            assert_eq!(r.output("upload")["verified"], true);
+            assert_eq!(on_server(&server).len(), 2);
+            // Each POST carried a live token; the second a newer one than the first.
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            assert!(
+                seen.iter().all(Option::is_some),
+                "an expired token was sent: {seen:?}"
+            );
+            assert!(
+                seen[1] > seen[0],
+                "the second file went out with the first token: {seen:?}"
+            );
+            assert!(minted.len() >= 2, "{minted:?}");
+            assert_eq!(
+                oidc.issued().len(),
+                minted.len(),
+                "one fresh ID token per mint"
+            );
+            assert!(
+                r.stderr.contains("renewing secret \"pypi-token\"")
+                    && r.stderr.contains("running stage \"authenticate\" again"),
+                "{}",
+                r.stderr
+            );
+        } else {
+            // The renewal's mint fails: the second file is not sent with a stale token.
+            assert_eq!(r.code, Some(1), "{}", r.stderr);
+            let f = r.failure("upload");
+            assert_eq!(f["category"], "authentication", "{f}");
+            let said = r.said("upload");
+            assert!(
+                said.contains("credential \"pypi-token\" expires and could not be renewed")
+                    && said.contains("stage \"authenticate\" failed"),
+                "{said}"
+            );
+            assert!(
+                said.contains("not attempted") || said.contains(": failed"),
+                "{said}"
+            );
+            assert_eq!(seen.len(), 1, "only the first file went out: {seen:?}");
+            assert_eq!(on_server(&server).len(), 1);
+        }
+        let jwts = oidc.issued();
+        let mut secrets: Vec<&str> = minted.iter().map(String::as_str).collect();
+        secrets.push(ACTIONS_REQUEST_TOKEN);
+        secrets.extend(jwts.iter().map(String::as_str));
+        assert_no_secret(&r, dir.path(), &secrets);
+    }
 }
 
 #[test]

@@ -764,7 +764,7 @@ impl WasiHttpHooks for HttpPolicy {
                 {
                     renew(secret.clone()).await.map_err(|e| {
                         wasmtime_wasi_http::Error::InternalError(Some(format!(
-                            "secret \"{secret}\" expires and could not be renewed: {e}"
+                            "credential \"{secret}\" expires and could not be renewed: {e}"
                         )))
                     })?;
                 }

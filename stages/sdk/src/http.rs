@@ -297,12 +297,17 @@ pub enum FailureKind {
     LocalIo,
     /// The request itself is malformed (URL, method, header).
     Invalid,
+    /// The host could not supply the credential it injects into this request (a secret
+    /// stored with `store-secret-until` that expired and could not be renewed). Nothing was
+    /// sent.
+    Credential,
 }
 
 /// A failed exchange (no HTTP answer, or an unreadable one). Converts into a
 /// [`StageError`]: `Denied` → [`Category::Capability`]; `Connect`, `Broken`, `Timeout` →
 /// retryable [`Category::Network`]; `TooLarge` → [`Category::Network`], not retryable;
-/// `LocalIo` → [`Category::Validation`]; `Invalid` → [`Category::Configuration`].
+/// `LocalIo` → [`Category::Validation`]; `Invalid` → [`Category::Configuration`];
+/// `Credential` → [`Category::Authentication`], not retryable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpError {
     /// What kind of failure.
@@ -339,6 +344,8 @@ impl From<HttpError> for StageError {
             FailureKind::TooLarge => StageError::new(Category::Network, text),
             FailureKind::LocalIo => StageError::validation(text),
             FailureKind::Invalid => StageError::config(text),
+            FailureKind::Credential => StageError::new(Category::Authentication, text)
+                .with_hint("the host ran the stage that produced the credential again and it did not give a fresh one: see that stage's log lines above"),
         }
     }
 }
@@ -457,6 +464,11 @@ mod wasm {
                 "the connection was reset or closed before a complete answer; the server may have processed the request".into(),
             ),
             E::HttpResponseBodySize(_) => (FailureKind::TooLarge, format!("{code:?}")),
+            // The host's refusal to send without a fresh credential (wit/stage.wit,
+            // store-secret-until): internal-error("credential …").
+            E::InternalError(Some(m)) if m.starts_with("credential ") => {
+                (FailureKind::Credential, m.clone())
+            }
             E::HttpRequestUriInvalid
             | E::HttpRequestMethodInvalid
             | E::HttpRequestHeaderSize(_)
