@@ -270,75 +270,97 @@ pub struct Decision {
 }
 
 /// The security reasons for an automatic release, as (rule, sentence); empty when the
-/// changes do not call for one. Without a baseline, new findings are not reasons.
+/// changes do not call for one. Without a baseline, new findings are not reasons. Each
+/// sentence names at most [`MAX_LISTED`] findings ("… and N more"): the detect output has
+/// them all.
 pub fn security_reasons(report: &DetectReport, t: &Thresholds) -> Vec<(&'static str, String)> {
     let mut reasons = Vec::new();
     let c = &report.changes;
-    if let (true, Some(min)) = (report.baseline, t.new) {
-        let new: Vec<&Finding> = c.new.iter().filter(|f| f.severity >= min).collect();
-        if !new.is_empty() {
-            reasons.push((
-                "new",
-                format!(
-                    "{} new finding{} at or above {min} (rule new): {}",
-                    new.len(),
-                    plural(new.len()),
-                    labels(new.iter().copied())
-                ),
-            ));
+    let mut push = |rule: &'static str, head: String, items: Vec<String>| {
+        if !items.is_empty() {
+            reasons.push((rule, format!("{head}: {}", listed(items))));
         }
+    };
+    if let (true, Some(min)) = (report.baseline, t.new) {
+        let new: Vec<String> = c
+            .new
+            .iter()
+            .filter(|f| f.severity >= min)
+            .map(label)
+            .collect();
+        let n = new.len();
+        push(
+            "new",
+            format!("{n} new finding{} at or above {min} (rule new)", plural(n)),
+            new,
+        );
     }
     if let Some(min) = t.resolved {
-        let resolved: Vec<&Finding> = c.resolved.iter().filter(|f| f.severity >= min).collect();
-        if !resolved.is_empty() {
-            reasons.push((
-                "resolved",
-                format!(
-                    "{} finding{} resolved (rule resolved, at or above {min}): {}",
-                    resolved.len(),
-                    plural(resolved.len()),
-                    labels(resolved.iter().copied())
-                ),
-            ));
-        }
+        let resolved: Vec<String> = c
+            .resolved
+            .iter()
+            .filter(|f| f.severity >= min)
+            .map(label)
+            .collect();
+        let n = resolved.len();
+        push(
+            "resolved",
+            format!(
+                "{n} finding{} resolved (rule resolved, at or above {min})",
+                plural(n)
+            ),
+            resolved,
+        );
     }
     if let Some(min) = t.raised {
-        let raised: Vec<_> = c
+        let raised: Vec<String> = c
             .severity_changed
             .iter()
             .filter(|s| s.to >= min && s.to > s.from)
-            .collect();
-        if !raised.is_empty() {
-            reasons.push((
-                "raised",
+            .map(|s| {
                 format!(
-                    "severity raised to {min} or above (rule raised): {}",
-                    raised
-                        .iter()
-                        .map(|s| format!(
-                            "{} ({} → {}, set by {})",
-                            s.finding.label(),
-                            s.from,
-                            s.to,
-                            s.finding.severity_source
-                        ))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
+                    "{} ({} → {}, set by {})",
+                    s.finding.label(),
+                    s.from,
+                    s.to,
+                    s.finding.severity_source
+                )
+            })
+            .collect();
+        push(
+            "raised",
+            format!("severity raised to {min} or above (rule raised)"),
+            raised,
+        );
     }
     reasons
 }
+
+/// How many findings a reason sentence names before "… and N more".
+pub const MAX_LISTED: usize = 10;
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn labels<'a>(fs: impl Iterator<Item = &'a Finding>) -> String {
-    fs.map(|f| format!("{} ({}, {})", f.label(), f.severity, f.severity_source))
+fn label(f: &Finding) -> String {
+    format!("{} ({}, {})", f.label(), f.severity, f.severity_source)
+}
+
+/// `items` joined with ", ", the first [`MAX_LISTED`] of them and "… and N more".
+fn listed(items: Vec<String>) -> String {
+    let more = items.len().saturating_sub(MAX_LISTED);
+    let mut text = items
+        .into_iter()
+        .take(MAX_LISTED)
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if more > 0 {
+        text.push_str(&format!(
+            ", … and {more} more (the detect output lists all)"
+        ));
+    }
+    text
 }
 
 /// Strips one leading `v`/`V` from a tag (`v0.2.8` → `0.2.8`).
@@ -843,6 +865,16 @@ fn release_notes(
 mod tests {
     use super::*;
     use crate::model::{Changes, SeverityChange, Summary, Tool};
+
+    #[test]
+    fn long_reason_lists_name_ten_findings_and_count_the_rest() {
+        let items: Vec<String> = (0..12).map(|i| format!("F-{i}")).collect();
+        let text = listed(items);
+        assert!(text.starts_with("F-0, F-1,"), "{text}");
+        assert!(text.contains("F-9, … and 2 more"), "{text}");
+        assert!(!text.contains("F-10"), "{text}");
+        assert_eq!(listed(vec!["A".into(), "B".into()]), "A, B");
+    }
 
     fn finding(id: &str, sev: Severity) -> Finding {
         Finding {
