@@ -125,6 +125,16 @@ pub fn serve(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
     port
 }
 
+/// A minimal HTTP/1.0 GET to 127.0.0.1:`port` `path`: (status, body). Bounded by a 10 s
+/// timeout.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    exchange(
+        port,
+        &format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"),
+        b"",
+    )
+}
+
 /// A minimal HTTP/1.0 POST of `body` (as `content_type`) to 127.0.0.1:`port` `path`:
 /// (status, body). Bounded by a 10 s timeout.
 pub fn http_post(
@@ -133,13 +143,19 @@ pub fn http_post(
     content_type: &str,
     body: &[u8],
 ) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
+    let head = format!(
         "POST {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
-    )?;
+    );
+    exchange(port, &head, body)
+}
+
+/// Sends `head` and `body` to 127.0.0.1:`port` and reads the answer to EOF (HTTP/1.0):
+/// (status, body; status 0 when the answer is not HTTP). 10 s read timeout.
+fn exchange(port: u16, head: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(head.as_bytes())?;
     s.write_all(body)?;
     let mut text = String::new();
     s.read_to_string(&mut text)?;

@@ -13,8 +13,7 @@
 //! unpack, and test processes of different crates (which run in any order, possibly at
 //! once) download and unpack into temp dirs beside the final paths and rename into place.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -23,6 +22,8 @@ use std::time::{Duration, Instant};
 pub mod github;
 pub mod http;
 pub mod moto;
+
+pub use http::{http_get, http_post};
 
 pub use github::{ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec};
 pub use moto::Moto;
@@ -207,26 +208,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A minimal HTTP/1.0 GET to 127.0.0.1:`port` `path`: (status, body). Bounded by a 10 s
-/// timeout.
-pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n")?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
 }
 
 /// A real pypiserver on 127.0.0.1 serving a fresh temp folder; killed on drop.

@@ -13,8 +13,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::http::http_get;
 use crate::http::http_post;
-use crate::{free_port, http_get, require_python_module};
+use crate::{free_port, require_python_module};
 
 /// Defines `client(service, region="us-east-1")` (boto3 with the admin credentials
 /// `testing`/`testing`, bounded timeouts, no retry) and `ARGS` for a script run by
