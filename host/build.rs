@@ -87,6 +87,14 @@ fn build_stages(root: &Path, target_dir: &Path) {
             "--target-dir",
         ])
         .arg(target_dir);
+    // wasm SIMD (wasmtime enables it by default): zlib-rs then uses its simd128 paths for
+    // deflate's match search and hash sliding and for inflate, the bulk of the build stage's
+    // time on a large sdist. Only the wasm target gets it (build scripts and proc-macros
+    // are native), and it is merged with any rustflags a packager configures for the target.
+    cmd.args([
+        "--config",
+        r#"target.wasm32-wasip2.rustflags = ["-C", "target-feature=+simd128"]"#,
+    ]);
     for (_, package) in STAGES {
         cmd.args(["-p", package]);
     }

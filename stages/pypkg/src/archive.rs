@@ -1,13 +1,15 @@
 //! Archive writers that lay out bytes exactly as CPython's `zipfile` and `tarfile` (PAX
 //! format) + `gzip` do when hatchling drives them, so the only difference from a hatchling
-//! build is the deflate stream itself (this crate uses miniz_oxide, CPython uses zlib; both
-//! are valid DEFLATE, the compressed bytes differ).
+//! build is the deflate stream itself (this crate uses zlib-rs, CPython uses zlib; both are
+//! valid DEFLATE, the compressed bytes differ).
 //!
 //! Zip ([APPNOTE]): no data descriptors, no extra fields, version made by 2.0 on Unix,
 //! version needed 2.0, method 8 (deflate, level 6), UTF-8 flag only for non-ASCII names.
 //! Tar: POSIX.1-2001 ustar headers with `ustar\000` magic, a `././@PaxHeader` record only
-//! for long or non-ASCII names, two zero blocks, padded to 10240 bytes; gzip level 9 with
-//! a fixed header mtime, no file name, OS 255.
+//! for long or non-ASCII names, two zero blocks, padded to 10240 bytes; gzip with a fixed
+//! header mtime, no file name, OS 255 (level 9 as the backends write it with [`gzip`], or
+//! the level given to [`gzip_level`]; sdists use 6 by default, see
+//! [`crate::BuildOptions::sdist_gzip_level`]).
 //!
 //! [APPNOTE]: https://pkware.cachefly.net/webdocs/casestudies/APPNOTE.TXT
 

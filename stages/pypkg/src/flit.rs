@@ -224,29 +224,60 @@ fn glob_files(
     field: &str,
     must_match: bool,
 ) -> Result<Vec<String>> {
-    let mut found = Vec::new();
+    // The patterns up to the first invalid one are matched in one walk, as deep as the
+    // deepest of them reaches; errors come in pattern order as if each were walked in turn.
+    let mut globs = Vec::new();
+    let mut invalid = None;
     for pattern in patterns {
         if pattern.starts_with('/') || pattern.contains("..") {
-            return Err(Error::invalid(format!(
+            invalid = Some(Error::invalid(format!(
                 "invalid glob pattern in `{field}`: {pattern:?} (relative, without `..`)"
             )));
+            break;
         }
-        let glob = globset::GlobBuilder::new(pattern)
+        match globset::GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
-            .map_err(|e| Error::invalid(format!("bad glob in `{field}`: {e}")))?
-            .compile_matcher();
-        let before = found.len();
-        crate::select::walk_files(root, |rel, _| {
-            if glob.is_match(rel) && !rel.split('/').any(|c| c.starts_with('.')) {
+        {
+            Ok(g) => globs.push((pattern, g.compile_matcher())),
+            Err(e) => {
+                invalid = Some(Error::invalid(format!("bad glob in `{field}`: {e}")));
+                break;
+            }
+        }
+    }
+    let mut found = Vec::new();
+    let mut matched = vec![false; globs.len()];
+    if !globs.is_empty() {
+        let max_depth = globs
+            .iter()
+            .map(|(p, _)| crate::select::glob_depth(p))
+            .max()
+            .unwrap_or(0);
+        crate::select::walk_files_to_depth(root, max_depth, |rel, _| {
+            if rel.split('/').any(|c| c.starts_with('.')) {
+                return;
+            }
+            let mut hit = false;
+            for (i, (_, glob)) in globs.iter().enumerate() {
+                if glob.is_match(rel) {
+                    matched[i] = true;
+                    hit = true;
+                }
+            }
+            if hit {
                 found.push(rel.to_string());
             }
         })?;
-        if must_match && found.len() == before {
-            return Err(Error::invalid(format!(
-                "no files found for `{field}` pattern {pattern:?}"
-            )));
-        }
+    }
+    if must_match && let Some(i) = matched.iter().position(|m| !m) {
+        return Err(Error::invalid(format!(
+            "no files found for `{field}` pattern {:?}",
+            globs[i].0
+        )));
+    }
+    if let Some(e) = invalid {
+        return Err(e);
     }
     found.sort();
     found.dedup();
@@ -750,8 +781,8 @@ impl FlitProject {
             format!("{}/", self.prefix)
         };
         for (abs, rel) in self.module_files()? {
-            let data = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
-            let mode = normalize_file_permissions(crate::file_mode(&abs)?) & 0xFFFF;
+            let (data, mode) = crate::read_file(&abs)?;
+            let mode = normalize_file_permissions(mode) & 0xFFFF;
             add(
                 &mut zip,
                 rel.strip_prefix(&strip).unwrap_or(&rel),
@@ -777,8 +808,8 @@ impl FlitProject {
         }
         for lic in &self.license_files {
             let abs = self.root.join(lic);
-            let data = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
-            let mode = normalize_file_permissions(crate::file_mode(&abs)?) & 0xFFFF;
+            let (data, mode) = crate::read_file(&abs)?;
+            let mode = normalize_file_permissions(mode) & 0xFFFF;
             add(
                 &mut zip,
                 &format!("{dist_info}/licenses/{lic}"),
@@ -868,8 +899,8 @@ impl FlitProject {
         let mut tar = archive::TarWriter::new();
         for rel in self.sdist_files()? {
             let abs = self.root.join(&rel);
-            let data = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
-            let mode = normalize_file_permissions(crate::file_mode(&abs)?) & 0o7777;
+            let (data, mode) = crate::read_file(&abs)?;
+            let mode = normalize_file_permissions(mode) & 0o7777;
             tar.add(&format!("{dist}/{rel}"), &data, mode, mtime);
         }
         tar.add(
@@ -899,10 +930,16 @@ fn list_tree(root: &Path) -> Result<Vec<(String, bool)>> {
             } else {
                 format!("{rel}/{name}")
             };
-            let Ok(meta) = std::fs::metadata(e.path()) else {
-                continue;
+            // The listing's own type; only a symlink needs a `stat` (one host call per
+            // entry in the component) to be followed.
+            let is_dir = match e.file_type() {
+                Ok(t) if !t.is_symlink() => t.is_dir(),
+                _ => match std::fs::metadata(e.path()) {
+                    Ok(meta) => meta.is_dir(),
+                    Err(_) => continue,
+                },
             };
-            if meta.is_dir() {
+            if is_dir {
                 if name == ".git" {
                     continue;
                 }
@@ -919,29 +956,55 @@ fn list_tree(root: &Path) -> Result<Vec<(String, bool)>> {
     Ok(out)
 }
 
+/// One component of a [`pyglob_match`] pattern, compiled once per pattern (not once per
+/// path compared: that compiled a regex per pattern component and tree entry).
+enum PyGlobPart<'a> {
+    /// `**`: any number of components.
+    Recursive,
+    /// `*`, `?`, `[…]` within a component; `None` when the component is not a valid glob
+    /// (it then matches nothing).
+    Glob(&'a str, Option<globset::GlobMatcher>),
+}
+
+impl<'a> PyGlobPart<'a> {
+    fn compile(components: &[&'a str]) -> Vec<PyGlobPart<'a>> {
+        components
+            .iter()
+            .map(|&c| {
+                if c == "**" {
+                    PyGlobPart::Recursive
+                } else {
+                    let m = globset::GlobBuilder::new(c)
+                        .literal_separator(true)
+                        .build()
+                        .ok()
+                        .map(|g| g.compile_matcher());
+                    PyGlobPart::Glob(c, m)
+                }
+            })
+            .collect()
+    }
+}
+
 /// Python's `glob(pattern, recursive=True)` match of one relative path: `**` as a whole
 /// component matches any number of components; `*`, `?`, `[…]` match within a component;
 /// wildcards do not match names starting with `.` unless the pattern component does.
-fn pyglob_match(pattern: &[&str], path: &[&str]) -> bool {
+fn pyglob_match(pattern: &[PyGlobPart<'_>], path: &[&str]) -> bool {
     match (pattern.first(), path.first()) {
         (None, None) => true,
         (None, Some(_)) => false,
-        (Some(&"**"), _) => {
+        (Some(PyGlobPart::Recursive), _) => {
             pyglob_match(&pattern[1..], path)
                 || (!path.is_empty()
                     && !path[0].starts_with('.')
                     && pyglob_match(pattern, &path[1..]))
         }
         (Some(_), None) => false,
-        (Some(p), Some(c)) => {
+        (Some(PyGlobPart::Glob(p, m)), Some(c)) => {
             if c.starts_with('.') && !p.starts_with('.') {
                 return false;
             }
-            let ok = globset::GlobBuilder::new(p)
-                .literal_separator(true)
-                .build()
-                .map(|g| g.compile_matcher().is_match(c))
-                .unwrap_or(false);
+            let ok = m.as_ref().is_some_and(|m| m.is_match(c));
             ok && pyglob_match(&pattern[1..], &path[1..])
         }
     }
@@ -968,6 +1031,7 @@ impl FilePatterns {
                 .split('/')
                 .filter(|c| !c.is_empty() && *c != ".")
                 .collect();
+            let comps = PyGlobPart::compile(&comps);
             for (rel, is_dir) in tree {
                 let parts: Vec<&str> = rel.split('/').collect();
                 if pyglob_match(&comps, &parts) {
@@ -999,8 +1063,13 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(PathBuf, String)>) -> Result<()> {
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let e = e.map_err(|e| Error::io(dir, e))?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let meta = std::fs::metadata(e.path()).map_err(|err| Error::io(&e.path(), err))?;
-        if meta.is_dir() {
+        let is_dir = match e.file_type() {
+            Ok(t) if !t.is_symlink() => t.is_dir(),
+            _ => std::fs::metadata(e.path())
+                .map_err(|err| Error::io(&e.path(), err))?
+                .is_dir(),
+        };
+        if is_dir {
             if name != "__pycache__" {
                 dirs.push(name);
             }

@@ -63,6 +63,9 @@ pub const DEFAULT_SOURCE_DATE_EPOCH: i64 = 1_580_601_600;
 /// This crate's `Generator` line value: `airlock-pypkg <crate version>`.
 pub const GENERATOR: &str = concat!("airlock-pypkg ", env!("CARGO_PKG_VERSION"));
 
+/// The sdist's default gzip level ([`BuildOptions::sdist_gzip_level`]): 6, zlib's default.
+pub const DEFAULT_SDIST_GZIP_LEVEL: u32 = 6;
+
 /// How to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildOptions {
@@ -73,9 +76,11 @@ pub struct BuildOptions {
     pub source_date_epoch: i64,
     /// The WHEEL file's `Generator:` value. Default [`GENERATOR`].
     pub generator: String,
-    /// gzip level of the sdist, 1..=9. Default 9, what hatchling and flit use; 6 takes
-    /// about half the time for about 2% more bytes (the sdist's members are the same).
-    /// uv_build projects always get level 6, uv_build's own.
+    /// gzip level of the sdist, 1..=9. Default [`DEFAULT_SDIST_GZIP_LEVEL`] (6); hatchling
+    /// and flit use 9, which zlib-rs compresses 2-3x slower, to within about 1% of the same
+    /// size (on mypylogger 0.2.8, level 9 is 1% *larger* than 6). The compressed bytes differ
+    /// from the backends' at any level (zlib-rs is not CPython's zlib); the sdist's members
+    /// and its tar stream are the same. uv_build projects always get level 6, uv_build's own.
     pub sdist_gzip_level: u32,
 }
 
@@ -84,7 +89,7 @@ impl Default for BuildOptions {
         BuildOptions {
             source_date_epoch: DEFAULT_SOURCE_DATE_EPOCH,
             generator: GENERATOR.to_string(),
-            sdist_gzip_level: 9,
+            sdist_gzip_level: DEFAULT_SDIST_GZIP_LEVEL,
         }
     }
 }
@@ -133,21 +138,43 @@ pub fn normalize_file_permissions(st_mode: u32) -> u32 {
     m
 }
 
-/// `st_mode` of a regular file (type bits included). Without Unix permissions (WASI) every
-/// file is `0o100644`: a sandboxed build cannot see executable bits.
-pub(crate) fn file_mode(path: &Path) -> Result<u32> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+/// `st_mode` of a regular file's metadata (type bits included). Without Unix permissions
+/// (WASI) every file is `0o100644`: a sandboxed build cannot see executable bits.
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let _ = &meta;
-        Ok(meta.mode())
+        meta.mode()
     }
     #[cfg(not(unix))]
     {
         let _ = meta;
-        Ok(0o100644)
+        0o100644
     }
+}
+
+/// A file's contents and `st_mode` (see [`mode_of`]), from one open: one `stat` of the
+/// handle gives both the mode and the size, and reading stops at that size instead of
+/// probing for the end of the file (in the component every filesystem call is a host call,
+/// ~0.1 ms each; `std::fs::read` plus a separate `stat` made three more per file). A file
+/// that grows while it is read is read as it was when opened.
+pub(crate) fn read_file(path: &Path) -> Result<(Vec<u8>, u32)> {
+    use std::io::Read;
+    let io = |e| Error::io(path, e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    let mut data = vec![0; usize::try_from(meta.len()).unwrap_or(0)];
+    let mut filled = 0;
+    while filled < data.len() {
+        match file.read(&mut data[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    data.truncate(filled);
+    Ok((data, mode_of(&meta)))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -299,8 +326,8 @@ pub fn wheel_bytes(project: &Project, options: &BuildOptions) -> Result<(String,
         ]));
     };
     for f in select::wheel_files(project)? {
-        let data = read(&f.path)?;
-        let mode = normalize_file_permissions(file_mode(&f.path)?) & 0xFFFF;
+        let (data, mode) = read_file(&f.path)?;
+        let mode = normalize_file_permissions(mode) & 0xFFFF;
         add(&mut zip, &f.distribution_path, &data, mode);
     }
     add(
@@ -349,8 +376,8 @@ pub fn sdist_bytes(project: &Project, options: &BuildOptions) -> Result<(String,
     let mtime = options.source_date_epoch.max(0) as u64;
     let mut tar = archive::TarWriter::new();
     for f in select::sdist_files(project)? {
-        let data = read(&f.path)?;
-        let mode = normalize_file_permissions(file_mode(&f.path)?) & 0o7777;
+        let (data, mode) = read_file(&f.path)?;
+        let mode = normalize_file_permissions(mode) & 0o7777;
         tar.add(&format!("{id}/{}", f.distribution_path), &data, mode, mtime);
     }
     tar.add(

@@ -501,22 +501,32 @@ fn license_files(root: &Path, project: &Table) -> Result<Vec<String>> {
         },
         Some(v) => string_list(v, "project.license-files")?,
     };
-    let mut found = Vec::new();
-    for pattern in globs {
-        let glob = globset::GlobBuilder::new(&pattern)
+    // (matcher, depth, recursive) per pattern; one walk for all of them, only as deep as the
+    // deepest pattern reaches.
+    let mut matchers = Vec::new();
+    for pattern in &globs {
+        let glob = globset::GlobBuilder::new(pattern)
             .literal_separator(true)
             .build()
             .map_err(|e| Error::invalid(format!("bad glob in `project.license-files`: {e}")))?
             .compile_matcher();
-        // Python's glob: `*` does not match a leading dot; walk only as deep as the pattern.
         let depth = pattern.matches('/').count();
-        let recursive = pattern.contains("**");
-        crate::select::walk_files(root, |rel, _| {
+        matchers.push((glob, depth, pattern.contains("**")));
+    }
+    let max_depth = globs
+        .iter()
+        .map(|p| crate::select::glob_depth(p))
+        .max()
+        .unwrap_or(0);
+    let mut found = Vec::new();
+    if !matchers.is_empty() {
+        // Python's glob: `*` does not match a leading dot; walk only as deep as the pattern.
+        crate::select::walk_files_to_depth(root, max_depth, |rel, _| {
             let d = rel.matches('/').count();
-            if (recursive || d == depth)
-                && glob.is_match(rel)
-                && !rel.split('/').any(|c| c.starts_with('.'))
-            {
+            let hit = matchers
+                .iter()
+                .any(|(glob, depth, recursive)| (*recursive || d == *depth) && glob.is_match(rel));
+            if hit && !rel.split('/').any(|c| c.starts_with('.')) {
                 found.push(rel.to_string());
             }
         })?;

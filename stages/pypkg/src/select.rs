@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, Result};
 use crate::project::{Project, Selection};
@@ -45,27 +45,61 @@ pub struct IncludedFile {
 
 /// Walks `root` (files first, sorted; then subdirectories, sorted) calling `f(relative_path,
 /// absolute_path)` for every regular file, skipping [`EXCLUDED_DIRECTORIES`] and `.DS_Store`.
-pub fn walk_files(root: &Path, mut f: impl FnMut(&str, &Path)) -> Result<()> {
-    walk_dir(root, "", &mut |rel, abs, _| f(rel, abs))
+pub fn walk_files(root: &Path, f: impl FnMut(&str, &Path)) -> Result<()> {
+    walk_files_to_depth(root, usize::MAX, f)
+}
+
+/// [`walk_files`] down to files `max_depth` directories below `root` (0: the files of `root`
+/// itself), not entering deeper directories.
+pub fn walk_files_to_depth(
+    root: &Path,
+    max_depth: usize,
+    mut f: impl FnMut(&str, &Path),
+) -> Result<()> {
+    walk_dir_to(root, "", max_depth, &mut |rel, abs, _| f(rel, abs))
+}
+
+/// The deepest directory level a glob `pattern` (`/`-separated, `*` not crossing `/`) can
+/// match a file at: the number of `/` in it, or unbounded with `**`. Globbing walks only as
+/// deep as this: each walk is one WASI call per directory entry in the component.
+pub(crate) fn glob_depth(pattern: &str) -> usize {
+    if pattern.contains("**") {
+        usize::MAX
+    } else {
+        pattern.matches('/').count()
+    }
 }
 
 /// Like [`walk_files`] but also passes whether the file's directory holds an `__init__.py`.
 fn walk_dir(dir: &Path, rel: &str, f: &mut dyn FnMut(&str, &Path, bool)) -> Result<()> {
+    walk_dir_to(dir, rel, usize::MAX, f)
+}
+
+fn walk_dir_to(
+    dir: &Path,
+    rel: &str,
+    max_depth: usize,
+    f: &mut dyn FnMut(&str, &Path, bool),
+) -> Result<()> {
     let mut files = Vec::new();
     let mut dirs = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        // Follows symlinks, as hatchling's `os.walk(followlinks=True)`.
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
+        // The entry's own type comes with the directory listing; only a symlink needs a
+        // `stat` to be followed, as hatchling's `os.walk(followlinks=True)` follows it.
+        let (is_dir, is_file) = match entry.file_type() {
+            Ok(t) if !t.is_symlink() => (t.is_dir(), t.is_file()),
+            _ => match std::fs::metadata(entry.path()) {
+                Ok(meta) => (meta.is_dir(), meta.is_file()),
+                Err(_) => continue,
+            },
         };
-        if meta.is_dir() {
+        if is_dir {
             if !EXCLUDED_DIRECTORIES.contains(&name.as_str()) {
                 dirs.push(name);
             }
-        } else if meta.is_file() && name != ".DS_Store" {
+        } else if is_file && name != ".DS_Store" {
             files.push(name);
         }
     }
@@ -76,8 +110,11 @@ fn walk_dir(dir: &Path, rel: &str, f: &mut dyn FnMut(&str, &Path, bool)) -> Resu
         let r = join(rel, &name);
         f(&r, &dir.join(&name), is_package);
     }
+    if max_depth == 0 {
+        return Ok(());
+    }
     for name in dirs {
-        walk_dir(&dir.join(&name), &join(rel, &name), f)?;
+        walk_dir_to(&dir.join(&name), &join(rel, &name), max_depth - 1, f)?;
     }
     Ok(())
 }
@@ -94,7 +131,6 @@ fn join(a: &str, b: &str) -> String {
 struct Rule {
     negate: bool,
     dir_only: bool,
-    glob: GlobMatcher,
 }
 
 /// A gitignore-style pattern list (the subset of `pathspec.GitIgnoreSpec` that hatchling's
@@ -102,15 +138,21 @@ struct Rule {
 /// a trailing `/` for directories only, patterns with an inner `/` anchored at the root,
 /// others matching at any depth; `*`, `?`, `[..]` do not cross `/`, `**` does. A pattern
 /// matching a directory matches every file under it.
+///
+/// The patterns are compiled into one [`GlobSet`] (literal, extension and prefix patterns
+/// need no regex, the rest share one): compiling a regex per pattern of a long `.gitignore`
+/// dominated the file selection, most of all in the wasm component.
 #[derive(Debug, Default)]
 pub struct IgnoreSpec {
     rules: Vec<Rule>,
+    set: GlobSet,
 }
 
 impl IgnoreSpec {
     /// Compiles `lines`; a line that is not a valid glob is an [`Error::Invalid`] naming it.
     pub fn new<S: AsRef<str>>(lines: &[S]) -> Result<IgnoreSpec> {
         let mut rules = Vec::new();
+        let mut set = GlobSetBuilder::new();
         for line in lines {
             let mut p = line.as_ref().trim_end_matches(['\n', '\r']);
             // Trailing spaces are ignored unless escaped.
@@ -146,15 +188,14 @@ impl IgnoreSpec {
                 .literal_separator(true)
                 .backslash_escape(true)
                 .build()
-                .map_err(|e| Error::invalid(format!("bad pattern {:?}: {e}", line.as_ref())))?
-                .compile_matcher();
-            rules.push(Rule {
-                negate,
-                dir_only,
-                glob,
-            });
+                .map_err(|e| Error::invalid(format!("bad pattern {:?}: {e}", line.as_ref())))?;
+            set.add(glob);
+            rules.push(Rule { negate, dir_only });
         }
-        Ok(IgnoreSpec { rules })
+        let set = set
+            .build()
+            .map_err(|e| Error::invalid(format!("bad pattern list: {e}")))?;
+        Ok(IgnoreSpec { rules, set })
     }
 
     /// True when no pattern was given.
@@ -163,26 +204,32 @@ impl IgnoreSpec {
     }
 
     /// Whether the file at `rel` (project-relative, `/`-separated) is matched.
+    ///
+    /// The last pattern that matches the file itself (unless it is directory-only) or one of
+    /// its parent directories decides: matched, or not when it is a `!` pattern.
     pub fn matches(&self, rel: &str) -> bool {
-        let mut result = false;
-        for rule in &self.rules {
-            let mut hit = !rule.dir_only && rule.glob.is_match(rel);
-            if !hit {
-                let mut idx = 0;
-                while let Some(pos) = rel[idx..].find('/') {
-                    let dir = &rel[..idx + pos];
-                    if rule.glob.is_match(dir) {
-                        hit = true;
-                        break;
-                    }
-                    idx += pos + 1;
-                }
-            }
-            if hit {
-                result = !rule.negate;
-            }
+        if self.rules.is_empty() {
+            return false;
         }
-        result
+        let mut hits = Vec::new();
+        let mut last: Option<usize> = None;
+        self.set
+            .matches_candidate_into(&Candidate::new(rel), &mut hits);
+        last = last.max(
+            hits.iter()
+                .rev()
+                .copied()
+                .find(|&i| !self.rules[i].dir_only),
+        );
+        let mut idx = 0;
+        while let Some(pos) = rel[idx..].find('/') {
+            let dir = &rel[..idx + pos];
+            self.set
+                .matches_candidate_into(&Candidate::new(dir), &mut hits);
+            last = last.max(hits.last().copied());
+            idx += pos + 1;
+        }
+        last.is_some_and(|i| !self.rules[i].negate)
     }
 }
 

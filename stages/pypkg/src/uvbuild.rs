@@ -1208,8 +1208,8 @@ impl UvProject {
                     continue;
                 }
                 Member::File(name, path) => {
-                    let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                    let exec = crate::file_mode(&path)? & 0o111 != 0;
+                    let (data, mode) = crate::read_file(&path)?;
+                    let exec = mode & 0o111 != 0;
                     (name, data, if exec { 0o100755 } else { 0o100644 })
                 }
                 Member::Bytes(name, data) => (name, data, 0o100644),
@@ -1337,8 +1337,8 @@ impl UvProject {
                     b.append_data(&mut h, &name, std::io::empty()).map_err(io)?;
                 }
                 Member::File(name, path) => {
-                    let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                    let exec = crate::file_mode(&path)? & 0o111 != 0;
+                    let (data, mode) = crate::read_file(&path)?;
+                    let exec = mode & 0o111 != 0;
                     h.set_mode(if exec { 0o755 } else { 0o644 });
                     h.set_size(data.len() as u64);
                     b.append_data(&mut h, &name, data.as_slice()).map_err(io)?;

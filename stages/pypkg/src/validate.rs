@@ -837,9 +837,11 @@ fn validate_sdist(r: &mut Report, stem: &str, b: &[u8]) {
             return;
         }
     };
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    // Member names, and the contents of `*/PKG-INFO` (the only ones read): the rest is
+    // streamed past, not kept.
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    let mut pkg_infos: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut tops = BTreeSet::new();
-    let mut total = 0u64;
     for entry in entries {
         let mut entry = match entry {
             Ok(e) => e,
@@ -889,8 +891,16 @@ fn validate_sdist(r: &mut Report, stem: &str, b: &[u8]) {
             tops.insert(top.to_string());
         }
         if ty.is_file() {
+            let is_pkg_info = path
+                .split_once('/')
+                .is_some_and(|(_, rest)| rest == "PKG-INFO");
             let mut data = Vec::new();
-            if let Err(e) = entry.read_to_end(&mut data) {
+            let read = if is_pkg_info {
+                entry.read_to_end(&mut data).map(|_| ())
+            } else {
+                std::io::copy(&mut entry, &mut std::io::sink()).map(|_| ())
+            };
+            if let Err(e) = read {
                 r.error(
                     &format!("{f}!{path}"),
                     "sdist",
@@ -899,8 +909,10 @@ fn validate_sdist(r: &mut Report, stem: &str, b: &[u8]) {
                 );
                 continue;
             }
-            total += data.len() as u64;
-            if files.insert(path.clone(), data).is_some() {
+            if is_pkg_info {
+                pkg_infos.insert(path.clone(), data);
+            }
+            if !files.insert(path.clone()) {
                 r.error(
                     &format!("{f}!{path}"),
                     "sdist",
@@ -910,7 +922,6 @@ fn validate_sdist(r: &mut Report, stem: &str, b: &[u8]) {
             }
         }
     }
-    let _ = total;
     let expected_top = stem.to_string();
     if tops.len() != 1 {
         r.error(
@@ -936,7 +947,7 @@ fn validate_sdist(r: &mut Report, stem: &str, b: &[u8]) {
         );
     }
     let pkg_info = format!("{top}/PKG-INFO");
-    match files.get(&pkg_info) {
+    match pkg_infos.get(&pkg_info) {
         None => r.error(
             &f,
             "sdist",
@@ -946,11 +957,11 @@ fn validate_sdist(r: &mut Report, stem: &str, b: &[u8]) {
         Some(p) => {
             let text = String::from_utf8_lossy(p).into_owned();
             check_metadata(r, &format!("{f}!{pkg_info}"), &text, |lic| {
-                files.contains_key(&format!("{top}/{lic}"))
+                files.contains(&format!("{top}/{lic}"))
             });
         }
     }
-    if !files.contains_key(&format!("{top}/pyproject.toml")) {
+    if !files.contains(&format!("{top}/pyproject.toml")) {
         r.push(
             &f,
             "sdist",
