@@ -100,18 +100,42 @@ impl ZipWriter {
         let compressed = deflate(data, 6);
         let mut crc = flate2::Crc::new();
         crc.update(data);
-        let crc = crc.sum();
+        let (crc, size) = (crc.sum(), data.len() as u32);
+        self.push_entry(name, 8, crc, &compressed, size, unix_mode, dos);
+    }
+
+    /// Adds a directory entry `name` (ending in `/`) as the `zip` crate's `add_directory`
+    /// writes it (uv_build's wheels have them): stored, empty, CRC 0, `unix_mode` (e.g.
+    /// `0o40755`) as the external attributes' high 16 bits, modification time `dos`.
+    pub fn add_directory(&mut self, name: &str, unix_mode: u32, dos: (u16, u16)) {
+        self.push_entry(name, 0, 0, &[], 0, unix_mode, dos);
+    }
+
+    /// Writes a local file header followed by `payload`, and the matching central directory
+    /// header. `method` is the compression method (8 deflated, 0 stored), `crc` and `size`
+    /// those of the uncompressed data.
+    #[allow(clippy::too_many_arguments)]
+    fn push_entry(
+        &mut self,
+        name: &str,
+        method: u16,
+        crc: u32,
+        payload: &[u8],
+        size: u32,
+        unix_mode: u32,
+        dos: (u16, u16),
+    ) {
         let flags: u16 = if name.is_ascii() { 0 } else { 0x800 };
         let offset = self.out.len() as u32;
         let name_b = name.as_bytes();
         let common = |b: &mut Vec<u8>| {
             b.extend_from_slice(&flags.to_le_bytes());
-            b.extend_from_slice(&8u16.to_le_bytes());
+            b.extend_from_slice(&method.to_le_bytes());
             b.extend_from_slice(&dos.0.to_le_bytes());
             b.extend_from_slice(&dos.1.to_le_bytes());
             b.extend_from_slice(&crc.to_le_bytes());
-            b.extend_from_slice(&(compressed.len() as u32).to_le_bytes());
-            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            b.extend_from_slice(&size.to_le_bytes());
             b.extend_from_slice(&(name_b.len() as u16).to_le_bytes());
             b.extend_from_slice(&0u16.to_le_bytes());
         };
@@ -120,7 +144,7 @@ impl ZipWriter {
         self.out.extend_from_slice(&20u16.to_le_bytes());
         common(&mut self.out);
         self.out.extend_from_slice(name_b);
-        self.out.extend_from_slice(&compressed);
+        self.out.extend_from_slice(payload);
         // Central directory header.
         let c = &mut self.central;
         c.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
@@ -130,42 +154,6 @@ impl ZipWriter {
         c.extend_from_slice(&0u16.to_le_bytes()); // comment length
         c.extend_from_slice(&0u16.to_le_bytes()); // disk number
         c.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
-        c.extend_from_slice(&(unix_mode << 16).to_le_bytes());
-        c.extend_from_slice(&offset.to_le_bytes());
-        c.extend_from_slice(name_b);
-        self.entries += 1;
-    }
-
-    /// Adds a directory entry `name` (ending in `/`) as the `zip` crate's `add_directory`
-    /// writes it (uv_build's wheels have them): stored, empty, CRC 0, `unix_mode` (e.g.
-    /// `0o40755`) as the external attributes' high 16 bits, modification time `dos`.
-    pub fn add_directory(&mut self, name: &str, unix_mode: u32, dos: (u16, u16)) {
-        let flags: u16 = if name.is_ascii() { 0 } else { 0x800 };
-        let offset = self.out.len() as u32;
-        let name_b = name.as_bytes();
-        let common = |b: &mut Vec<u8>| {
-            b.extend_from_slice(&flags.to_le_bytes());
-            b.extend_from_slice(&0u16.to_le_bytes()); // stored
-            b.extend_from_slice(&dos.0.to_le_bytes());
-            b.extend_from_slice(&dos.1.to_le_bytes());
-            b.extend_from_slice(&0u32.to_le_bytes()); // CRC
-            b.extend_from_slice(&0u32.to_le_bytes()); // compressed size
-            b.extend_from_slice(&0u32.to_le_bytes()); // size
-            b.extend_from_slice(&(name_b.len() as u16).to_le_bytes());
-            b.extend_from_slice(&0u16.to_le_bytes());
-        };
-        self.out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        self.out.extend_from_slice(&20u16.to_le_bytes());
-        common(&mut self.out);
-        self.out.extend_from_slice(name_b);
-        let c = &mut self.central;
-        c.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        c.extend_from_slice(&[20, 3]);
-        c.extend_from_slice(&20u16.to_le_bytes());
-        common(c);
-        c.extend_from_slice(&0u16.to_le_bytes());
-        c.extend_from_slice(&0u16.to_le_bytes());
-        c.extend_from_slice(&0u16.to_le_bytes());
         c.extend_from_slice(&(unix_mode << 16).to_le_bytes());
         c.extend_from_slice(&offset.to_le_bytes());
         c.extend_from_slice(name_b);

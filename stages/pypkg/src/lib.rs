@@ -47,6 +47,7 @@ use sha2::{Digest, Sha256};
 pub mod archive;
 mod error;
 pub mod flit;
+mod marker;
 pub mod metadata;
 pub mod project;
 pub mod select;

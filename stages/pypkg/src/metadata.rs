@@ -4,6 +4,7 @@
 //!
 //! [core metadata 2.4]: https://packaging.python.org/en/latest/specifications/core-metadata/
 
+use crate::marker::{Tok, tokenize};
 use crate::project::{License, Person, Project, normalize_name};
 
 /// `project.dynamic` field → core metadata fields (hatchling's `PROJECT_CORE_METADATA_FIELDS`).
@@ -254,59 +255,6 @@ pub fn format_requirement(req: &str) -> Result<String, String> {
     Ok(out.replace('"', "'"))
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Open,
-    Close,
-    Word(String),
-    Str(String),
-}
-
-fn tokenize_marker(m: &str) -> Result<Vec<Tok>, String> {
-    let mut toks = Vec::new();
-    let chars: Vec<char> = m.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '(' {
-            toks.push(Tok::Open);
-            i += 1;
-        } else if c == ')' {
-            toks.push(Tok::Close);
-            i += 1;
-        } else if c == '"' || c == '\'' {
-            let end = chars[i + 1..]
-                .iter()
-                .position(|x| *x == c)
-                .ok_or_else(|| format!("unclosed quote in marker {m:?}"))?;
-            toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
-            i += end + 2;
-        } else if "<>=!~".contains(c) {
-            let start = i;
-            while i < chars.len() && "<>=!~".contains(chars[i]) {
-                i += 1;
-            }
-            toks.push(Tok::Word(chars[start..i].iter().collect()));
-        } else {
-            let start = i;
-            while i < chars.len() && !chars[i].is_whitespace() && !"()<>=!~\"'".contains(chars[i]) {
-                i += 1;
-            }
-            let w: String = chars[start..i].iter().collect();
-            // `not in` is one operator.
-            if w == "in" && matches!(toks.last(), Some(Tok::Word(p)) if p == "not") {
-                toks.pop();
-                toks.push(Tok::Word("not in".into()));
-            } else {
-                toks.push(Tok::Word(canonical_marker_var(&w).to_string()));
-            }
-        }
-    }
-    Ok(toks)
-}
-
 fn canonical_marker_var(w: &str) -> &str {
     match w {
         "os.name" => "os_name",
@@ -323,7 +271,7 @@ fn canonical_marker_var(w: &str) -> &str {
 /// Serialises a marker as `packaging` does: values double-quoted, single spaces, parentheses
 /// kept around groups of more than one comparison only.
 fn format_marker(m: &str) -> Result<String, String> {
-    let toks = tokenize_marker(m)?;
+    let toks = tokenize(m).map_err(|e| format!("{e} in marker {m:?}"))?;
     let (s, _) = fmt_group(&toks, 0, true)?;
     Ok(s)
 }
@@ -359,15 +307,19 @@ fn fmt_group(toks: &[Tok], mut i: usize, top: bool) -> Result<(String, usize), S
                 let multi = items.len() > 1;
                 return Ok((if multi { format!("({body})") } else { body }, i + 1));
             }
-            Tok::Word(w) if w == "and" || w == "or" => {
+            Tok::And => {
                 flush(&mut atom, &mut items);
-                items.push(w.clone());
+                items.push("and".into());
             }
-            Tok::Word(w) => {
+            Tok::Or => {
+                flush(&mut atom, &mut items);
+                items.push("or".into());
+            }
+            Tok::Op(w) | Tok::Word(w) => {
                 if atom.is_empty() {
                     comparisons += 1;
                 }
-                atom.push(w.clone());
+                atom.push(canonical_marker_var(w).to_string());
             }
             Tok::Str(s) => {
                 if atom.is_empty() {

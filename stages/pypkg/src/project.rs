@@ -168,13 +168,7 @@ pub(crate) fn raw_name(project: &Table) -> Result<String> {
         }
         Some(_) => return Err(Error::invalid("field `project.name` must be a string")),
     };
-    let b = name.as_bytes();
-    let ok = b
-        .iter()
-        .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric();
-    if !ok {
+    if !is_valid_name(&name) {
         return Err(Error::invalid(format!(
             "field `project.name` is not a valid PEP 508 name: {name:?}"
         )));
@@ -380,6 +374,19 @@ pub(crate) fn opt_str(t: &Table, key: &str, field: &str) -> Result<Option<String
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(Error::invalid(format!("field `{field}` must be a string"))),
     }
+}
+
+/// Whether `name` is a valid [PEP 508] project name: non-empty ASCII letters, digits and
+/// `-_.`, starting and ending with a letter or digit.
+///
+/// [PEP 508]: https://peps.python.org/pep-0508/#names
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
 }
 
 /// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.

@@ -45,7 +45,9 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use crate::error::{Error, Result};
-use crate::project::{normalize_name, normalize_version, project_table, read_pyproject};
+use crate::project::{
+    is_valid_name, normalize_name, normalize_version, project_table, read_pyproject,
+};
 use crate::{BuildOptions, archive, record_hash, record_row};
 
 /// uv_build's default excludes (`DEFAULT_EXCLUDES`).
@@ -149,13 +151,7 @@ fn str_btree(v: &Value, field: &str) -> Result<BTreeMap<String, String>> {
 /// uv's `PackageName` validation and normalisation (an error for names that are not PEP
 /// 508 names).
 fn package_name(raw: &str, field: &str) -> Result<String> {
-    let b = raw.as_bytes();
-    let ok = !b.is_empty()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric();
-    if !ok {
+    if !is_valid_name(raw) {
         return Err(err_field(
             field,
             &format!(

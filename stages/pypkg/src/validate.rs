@@ -62,7 +62,7 @@ use std::str::FromStr;
 
 use crate::Kind;
 use crate::error::{Error, Result};
-use crate::project::normalize_name;
+use crate::project::{is_valid_name, normalize_name};
 
 /// PyPI's default maximum size of one uploaded file: 100 MiB (projects can ask for more).
 pub const MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
@@ -1096,13 +1096,7 @@ fn check_metadata(r: &mut Report, file: &str, text: &str, has_license_file: impl
     match m.get("Name") {
         None => r.error(file, "metadata", "no Name".into(), fix_meta),
         Some(n) => {
-            let b = n.as_bytes();
-            let ok = !b.is_empty()
-                && b.iter()
-                    .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric();
-            if !ok {
+            if !is_valid_name(n) {
                 r.error(file, "metadata", format!("Name `{n}` is not a valid project name"), "use ASCII letters, digits and `-_.`, starting and ending with a letter or digit");
             }
             r.name = Some(n.to_string());

@@ -28,7 +28,8 @@ use std::cmp::Ordering;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::project::normalize_name;
+use crate::marker::{Tok, tokenize};
+use crate::project::{is_valid_name, normalize_name};
 
 /// A marker variable, in uv's `MarkerExpressionKind` order (the order terms print in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,68 +88,6 @@ impl Key {
     fn is_version(self) -> bool {
         matches!(self, Key::ImplementationVersion | Key::PythonFullVersion)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok {
-    Open,
-    Close,
-    And,
-    Or,
-    Word(String),
-    Str(String),
-    Op(String),
-}
-
-fn tokenize(m: &str) -> Result<Vec<Tok>, String> {
-    let chars: Vec<char> = m.chars().collect();
-    let mut toks = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '(' {
-            toks.push(Tok::Open);
-            i += 1;
-        } else if c == ')' {
-            toks.push(Tok::Close);
-            i += 1;
-        } else if c == '"' || c == '\'' {
-            let end = chars[i + 1..]
-                .iter()
-                .position(|x| *x == c)
-                .ok_or("unclosed quote")?;
-            toks.push(Tok::Str(chars[i + 1..i + 1 + end].iter().collect()));
-            i += end + 2;
-        } else if "<>=!~".contains(c) {
-            let start = i;
-            while i < chars.len() && "<>=!~".contains(chars[i]) {
-                i += 1;
-            }
-            toks.push(Tok::Op(chars[start..i].iter().collect()));
-        } else {
-            let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || "._".contains(chars[i])) {
-                i += 1;
-            }
-            if start == i {
-                return Err(format!("unexpected character `{c}`"));
-            }
-            let w: String = chars[start..i].iter().collect();
-            match w.as_str() {
-                "and" => toks.push(Tok::And),
-                "or" => toks.push(Tok::Or),
-                "in" if matches!(toks.last(), Some(Tok::Word(p)) if p == "not") => {
-                    toks.pop();
-                    toks.push(Tok::Op("not in".into()));
-                }
-                "in" => toks.push(Tok::Op("in".into())),
-                _ => toks.push(Tok::Word(w)),
-            }
-        }
-    }
-    Ok(toks)
 }
 
 /// A parsed marker expression.
@@ -774,10 +713,7 @@ pub(crate) fn uv_requirement(req: &str, extra: Option<&str>) -> Result<String> {
         .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
         .unwrap_or(s.len());
     let name = &s[..name_end];
-    if name.is_empty()
-        || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
-    {
+    if !is_valid_name(name) {
         return Err(invalid("no valid project name at the start"));
     }
     let mut out = normalize_name(name);
