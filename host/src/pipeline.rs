@@ -16,10 +16,10 @@ use crate::report::{FailureReport, Reporter, RunReport, StageRecord, Status};
 use crate::runtime::{
     Loaded, Renewer, RunResult, Runtime, Services, StageEvent, StageFailure, now_s,
 };
+use crate::state::{self, Record, StateFile};
 
 /// Each started stage's inputs, by stage id (a renewal runs the producer with the same).
 type RanWith = Arc<std::sync::Mutex<BTreeMap<String, Vec<(String, String)>>>>;
-use crate::state::{self, Record, StateFile};
 
 /// The [`Renewer`] of a run: renews a secret stored with `store-secret-until` by running its
 /// producer stage again, with the grants, config and inputs of its first run, one renewal
