@@ -39,7 +39,9 @@ use airlock_test_support::{
     ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec, MYPYLOGGER_SDIST as SDIST,
     MYPYLOGGER_WHEEL as WHEEL, Moto, PypiServer, pip_install,
 };
-use common::{Run, assert_no_secret, dist_project, envs, on_server, run, upload_files};
+use common::{
+    Run, assert_no_secret, dist_project, envs, on_server, run, upload_files, upload_stage,
+};
 
 /// The token in the plain-string secret.
 const PLAIN_TOKEN: &str = "pypi-AgEIcHlwaS5vcmcFromSecretsManagerPlain19";
@@ -135,20 +137,10 @@ limits = {{ timeout_s = 60 }}
         github = github.origin(),
     );
     if let Some(server) = upload {
-        m.push_str(&format!(
-            r#"
-[[stage]]
-id = "upload"
-component = "builtin:upload"
-needs = ["authenticate"]
-config = {{ repository = "{repo}" }}
-[stage.grants]
-files = [{{ path = "dist", access = "read" }}]
-http = ["{{config.repository}}"]
-secrets = {{ inject = [{{ secret = "pypi-token", into = "{{config.repository}}", as = "basic:__token__" }}] }}
-limits = {{ timeout_s = 120 }}
-"#,
-            repo = server.url()
+        m.push_str(&upload_stage(
+            &server.url(),
+            "",
+            "limits = { timeout_s = 120 }",
         ));
     }
     m

@@ -209,3 +209,24 @@ pub fn on_server(server: &airlock_test_support::PypiServer) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// A manifest `[[stage]]` table for the upload stage (needs `authenticate`): `repository`
+/// granted as its one origin, the host injecting secret `pypi-token` there as
+/// `basic:__token__`; `extra` is appended to the config table (e.g. `, dry_run = true`)
+/// and `limits` is a whole `limits = {…}` line or empty.
+pub fn upload_stage(repository: &str, extra: &str, limits: &str) -> String {
+    format!(
+        r#"
+[[stage]]
+id = "upload"
+component = "builtin:upload"
+needs = ["authenticate"]
+config = {{ repository = "{repository}"{extra} }}
+[stage.grants]
+files = [{{ path = "dist", access = "read" }}]
+http = ["{{config.repository}}"]
+secrets = {{ inject = [{{ secret = "pypi-token", into = "{{config.repository}}", as = "basic:__token__" }}] }}
+{limits}
+"#
+    )
+}

@@ -31,7 +31,7 @@ use airlock_test_support::{
     ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec, MYPYLOGGER_SDIST as SDIST,
     MYPYLOGGER_WHEEL as WHEEL, PypiServer, pip_install,
 };
-use common::{assert_no_secret, dist_project, envs, on_server, run, upload_files};
+use common::{assert_no_secret, dist_project, envs, on_server, run, upload_files, upload_stage};
 
 const API_TOKEN: &str = "pypi-AgEIcHlwaS5vcmcPublishTestApiToken42";
 const MINTED: &str = "pypi-AgEIcHlwaS5vcmcMintedByTrustedPublishing77";
@@ -337,30 +337,24 @@ fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
 /// An upload-only pipeline: the API token from PYPI_TOKEN, injected by the host into the
 /// repository's origin. `extra` is appended to the upload config table.
 fn upload_manifest(repository: &str, extra: &str) -> String {
-    format!(
-        r#"
+    let mut m = r#"
 [pipeline]
 name = "publish-test"
 
 [[stage]]
 id = "authenticate"
 component = "builtin:authenticate"
-config = {{ mode = "token", env = "PYPI_TOKEN" }}
+config = { mode = "token", env = "PYPI_TOKEN" }
 [stage.grants]
 env = ["PYPI_TOKEN"]
-secrets = {{ produce = ["pypi-token"] }}
-
-[[stage]]
-id = "upload"
-component = "builtin:upload"
-needs = ["authenticate"]
-config = {{ repository = "{repository}", retry = {{ retries = 3, base_s = 0.05, cap_s = 0.2 }}, timeouts = {{ response_s = 3 }}{extra} }}
-[stage.grants]
-files = [{{ path = "dist", access = "read" }}]
-http = ["{{config.repository}}"]
-secrets = {{ inject = [{{ secret = "pypi-token", into = "{{config.repository}}", as = "basic:__token__" }}] }}
+secrets = { produce = ["pypi-token"] }
 "#
-    )
+    .to_string();
+    let extra = format!(
+        ", retry = {{ retries = 3, base_s = 0.05, cap_s = 0.2 }}, timeouts = {{ response_s = 3 }}{extra}"
+    );
+    m.push_str(&upload_stage(repository, &extra, ""));
+    m
 }
 
 /// Trusted publishing: the host reads ACTIONS_ID_TOKEN_REQUEST_TOKEN from its environment
@@ -388,19 +382,7 @@ secrets = {{ produce = ["pypi-token"], inject = [{{ secret = "actions-request-to
         github = oidc.github.port
     );
     if let Some(repo) = repository {
-        m.push_str(&format!(
-            r#"
-[[stage]]
-id = "upload"
-component = "builtin:upload"
-needs = ["authenticate"]
-config = {{ repository = "{repo}" }}
-[stage.grants]
-files = [{{ path = "dist", access = "read" }}]
-http = ["{{config.repository}}"]
-secrets = {{ inject = [{{ secret = "pypi-token", into = "{{config.repository}}", as = "basic:__token__" }}] }}
-"#
-        ));
+        m.push_str(&upload_stage(repo, "", ""));
     }
     m
 }

@@ -127,6 +127,22 @@ fn create_secret(t: &mut Native, moto: &Moto, name: &str, value: &str) {
     assert_eq!(resp.status, 200, "CreateSecret: {}", resp.text());
 }
 
+/// STS AssumeRoleWithWebIdentity of the test role (us-east-1, 15 minutes) with `jwt`.
+fn assume_role(t: &mut Native, ep: &Endpoints, jwt: &str) -> Credentials {
+    sts::assume_role_with_web_identity(
+        t,
+        &ep.sts,
+        "us-east-1",
+        &sts::AssumeRole {
+            role_arn: "arn:aws:iam::123456789012:role/airlock-publish",
+            session_name: "airlock-test",
+            duration_s: 900,
+        },
+        jwt,
+    )
+    .unwrap()
+}
+
 fn config(secret_id: &str, secret_key: Option<&str>) -> AwsConfig {
     AwsConfig {
         region: "us-east-1".into(),
@@ -169,18 +185,7 @@ fn token_from_secrets_manager_through_sts() {
     assert_eq!(f.token, "pypi-json-token");
 
     // The temporary credentials moto issued, to check no error shows them.
-    let creds = sts::assume_role_with_web_identity(
-        &mut t,
-        &ep.sts,
-        "us-east-1",
-        &sts::AssumeRole {
-            role_arn: "arn:aws:iam::123456789012:role/airlock-publish",
-            session_name: "airlock-test",
-            duration_s: 900,
-        },
-        &jwt,
-    )
-    .unwrap();
+    let creds = assume_role(&mut t, &ep, &jwt);
     assert!(!format!("{creds:?}").contains(&creds.secret_access_key));
     let shown = |e: &StageError| format!("{e:?} {e}");
     let leaks = |s: &str| {
@@ -311,18 +316,7 @@ fn with_iam_enforced() {
     moto.enforce_iam_after(1);
     let ep = Endpoints::single(&moto.url());
     let jwt = github_jwt("repo:octo/pkg:environment:pypi");
-    let creds = sts::assume_role_with_web_identity(
-        &mut t,
-        &ep.sts,
-        "us-east-1",
-        &sts::AssumeRole {
-            role_arn: "arn:aws:iam::123456789012:role/airlock-publish",
-            session_name: "airlock-test",
-            duration_s: 900,
-        },
-        &jwt,
-    )
-    .unwrap();
+    let creds = assume_role(&mut t, &ep, &jwt);
     // Signed correctly (moto checked the signature), but the role may not read the secret.
     let e = secrets::get_secret_value(
         &mut t,
