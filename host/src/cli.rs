@@ -177,6 +177,14 @@ pub fn main(cli: Cli) -> i32 {
                     .unwrap_or_else(|| m.project.join(".airlock").join("state"));
                 runs.push((m, st, None));
             }
+            // No stage may write the state folder or touch the compile cache.
+            for (pm, st, _) in &runs {
+                if let Err(e) = pm.check_host_folders(st, cache.as_deref()) {
+                    eprintln!("error: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+            raise_open_file_limit();
             let monorepo = runs.len() > 1 || runs.first().is_some_and(|r| r.2.is_some());
             let jobs = jobs
                 .unwrap_or_else(|| {
@@ -387,6 +395,24 @@ fn version_command(
                     EXIT_USAGE
                 }
             }
+        }
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit, so that stages running
+/// at once (each bounded by `runtime::bounds::RESOURCES`) cannot exhaust a low default
+/// (1024 on many Linux systems) for each other.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit with a valid pointer to an rlimit on this stack frame.
+    unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max.min(1 << 20);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
         }
     }
 }

@@ -9,6 +9,10 @@
 //! - [`runtime`]: wasmtime engine, compile cache and the per-stage sandbox;
 //! - [`pipeline`]: the DAG, `when`, on-failure stages, concurrency, `--only`;
 //! - [`state`]: the verified state folder one job hands to the next;
+//! - [`hostfs`]: the host's own file access, through handles that never follow a link;
+//! - [`secrets`]: the run's secret store and its redactor;
+//! - [`encode`]: stage text encoded for the terminal, GitHub workflow commands, the step
+//!   summary and step outputs;
 //! - [`report`]: progress, summaries and the JSON run report;
 //! - [`audit`]: imports versus grants;
 //! - [`scaffold`]: `airlock new-stage`, a new stage crate;
@@ -17,6 +21,8 @@
 
 pub mod audit;
 pub mod builtin;
+pub mod encode;
+pub mod hostfs;
 pub use airlock_manifest::capabilities;
 pub mod cli;
 pub mod manifest;
@@ -24,5 +30,6 @@ pub mod pipeline;
 pub mod report;
 pub mod runtime;
 pub mod scaffold;
+pub mod secrets;
 pub mod state;
 pub mod version;

@@ -10,13 +10,13 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, bail};
 use tokio::task::JoinSet;
 
-use crate::capabilities::Secrets;
 use crate::manifest::{Manifest, Stage};
 use crate::report::{FailureReport, Reporter, RunReport, StageRecord, Status};
 use crate::runtime::{
     Loaded, Renewer, RunResult, Runtime, Services, StageEvent, StageFailure, now_s,
 };
-use crate::state::{self, Record, StateFile};
+use crate::secrets::Secrets;
+use crate::state::{self, Record, StateDir, StateFile};
 
 /// Each started stage's inputs, by stage id (a renewal runs the producer with the same).
 type RanWith = Arc<std::sync::Mutex<BTreeMap<String, Vec<(String, String)>>>>;
@@ -105,7 +105,7 @@ fn renewer(
                     },
                 )
                 .await
-                .map_err(|e| secrets.redact(&format!("stage \"{id}\": {e:#}")))?;
+                .map_err(|e| secrets.redact_string(&format!("stage \"{id}\": {e:#}")))?;
             if let Err(f) = res.outcome {
                 return Err(format!("stage \"{id}\" failed: {}", f.message));
             }
@@ -135,8 +135,9 @@ pub async fn run(
     reporter: Arc<Reporter>,
 ) -> Result<RunReport> {
     let start = Instant::now();
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("cannot create the state folder {}", state_dir.display()))?;
+    let sd = StateDir::open(state_dir)?;
+    let project_dir = crate::hostfs::open_root(&manifest.project)
+        .with_context(|| format!("the project folder {}", manifest.project.display()))?;
     let selected: Vec<&Stage> = manifest
         .stages
         .iter()
@@ -146,7 +147,7 @@ pub async fn run(
 
     // Upstream records this part does not run come from the state folder, verified.
     let mut previous = if only.is_some() {
-        state::load(state_dir)?
+        state::load(&sd)?
     } else {
         StateFile::default()
     };
@@ -155,7 +156,7 @@ pub async fn run(
     let mut records: BTreeMap<String, StageRecord> = BTreeMap::new();
     let mut state_records: BTreeMap<String, Record> = BTreeMap::new();
     if only.is_some() {
-        state::check_no_strays(state_dir, &previous)?;
+        state::check_no_strays(&sd, &previous)?;
         let mut needed: BTreeSet<&str> = BTreeSet::new();
         for st in &selected {
             needed.extend(
@@ -172,8 +173,8 @@ pub async fn run(
                     state_dir.display()
                 );
             };
-            let output = state::verified_output(state_dir, id, rec)?;
-            state::restore_artifacts(state_dir, &manifest.project, id, rec)?;
+            let output = state::verified_output(&sd, id, rec)?;
+            state::restore_artifacts(&sd, &project_dir, id, rec)?;
             let st = manifest.stage(id).unwrap();
             records.insert(
                 id.to_string(),
@@ -195,12 +196,19 @@ pub async fn run(
         }
     }
 
-    let secrets = Secrets::default();
+    let secrets = Secrets::with_forms(
+        manifest
+            .stages
+            .iter()
+            .flat_map(|s| s.grants.inject.iter().map(|r| r.credential.clone())),
+    );
     for src in &manifest.secrets {
         match std::env::var(&src.env) {
             Ok(v) if !v.is_empty() => {
-                secrets.insert(&src.name, &v);
                 reporter.mask(&v);
+                secrets.insert(&src.name, &v).map_err(|e| {
+                    anyhow::anyhow!("[secrets] {} (from ${}): {e}", src.name, src.env)
+                })?;
             }
             _ => reporter.note(&format!(
                 "secret \"{}\": ${} is not set; rules that inject it add nothing",
@@ -233,6 +241,14 @@ pub async fn run(
                 if !st.needs.iter().all(|n| records.contains_key(n)) {
                     continue;
                 }
+                // Ordering only: a selected `after` stage must have settled first.
+                if !st
+                    .after
+                    .iter()
+                    .all(|n| records.contains_key(n) || !selected_ids.contains(n.as_str()))
+                {
+                    continue;
+                }
                 started.insert(st.id.clone());
                 progressed = true;
                 let l = &loaded[&st.component.to_string()];
@@ -242,7 +258,7 @@ pub async fn run(
                     // Artifacts of the inputs must be what their stage built.
                     for n in &st.needs {
                         if let Some(r) = state_records.get(n)
-                            && let Err(e) = state::verify_in_project(&manifest.project, n, r)
+                            && let Err(e) = state::verify_in_project(&project_dir, n, r)
                         {
                             let mut rec = StageRecord::new(st, l);
                             rec.status = Status::Failed;
@@ -302,17 +318,20 @@ pub async fn run(
                         .await
                     {
                         Ok(r) => r,
-                        Err(e) => RunResult {
-                            outcome: Err(StageFailure {
+                        Err(e) => RunResult::failed(
+                            Default::default(),
+                            vec![],
+                            StageFailure {
                                 category: "capability".into(),
-                                message: secrets.redact(&format!("{e:#}")),
+                                message: crate::runtime::redact_cut(
+                                    &secrets,
+                                    &format!("{e:#}"),
+                                    crate::runtime::bounds::FAILURE_MESSAGE,
+                                ),
                                 retryable: false,
                                 hint: Some("check the stage's grants in the manifest".into()),
-                            }),
-                            elapsed: Default::default(),
-                            instantiate: None,
-                            denied: vec![],
-                        },
+                            },
+                        ),
                     };
                     (st2.id.clone(), res)
                 });
@@ -334,33 +353,41 @@ pub async fn run(
         rec.run_ms = Some(res.elapsed.as_secs_f64() * 1000.0);
         rec.denied = res.denied;
         match res.outcome {
-            Ok(out) => match state::collect_artifacts(state_dir, &manifest.project, &out) {
-                Ok(artifacts) => {
-                    rec.status = Status::Succeeded;
-                    rec.output = Some(out);
-                    state_records.insert(
-                        id.clone(),
-                        Record {
-                            status: Status::Succeeded,
-                            output: None,
-                            sha256: None,
-                            artifacts,
-                            failure: None,
-                        },
-                    );
-                }
-                Err(e) => {
-                    rec.status = Status::Failed;
-                    rec.failure = Some(StageFailure {
-                        category: "internal".into(),
-                        message: format!("{e:#}"),
+            Ok(out) => {
+                match state::collect_artifacts(&sd, &project_dir, st, &res.artifacts, res.deadline)
+                {
+                    Ok(artifacts) => {
+                        rec.status = Status::Succeeded;
+                        rec.output = Some(out);
+                        rec.artifacts = artifacts.clone();
+                        state_records.insert(
+                            id.clone(),
+                            Record {
+                                status: Status::Succeeded,
+                                output: None,
+                                sha256: None,
+                                artifacts,
+                                failure: None,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        rec.status = Status::Failed;
+                        rec.failure = Some(StageFailure {
+                        category: "capability".into(),
+                        message: crate::runtime::redact_cut(
+                            &secrets,
+                            &format!("stage \"{id}\": {e:#}"),
+                            crate::runtime::bounds::FAILURE_MESSAGE,
+                        ),
                         retryable: false,
                         hint: Some(
-                            "the stage's reported artifacts must be the files it wrote".into(),
+                            "a stage hands on only files it wrote inside its write grants, with their exact sha256 and size".into(),
                         ),
                     });
+                    }
                 }
-            },
+            }
             Err(f) => {
                 rec.status = Status::Failed;
                 rec.failure = Some(f);
@@ -401,14 +428,14 @@ pub async fn run(
         });
         r.status = rec.status.clone();
         if let Some(out) = &rec.output {
-            let (path, sha) = state::write_output(state_dir, &st.id, out)?;
+            let (path, sha) = state::write_output(&sd, &st.id, out)?;
             r.output = Some(path);
             r.sha256 = Some(sha);
         }
         r.failure = rec.failure.as_ref().map(serde_json::to_value).transpose()?;
         out_state.stages.insert(st.id.clone(), r);
     }
-    state::save(state_dir, &out_state)?;
+    state::save(&sd, &out_state)?;
 
     let stages: Vec<StageRecord> = selected
         .iter()
@@ -427,7 +454,13 @@ pub async fn run(
         elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
         failure: None,
         stages,
+        outputs: Default::default(),
     };
+    let (outputs, notes) = crate::report::published_outputs(manifest, &report.stages);
+    for n in notes {
+        reporter.note(&n);
+    }
+    report.outputs = outputs;
     if !success {
         let by_id: BTreeMap<String, StageRecord> = report
             .stages

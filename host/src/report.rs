@@ -1,6 +1,12 @@
 //! Reporting: human progress on stderr as the run goes, a final summary, and with
 //! `--format json` the run report (a [`RunReport`]) on stdout. On GitHub Actions
 //! (`GITHUB_ACTIONS=true`) a failed stage also becomes an `::error` annotation.
+//!
+//! Stage text is hostile: every line goes out through [`Reporter::line`], which encodes it
+//! for a terminal ([`encode::terminal`]: no control character, so no escape sequence and no
+//! new line) and starts it with the host's own timestamp, so no stage text can begin a line
+//! where a GitHub runner looks for workflow commands. Workflow commands, the job summary and
+//! step outputs use their own encoders ([`crate::encode`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -10,6 +16,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::encode;
 use crate::runtime::{CacheUse, EventSink, StageEvent, StageFailure};
 
 /// Output format of `run` and `audit`.
@@ -71,6 +78,9 @@ pub struct StageRecord {
     /// URLs the sandbox refused.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub denied: Vec<String>,
+    /// The artifacts the host accepted from this stage (checked, copied to the state).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<crate::state::Artifact>,
 }
 
 /// The whole run, as `--format json` prints it.
@@ -93,6 +103,11 @@ pub struct RunReport {
     pub failure: Option<FailureReport>,
     /// Every stage run (or settled) by this invocation, in manifest order.
     pub stages: Vec<StageRecord>,
+    /// The step outputs the manifest maps (`[pipeline] outputs`, or the built-ins'
+    /// defaults), each read from its one named stage and validated
+    /// ([`encode::output_value`]); `success` is added when they are written.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }
 
 /// A failed run, as the original system's FailureReport described it. Every text is
@@ -183,6 +198,7 @@ impl StageRecord {
             output: None,
             failure: None,
             denied: vec![],
+            artifacts: vec![],
         }
     }
 
@@ -205,6 +221,7 @@ impl StageRecord {
             output,
             failure: None,
             denied: vec![],
+            artifacts: vec![],
         }
     }
 }
@@ -254,8 +271,9 @@ impl Reporter {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
-            "[{:>6.2}s] {scope}{text}",
-            self.start.elapsed().as_secs_f64()
+            "[{:>6.2}s] {scope}{}",
+            self.start.elapsed().as_secs_f64(),
+            encode::terminal(text)
         );
     }
 
@@ -330,7 +348,7 @@ impl Reporter {
     /// (`::add-mask::`), for secrets the host stores or loads.
     pub fn mask(&self, value: &str) {
         if self.github && !value.is_empty() {
-            self.workflow_command(&format!("::add-mask::{}", escape_annotation(value)));
+            self.workflow_command(&format!("::add-mask::{}", encode::command_data(value)));
         }
     }
 
@@ -402,9 +420,12 @@ impl Reporter {
                         .map(|h| format!(" Hint: {h}"))
                         .unwrap_or_default();
                     self.workflow_command(&format!(
-                        "::error title=airlock stage {} failed ({cat})::{}",
-                        rec.id,
-                        escape_annotation(&format!("{msg}{hint}"))
+                        "::error title={}::{}",
+                        encode::command_property(&format!(
+                            "airlock stage {} failed ({cat})",
+                            rec.id
+                        )),
+                        encode::command_data(&format!("{msg}{hint}"))
                     ));
                 }
             }
@@ -441,45 +462,68 @@ impl Reporter {
     }
 }
 
-/// Escapes a GitHub Actions workflow-command message (`%`, CR, LF).
-pub fn escape_annotation(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// The first stage output that has field `key`.
-fn find_field<'a>(report: &'a RunReport, key: &str) -> Option<&'a serde_json::Value> {
-    report
-        .stages
-        .iter()
-        .filter_map(|s| s.output.as_ref())
-        .find_map(|o| o.get(key))
-}
-
-/// The key outputs for `GITHUB_OUTPUT`: `release`, `trigger`, `version`, `grade` (those the
-/// run's stage outputs carry), as `key=value` lines.
-pub fn github_outputs(report: &RunReport) -> String {
-    let mut s = String::new();
-    for key in ["release", "trigger", "version", "grade"] {
-        if let Some(v) = find_field(report, key) {
-            let text = match v {
-                serde_json::Value::String(t) => t.clone(),
-                other => other.to_string(),
-            };
-            s.push_str(&format!("{key}={}\n", text.replace(['\n', '\r'], " ")));
+/// The step outputs of a run: each `[pipeline] outputs` entry (or default) read from its
+/// one named stage's output, validated with [`encode::output_value`]. A value that is
+/// missing is left out; one that fails validation is left out with a note (returned as the
+/// second element) that names the output and the rule, never the value.
+pub fn published_outputs(
+    manifest: &crate::manifest::Manifest,
+    stages: &[StageRecord],
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut out = BTreeMap::new();
+    let mut notes = Vec::new();
+    for m in manifest.published_outputs() {
+        let Some(mut v) = stages
+            .iter()
+            .find(|s| s.id == m.stage && s.status == Status::Succeeded)
+            .and_then(|s| s.output.as_ref())
+        else {
+            continue;
+        };
+        let mut found = true;
+        for part in m.field.split('.') {
+            match v.get(part) {
+                Some(x) => v = x,
+                None => found = false,
+            }
+        }
+        if !found {
+            continue;
+        }
+        match encode::output_value(v) {
+            Ok(text) => {
+                out.insert(m.name.clone(), text);
+            }
+            Err(why) => notes.push(format!(
+                "step output {} (from {}.{}) not written: the value {why}",
+                m.name, m.stage, m.field
+            )),
         }
     }
-    s.push_str(&format!("success={}\n", report.success));
-    s
+    (out, notes)
 }
 
-/// The Markdown job summary: stages, the decision, artifacts with digests, upload results,
-/// the grade, and the failure.
+/// The `GITHUB_OUTPUT` text: the run's published outputs and `success`, in GitHub's
+/// multi-line form with a random delimiter no stage can guess ([`encode::github_output`]).
+pub fn github_outputs(report: &RunReport) -> String {
+    let mut entries: Vec<(String, String)> = report
+        .outputs
+        .iter()
+        .filter(|(k, _)| k.as_str() != "success")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    entries.push(("success".into(), report.success.to_string()));
+    encode::github_output(&entries)
+}
+
+/// The Markdown job summary: stages, the published outputs, the artifacts the host
+/// accepted (with digests), upload results, and the failure. Every stage-supplied string
+/// is escaped ([`encode::markdown`]).
 pub fn github_summary(report: &RunReport) -> String {
+    let md = |s: &str| encode::markdown(s);
     let mut s = format!(
         "## airlock: {} {}\n\n",
-        report.pipeline,
+        md(&report.pipeline),
         if report.success { "✅" } else { "❌" }
     );
     s.push_str("| stage | status | time |\n|---|---|---|\n");
@@ -488,81 +532,79 @@ pub fn github_summary(report: &RunReport) -> String {
             Status::Succeeded => "succeeded".to_string(),
             Status::Failed => format!(
                 "**failed** ({})",
-                r.failure
+                md(r.failure
                     .as_ref()
                     .map(|f| f.category.as_str())
-                    .unwrap_or("")
+                    .unwrap_or(""))
             ),
-            Status::Skipped => format!("skipped: {}", r.reason.as_deref().unwrap_or("")),
-            Status::NotRun => format!("not run: {}", r.reason.as_deref().unwrap_or("")),
+            Status::Skipped => format!("skipped: {}", md(r.reason.as_deref().unwrap_or(""))),
+            Status::NotRun => format!("not run: {}", md(r.reason.as_deref().unwrap_or(""))),
         };
         s.push_str(&format!(
             "| {} | {} | {} |\n",
-            r.id,
+            md(&r.id),
             status,
             r.run_ms.map(ms).unwrap_or_default()
         ));
     }
-    if let (Some(release), Some(trigger)) =
-        (find_field(report, "release"), find_field(report, "trigger"))
-    {
-        s.push_str(&format!(
-            "\n**Decision:** release = {release}, trigger = {}",
-            trigger.as_str().unwrap_or("")
-        ));
-        if let Some(v) = find_field(report, "version").and_then(|v| v.as_str()) {
-            s.push_str(&format!(", version {v}"));
+    if !report.outputs.is_empty() {
+        s.push_str("\n**Outputs**\n\n| output | value |\n|---|---|\n");
+        for (k, v) in &report.outputs {
+            s.push_str(&format!("| {} | {} |\n", md(k), md(v)));
         }
-        if let Some(j) = find_field(report, "justification").and_then(|v| v.as_str()) {
-            s.push_str(&format!("\n\n{j}"));
-        }
-        s.push('\n');
     }
-    if let Some(arts) = find_field(report, "artifacts").and_then(|a| a.as_array()) {
+    // The decision's justification, from a built-in decide stage only.
+    if let Some(j) = report
+        .stages
+        .iter()
+        .find(|r| r.component == "builtin:decide")
+        .and_then(|r| r.output.as_ref())
+        .and_then(|o| o.get("justification"))
+        .and_then(|v| v.as_str())
+    {
+        s.push_str(&format!("\n**Decision:** {}\n", md(j)));
+    }
+    let arts: Vec<&crate::state::Artifact> = report
+        .stages
+        .iter()
+        .flat_map(|r| r.artifacts.iter())
+        .collect();
+    if !arts.is_empty() {
         s.push_str("\n**Artifacts**\n\n| file | sha256 |\n|---|---|\n");
         for a in arts {
-            s.push_str(&format!(
-                "| {} | `{}` |\n",
-                a["path"].as_str().unwrap_or(""),
-                a["sha256"].as_str().unwrap_or("")
-            ));
+            s.push_str(&format!("| {} | {} |\n", md(&a.path), md(&a.sha256)));
         }
     }
-    for r in &report.stages {
-        if let Some(files) = r
-            .output
-            .as_ref()
-            .filter(|o| o.get("repository").is_some())
-            .and_then(|o| o.get("files"))
-            .and_then(|f| f.as_array())
-        {
+    for r in report
+        .stages
+        .iter()
+        .filter(|r| r.component == "builtin:upload")
+    {
+        let Some(o) = r.output.as_ref() else { continue };
+        let Some(files) = o.get("files").and_then(|f| f.as_array()) else {
+            continue;
+        };
+        s.push_str(&format!(
+            "\n**Upload** to {}\n\n",
+            md(o.get("repository").and_then(|v| v.as_str()).unwrap_or(""))
+        ));
+        for f in files.iter().take(256) {
             s.push_str(&format!(
-                "\n**Upload** to {}\n\n",
-                r.output.as_ref().unwrap()["repository"]
-                    .as_str()
-                    .unwrap_or("")
+                "- {}: {}\n",
+                md(f.get("filename").and_then(|v| v.as_str()).unwrap_or("")),
+                md(f.get("status").and_then(|v| v.as_str()).unwrap_or(""))
             ));
-            for f in files {
-                s.push_str(&format!(
-                    "- {}: {}\n",
-                    f["filename"].as_str().unwrap_or(""),
-                    f["status"].as_str().unwrap_or("")
-                ));
-            }
         }
-    }
-    if let Some(g) = find_field(report, "grade").and_then(|g| g.as_str()) {
-        s.push_str(&format!("\n**Security grade:** {g}\n"));
     }
     if let Some(f) = &report.failure {
         s.push_str(&format!(
-            "\n**Failure** in `{}` ({}): {}\n",
-            f.stage.as_deref().unwrap_or("?"),
-            f.category.as_deref().unwrap_or("?"),
-            f.message.as_deref().unwrap_or("")
+            "\n**Failure** in {} ({}): {}\n",
+            md(f.stage.as_deref().unwrap_or("?")),
+            md(f.category.as_deref().unwrap_or("?")),
+            md(f.message.as_deref().unwrap_or(""))
         ));
         if let Some(h) = &f.hint {
-            s.push_str(&format!("\nHint: {h}\n"));
+            s.push_str(&format!("\nHint: {}\n", md(h)));
         }
     }
     s

@@ -5,8 +5,10 @@
 //! (`FsPerms::ReadOnly`/`ReadWrite`, the project root at guest path `/`), only the granted
 //! environment variables, no sockets (TCP, UDP and name lookup off), and a wasi:http send
 //! hook ([`HttpPolicy`]) that refuses any origin not granted and injects credentials.
-//! Memory is capped with `StoreLimits`; wall-clock time with epoch interruption plus a
-//! timeout around the call (epochs do not fire inside host calls).
+//! Memory is capped by one `ResourceLimiter` that counts every memory and table of the
+//! stage together; wall-clock time with epoch interruption plus a timeout around the call
+//! (epochs do not fire inside host calls). Everything else a stage can make the host hold
+//! or do is bounded too ([`bounds`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,13 +17,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::capabilities::{Credential, Lifetime, Origin, Secrets, guest_path};
+use crate::capabilities::{Credential, Origin, guest_path};
+use crate::hostfs;
 use crate::manifest::{Access, ComponentRef, Stage};
+use crate::secrets::{Lifetime, Secrets};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -39,6 +43,150 @@ use bindings::airlock::stage::types as wit;
 const TICKS_PER_SECOND: u64 = 20;
 /// Bytes of guest stdout/stderr kept (the rest is dropped).
 const STDIO_CAPACITY: usize = 256 * 1024;
+
+/// Host-side bounds on what one stage can make the host hold or do. Each is per stage run;
+/// the ones a user tunes are manifest limits (`memory_mib`, `timeout_s`, `output_kib`,
+/// `artifact_mib`, `log_kib`).
+pub mod bounds {
+    /// Longest log or progress line kept, in bytes; the rest is cut, saying how much.
+    pub const LOG_LINE: usize = 4096;
+    /// Longest progress message, in bytes.
+    pub const PROGRESS_MESSAGE: usize = 256;
+    /// Progress events are passed on at most once per this many milliseconds (plus the
+    /// final one, `done >= total`).
+    pub const PROGRESS_INTERVAL_MS: u64 = 100;
+    /// Longest failure message, in bytes.
+    pub const FAILURE_MESSAGE: usize = 4096;
+    /// Longest failure hint, in bytes.
+    pub const FAILURE_HINT: usize = 2048;
+    /// Entries in the stage's WASI resource table: open files and directories, streams,
+    /// wasi:http fields, requests and responses, pollables (wasmtime's own default is a
+    /// million). It also bounds the stage's open file descriptors.
+    pub const RESOURCES: usize = 1024;
+    /// Bytes of one wasi:http `fields` resource (headers), in wasmtime-wasi-http's
+    /// in-memory measure.
+    pub const HTTP_FIELDS_BYTES: usize = 16 * 1024;
+    /// Outgoing HTTP requests in flight at once.
+    pub const CONCURRENT_REQUESTS: usize = 16;
+    /// Core instances, tables and memories one stage may create (a component built from
+    /// Rust has a handful of each).
+    pub const INSTANCES: usize = 32;
+    /// See [`INSTANCES`].
+    pub const TABLES: usize = 64;
+    /// See [`INSTANCES`].
+    pub const MEMORIES: usize = 8;
+    /// Bytes a table element is counted as against `memory_mib` (a funcref or externref
+    /// slot with its lazy-init bit, rounded up).
+    pub const TABLE_ELEMENT_BYTES: usize = 16;
+    /// Artifacts one stage may declare.
+    pub const ARTIFACTS: usize = 256;
+    /// Size of a compiled component read back from the cache, in bytes.
+    pub const CACHED_COMPONENT: u64 = 1 << 30;
+}
+
+/// `s` cut to at most `max` bytes at a char boundary, saying how much was cut.
+pub fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}… ({} bytes cut)", &s[..end], s.len() - end))
+}
+
+/// `text` redacted, then cut to `max` bytes. Only a bounded prefix is redacted (longer
+/// than any secret's longest encoded form), so the work does not grow with a huge line,
+/// and the cut never splits a secret into a visible half.
+pub fn redact_cut(secrets: &Secrets, text: &str, max: usize) -> String {
+    let head = cut(text, max + 64 * 1024);
+    cut(&secrets.redact(&head), max).into_owned()
+}
+
+/// The memory and table accounting of one stage: all its linear memories and tables
+/// together count against `memory_mib` (tables at [`bounds::TABLE_ELEMENT_BYTES`] an
+/// element), and the numbers of instances, tables and memories are capped. Growing past
+/// the limit traps with "memory limit of N MiB exceeded".
+struct StageLimiter {
+    max_bytes: usize,
+    used: usize,
+}
+
+impl StageLimiter {
+    fn grow(&mut self, bytes: usize) -> wasmtime::Result<bool> {
+        let next = self.used.saturating_add(bytes);
+        if next > self.max_bytes {
+            return Err(wasmtime::format_err!(
+                "memory limit of {} MiB exceeded (memories and tables of the stage together)",
+                self.max_bytes >> 20
+            ));
+        }
+        self.used = next;
+        Ok(true)
+    }
+}
+
+impl wasmtime::ResourceLimiter for StageLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.grow(desired.saturating_sub(current))
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.grow(
+            desired
+                .saturating_sub(current)
+                .saturating_mul(bounds::TABLE_ELEMENT_BYTES),
+        )
+    }
+
+    fn instances(&self) -> usize {
+        bounds::INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        bounds::TABLES
+    }
+
+    fn memories(&self) -> usize {
+        bounds::MEMORIES
+    }
+}
+
+/// The log budget of one stage run (`limits.log_kib`), shared by its `log` calls and its
+/// stdout/stderr lines.
+struct LogGate {
+    left: usize,
+    dropped: bool,
+}
+
+impl LogGate {
+    /// Whether a line of `len` bytes may go out; the first refusal returns a note instead.
+    fn admit(&mut self, len: usize) -> Result<(), Option<String>> {
+        if self.dropped {
+            return Err(None);
+        }
+        if len > self.left {
+            self.dropped = true;
+            return Err(Some(
+                "log volume over grants.limits.log_kib: later lines of this stage are dropped"
+                    .into(),
+            ));
+        }
+        self.left -= len;
+        Ok(())
+    }
+}
 
 /// Something a running stage reported through the host interface.
 #[derive(Debug, Clone)]
@@ -124,8 +272,97 @@ pub enum CacheUse {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<StageState>,
-    cache_dir: Option<PathBuf>,
+    cache: Option<Cache>,
     _ticker: Arc<EpochTicker>,
+}
+
+/// The compile cache: a folder handle (links never followed) and its key. Each entry is
+/// `<component sha256>-<engine key>.cwasm` holding a 64-byte BLAKE2b MAC (keyed with the
+/// cache's own random key, over the entry's name and bytes) followed by the serialized
+/// compiled component. An entry whose MAC does not verify (written by anything but this
+/// cache's owner, or for another component) is never deserialized: it is native code.
+struct Cache {
+    dir: cap_std::fs::Dir,
+    key: [u8; 64],
+}
+
+/// The cache key's file name inside the cache folder (mode 0600, 64 random bytes).
+const CACHE_KEY_FILE: &str = "cache-key";
+
+impl Cache {
+    /// Opens (creating) `path` and loads its key, or makes one. None when the folder cannot
+    /// be used (then every component is compiled).
+    fn open(path: &Path) -> Option<Cache> {
+        let dir = hostfs::create_root(path).ok()?;
+        if let Ok(bytes) = hostfs::read_file(&dir, CACHE_KEY_FILE, 64)
+            && bytes.len() == 64
+        {
+            let mut key = [0u8; 64];
+            key.copy_from_slice(&bytes);
+            return Some(Cache { dir, key });
+        }
+        let mut key = [0u8; 64];
+        getrandom::fill(&mut key).ok()?;
+        // A new key invalidates every entry (their MACs no longer verify).
+        let tmp = format!("{CACHE_KEY_FILE}.tmp{}", std::process::id());
+        let mut o = cap_std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use cap_std::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        {
+            use cap_fs_ext::OpenOptionsFollowExt;
+            o.follow(cap_fs_ext::FollowSymlinks::No);
+        }
+        let _ = dir.remove_file(&tmp);
+        let mut f = dir.open_with(&tmp, &o).ok()?;
+        std::io::Write::write_all(&mut f, &key).ok()?;
+        drop(f);
+        dir.rename(&tmp, &dir, CACHE_KEY_FILE).ok()?;
+        Some(Cache { dir, key })
+    }
+
+    fn mac(&self, name: &str, bytes: &[u8]) -> blake2::Blake2bMac512 {
+        use blake2::digest::{KeyInit, Mac};
+        let mut m = <blake2::Blake2bMac512 as KeyInit>::new_from_slice(&self.key)
+            .expect("a 64-byte key fits BLAKE2b");
+        m.update(&(name.len() as u64).to_le_bytes());
+        m.update(name.as_bytes());
+        m.update(bytes);
+        m
+    }
+
+    /// The entry `name`'s compiled bytes, when present and authentic.
+    fn get(&self, name: &str) -> Option<Vec<u8>> {
+        use blake2::digest::Mac;
+        let mut bytes = hostfs::read_file(&self.dir, name, bounds::CACHED_COMPONENT).ok()?;
+        if bytes.len() < 64 {
+            return None;
+        }
+        let body = bytes.split_off(64);
+        self.mac(name, &body).verify_slice(&bytes).ok()?;
+        Some(body)
+    }
+
+    /// Stores `bytes` as entry `name` (written aside, then renamed into place).
+    fn put(&self, name: &str, bytes: &[u8]) {
+        use blake2::digest::Mac;
+        let tag = self.mac(name, bytes).finalize().into_bytes();
+        let tmp = format!("{name}.tmp{}", std::process::id());
+        let ok = hostfs::create_file(&self.dir, &tmp).and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(&tag)?;
+            f.write_all(bytes)?;
+            Ok(())
+        });
+        if ok.is_ok() {
+            let _ = self.dir.rename(&tmp, &self.dir, name);
+        } else {
+            let _ = self.dir.remove_file(&tmp);
+        }
+    }
 }
 
 struct EpochTicker {
@@ -175,7 +412,7 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker,
-            cache_dir,
+            cache: cache_dir.as_deref().and_then(Cache::open),
             _ticker: Arc::new(EpochTicker { stop }),
         })
     }
@@ -215,7 +452,7 @@ impl Runtime {
         let bytes = Self::component_bytes(cref)?;
         let digest = hex::encode(Sha256::digest(&bytes));
         let start = Instant::now();
-        let Some(dir) = &self.cache_dir else {
+        let Some(cache) = &self.cache else {
             let component = Component::new(&self.engine, &bytes).map_err(|e| {
                 anyhow::Error::from(e).context(format!("{cref} is not a valid component"))
             })?;
@@ -226,12 +463,12 @@ impl Runtime {
                 load_time: start.elapsed(),
             });
         };
-        let file = dir.join(format!("{digest}-{}.cwasm", self.engine_key()));
-        if file.exists() {
-            // SAFETY: the file was written by `Component::serialize` of this same engine
-            // configuration (the name carries the engine's compatibility hash) into the
-            // user's own cache folder.
-            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, &file) } {
+        let name = format!("{digest}-{}.cwasm", self.engine_key());
+        if let Some(compiled) = cache.get(&name) {
+            // SAFETY: the bytes carry a MAC under this cache's secret key over the entry's
+            // name (the component's digest and the engine's compatibility hash): this host
+            // wrote them with `Component::serialize` for this component and engine.
+            if let Ok(component) = unsafe { Component::deserialize(&self.engine, &compiled) } {
                 return Ok(Loaded {
                     component,
                     digest,
@@ -243,13 +480,8 @@ impl Runtime {
         let component = Component::new(&self.engine, &bytes).map_err(|e| {
             anyhow::Error::from(e).context(format!("{cref} is not a valid component"))
         })?;
-        if std::fs::create_dir_all(dir).is_ok()
-            && let Ok(ser) = component.serialize()
-        {
-            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-            if std::fs::write(&tmp, ser).is_ok() {
-                let _ = std::fs::rename(&tmp, &file);
-            }
+        if let Ok(ser) = component.serialize() {
+            cache.put(&name, &ser);
         }
         Ok(Loaded {
             component,
@@ -287,6 +519,8 @@ impl Runtime {
         } = services;
         let secrets = &secrets;
         let limits = stage.grants.limits;
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(limits.timeout_s);
         let stdout = MemoryOutputPipe::new(STDIO_CAPACITY);
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
         let mut b = WasiCtxBuilder::new();
@@ -300,46 +534,54 @@ impl Runtime {
         // blocking pool per call (~0.1 ms each): a stage reading a 6 MB project makes
         // thousands of them. Stages are short and the runtime has a worker per core.
         b.allow_blocking_current_thread(true);
+        // Each granted folder is opened now, beneath the project root, one component at a
+        // time without following a link: a link an earlier stage planted is refused here,
+        // not followed (the manifest's check ran before that stage existed).
+        let root = hostfs::open_root(project)
+            .with_context(|| format!("stage \"{}\": the project folder", stage.id))?;
         for g in &stage.grants.files {
-            let host = project.join(&g.path);
-            if g.access == Access::Write {
-                std::fs::create_dir_all(&host).with_context(|| {
-                    format!(
-                        "stage \"{}\": cannot create granted folder {}",
-                        stage.id,
-                        host.display()
-                    )
-                })?;
-            } else if !host.exists() {
-                events(
-                    &stage.id,
-                    StageEvent::Log {
-                        level: "warn",
-                        message: format!("granted folder {} does not exist; not mounted", g.path),
-                    },
-                );
-                continue;
+            let dir = if g.access == Access::Write {
+                hostfs::create_dir(&root, &g.path)
+            } else {
+                match root.symlink_metadata(if g.path == "." { "." } else { &g.path }) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        events(
+                            &stage.id,
+                            StageEvent::Log {
+                                level: "warn",
+                                message: format!(
+                                    "granted folder {} does not exist; not mounted",
+                                    g.path
+                                ),
+                            },
+                        );
+                        continue;
+                    }
+                    _ => hostfs::open_dir(&root, &g.path),
+                }
             }
-            if !host.is_dir() {
-                bail!(
-                    "stage \"{}\": granted path {} is not a folder: grants name folders",
-                    stage.id,
-                    g.path
-                );
-            }
+            .map_err(|e| {
+                e.context(format!(
+                    "stage \"{}\": granted folder \"{}\" refused: the host opens grants beneath the project without following links",
+                    stage.id, g.path
+                ))
+            })?;
             let perms = if g.access == Access::Write {
                 FsPerms::ReadWrite
             } else {
                 FsPerms::ReadOnly
             };
-            b.preopened_dir(&host, guest_path(&g.path), perms)
-                .map_err(|e| {
-                    anyhow::Error::from(e).context(format!(
-                        "stage \"{}\": cannot open granted folder {}",
-                        stage.id,
-                        host.display()
-                    ))
-                })?;
+            b.preopened_dir(
+                hostfs::fd_path(&dir, &project.join(&g.path)),
+                guest_path(&g.path),
+                perms,
+            )
+            .map_err(|e| {
+                anyhow::Error::from(e).context(format!(
+                    "stage \"{}\": cannot open granted folder \"{}\"",
+                    stage.id, g.path
+                ))
+            })?;
         }
         for name in &stage.grants.env {
             if let Ok(v) = std::env::var(name) {
@@ -371,23 +613,36 @@ impl Runtime {
             renew,
             denied: denied.clone(),
             events: events.clone(),
+            in_flight: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(bounds::RESOURCES);
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(bounds::HTTP_FIELDS_BYTES);
+        let log = Arc::new(Mutex::new(LogGate {
+            left: (limits.log_kib as usize) << 10,
+            dropped: false,
+        }));
+        let stored = Arc::new(Mutex::new(Vec::new()));
         let state = StageState {
             wasi: b.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            http,
+            table,
             hooks,
-            limits: StoreLimitsBuilder::new()
-                .memory_size((limits.memory_mib as usize) << 20)
-                .trap_on_grow_failure(true)
-                .build(),
+            limiter: StageLimiter {
+                max_bytes: (limits.memory_mib as usize) << 20,
+                used: 0,
+            },
             stage_id: stage.id.clone(),
             produce: stage.grants.produce.clone(),
             secrets: secrets.clone(),
             events: events.clone(),
+            log: log.clone(),
+            last_progress: None,
+            stored: stored.clone(),
         };
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(limits.timeout_s * TICKS_PER_SECOND);
         store.epoch_deadline_trap();
 
@@ -399,7 +654,6 @@ impl Runtime {
                 .map(|(id, output)| wit::Upstream { id, output })
                 .collect(),
         };
-        let start = Instant::now();
         let call = async {
             let instance =
                 StageWorld::instantiate_async(&mut store, &loaded.component, &self.linker).await?;
@@ -407,36 +661,44 @@ impl Runtime {
             let result = instance.call_run(&mut store, &request).await?;
             anyhow::Ok((instantiate, result))
         };
-        let outcome = tokio::time::timeout(Duration::from_secs(limits.timeout_s), call).await;
+        let outcome = tokio::time::timeout_at(deadline.into(), call).await;
+        drop(store);
         let elapsed = start.elapsed();
-        let redact = |b: bytes::Bytes| secrets.redact(&String::from_utf8_lossy(&b));
-        let stdio = [redact(stdout.contents()), redact(stderr.contents())];
-        for text in &stdio {
+        for pipe in [stdout.contents(), stderr.contents()] {
+            let text = String::from_utf8_lossy(&pipe);
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                events(
-                    &stage.id,
-                    StageEvent::Log {
-                        level: "info",
-                        message: line.to_string(),
-                    },
-                );
+                let message = redact_cut(secrets, line, bounds::LOG_LINE);
+                match log.lock().unwrap().admit(message.len()) {
+                    Ok(()) => events(
+                        &stage.id,
+                        StageEvent::Log {
+                            level: "info",
+                            message,
+                        },
+                    ),
+                    Err(Some(note)) => events(
+                        &stage.id,
+                        StageEvent::Log {
+                            level: "warn",
+                            message: note,
+                        },
+                    ),
+                    Err(None) => {}
+                }
             }
         }
         let denied = denied.lock().unwrap().clone();
+        let timed_out = || {
+            StageFailure::limit(
+                format!(
+                    "stage \"{}\" exceeded its wall-clock limit of {} s",
+                    stage.id, limits.timeout_s
+                ),
+                "raise grants.limits.timeout_s for this stage, or find what it waits on",
+            )
+        };
         let (instantiate, result) = match outcome {
-            Err(_) => {
-                return Ok(RunResult::failed(
-                    elapsed,
-                    denied,
-                    StageFailure::limit(
-                        format!(
-                            "stage \"{}\" exceeded its wall-clock limit of {} s",
-                            stage.id, limits.timeout_s
-                        ),
-                        "raise grants.limits.timeout_s for this stage, or find what it waits on",
-                    ),
-                ));
-            }
+            Err(_) => return Ok(RunResult::failed(elapsed, denied, timed_out())),
             Ok(Err(trap)) => {
                 let text = format!("{trap:?}");
                 let interrupted = matches!(
@@ -444,13 +706,7 @@ impl Runtime {
                     Some(wasmtime::Trap::Interrupt)
                 );
                 let f = if interrupted {
-                    StageFailure::limit(
-                        format!(
-                            "stage \"{}\" exceeded its wall-clock limit of {} s",
-                            stage.id, limits.timeout_s
-                        ),
-                        "raise grants.limits.timeout_s for this stage",
-                    )
+                    timed_out()
                 } else if text.contains("forcing trap when growing memory")
                     || text.contains("memory limit")
                 {
@@ -459,7 +715,11 @@ impl Runtime {
                             "stage \"{}\" exceeded its memory limit of {} MiB: {}",
                             stage.id,
                             limits.memory_mib,
-                            secrets.redact(&trap.root_cause().to_string())
+                            redact_cut(
+                                secrets,
+                                &trap.root_cause().to_string(),
+                                bounds::FAILURE_MESSAGE
+                            )
                         ),
                         "raise grants.limits.memory_mib for this stage",
                     )
@@ -469,7 +729,11 @@ impl Runtime {
                         message: format!(
                             "stage \"{}\" trapped: {}",
                             stage.id,
-                            secrets.redact(&trap.root_cause().to_string())
+                            redact_cut(
+                                secrets,
+                                &trap.root_cause().to_string(),
+                                bounds::FAILURE_MESSAGE
+                            )
                         ),
                         retryable: false,
                         hint: Some(
@@ -482,6 +746,8 @@ impl Runtime {
             }
             Ok(Ok(v)) => v,
         };
+        let stored = stored.lock().unwrap().clone();
+        let mut declared = Vec::new();
         let outcome = match result {
             Ok(resp) => {
                 let max = (limits.output_kib as usize) << 10;
@@ -495,9 +761,48 @@ impl Runtime {
                         ),
                         "raise grants.limits.output_kib for this stage",
                     ))
+                } else if resp.artifacts.len() > bounds::ARTIFACTS {
+                    Err(StageFailure::limit(
+                        format!(
+                            "stage \"{}\" declared {} artifacts, over the limit of {}",
+                            stage.id,
+                            resp.artifacts.len(),
+                            bounds::ARTIFACTS
+                        ),
+                        "hand on fewer files (e.g. one archive)",
+                    ))
+                } else if secrets.leaks(&stored, &resp.output)
+                    || resp
+                        .artifacts
+                        .iter()
+                        .any(|a| secrets.leaks(&stored, &a.path))
+                {
+                    Err(StageFailure::limit(
+                        format!(
+                            "stage \"{}\" put a secret it stored ({}) in its output: a stage hands a secret to the host with store-secret only, never to other stages",
+                            stage.id,
+                            stored
+                                .iter()
+                                .map(|n| format!("\"{n}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        "remove the secret from the stage's output",
+                    ))
                 } else {
                     match serde_json::from_str::<serde_json::Value>(&resp.output) {
-                        Ok(v) => Ok(secrets.redact_json(&v)),
+                        Ok(v) => {
+                            declared = resp
+                                .artifacts
+                                .into_iter()
+                                .map(|a| crate::state::Declared {
+                                    path: secrets.redact(&a.path).into_owned(),
+                                    sha256: a.sha256,
+                                    size: a.size,
+                                })
+                                .collect();
+                            Ok(secrets.redact_json(&v))
+                        }
                         Err(e) => Err(StageFailure {
                             category: "internal".into(),
                             message: format!(
@@ -513,9 +818,11 @@ impl Runtime {
             Err(e) => {
                 let mut f = StageFailure {
                     category: category_name(e.category).into(),
-                    message: secrets.redact(&e.message),
+                    message: redact_cut(secrets, &e.message, bounds::FAILURE_MESSAGE),
                     retryable: e.retryable,
-                    hint: e.hint.map(|h| secrets.redact(&h)),
+                    hint: e
+                        .hint
+                        .map(|h| redact_cut(secrets, &h, bounds::FAILURE_HINT)),
                 };
                 if !denied.is_empty() {
                     // The host's own record decides: the stage failed after the sandbox
@@ -523,12 +830,19 @@ impl Runtime {
                     let mut urls = denied.clone();
                     urls.sort();
                     urls.dedup();
+                    let n = urls.len();
+                    urls.truncate(5);
                     f.category = "capability".into();
                     f.retryable = false;
                     f.message = format!(
-                        "{} (the sandbox refused wasi:http/outgoing-handler requests to: {})",
+                        "{} (the sandbox refused wasi:http/outgoing-handler requests to: {}{})",
                         f.message,
-                        urls.join(", ")
+                        urls.join(", "),
+                        if n > 5 {
+                            format!(" and {} more", n - 5)
+                        } else {
+                            String::new()
+                        }
                     );
                     f.hint = Some(format!(
                         "grant the origin in this stage's grants.http (e.g. \"{}\"), if the stage should reach it",
@@ -545,6 +859,8 @@ impl Runtime {
             elapsed,
             instantiate: Some(instantiate),
             denied,
+            artifacts: declared,
+            deadline,
         })
     }
 }
@@ -596,17 +912,26 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// Time to instantiate the component (none when it never got there).
     pub instantiate: Option<Duration>,
-    /// URLs the sandbox refused.
+    /// URLs the sandbox refused (redacted, without query).
     pub denied: Vec<String>,
+    /// The artifacts the stage declared in its WIT response (not yet checked: see
+    /// [`crate::state::collect_artifacts`]).
+    pub artifacts: Vec<crate::state::Declared>,
+    /// When the stage's time limit runs out: host work on its behalf (hashing and copying
+    /// its artifacts) stops then too.
+    pub deadline: Instant,
 }
 
 impl RunResult {
-    fn failed(elapsed: Duration, denied: Vec<String>, f: StageFailure) -> Self {
+    /// A run that failed before or while running, with `f`.
+    pub fn failed(elapsed: Duration, denied: Vec<String>, f: StageFailure) -> Self {
         RunResult {
             outcome: Err(f),
             elapsed,
             instantiate: None,
             denied,
+            artifacts: vec![],
+            deadline: Instant::now(),
         }
     }
 }
@@ -617,11 +942,15 @@ struct StageState {
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: HttpPolicy,
-    limits: StoreLimits,
+    limiter: StageLimiter,
     stage_id: String,
     produce: Vec<String>,
     secrets: Secrets,
     events: EventSink,
+    log: Arc<Mutex<LogGate>>,
+    last_progress: Option<Instant>,
+    /// Names of the secrets this run of the stage stored (its output may not carry them).
+    stored: Arc<Mutex<Vec<String>>>,
 }
 
 impl WasiView for StageState {
@@ -654,22 +983,37 @@ impl bindings::airlock::stage::host::Host for StageState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        (self.events)(
-            &self.stage_id,
-            StageEvent::Log {
-                level,
-                message: self.secrets.redact(&message),
-            },
-        );
+        let message = redact_cut(&self.secrets, &message, bounds::LOG_LINE);
+        let admitted = self.log.lock().unwrap().admit(message.len());
+        match admitted {
+            Ok(()) => (self.events)(&self.stage_id, StageEvent::Log { level, message }),
+            Err(Some(note)) => (self.events)(
+                &self.stage_id,
+                StageEvent::Log {
+                    level: "warn",
+                    message: note,
+                },
+            ),
+            Err(None) => {}
+        }
     }
 
     fn progress(&mut self, done: u64, total: Option<u64>, message: String) {
+        let now = Instant::now();
+        let finished = total.is_some_and(|t| done >= t);
+        let due = self.last_progress.is_none_or(|t| {
+            now.duration_since(t) >= Duration::from_millis(bounds::PROGRESS_INTERVAL_MS)
+        });
+        if !finished && !due {
+            return;
+        }
+        self.last_progress = Some(now);
         (self.events)(
             &self.stage_id,
             StageEvent::Progress {
                 done,
                 total,
-                message: self.secrets.redact(&message),
+                message: redact_cut(&self.secrets, &message, bounds::PROGRESS_MESSAGE),
             },
         );
     }
@@ -681,10 +1025,15 @@ impl bindings::airlock::stage::host::Host for StageState {
                 self.stage_id
             ));
         }
-        if value.is_empty() {
-            return Err(format!("secret \"{name}\" is empty"));
+        self.secrets
+            .insert(&name, &value)
+            .map_err(|e| format!("stage \"{}\": {e}", self.stage_id))?;
+        {
+            let mut stored = self.stored.lock().unwrap();
+            if !stored.contains(&name) {
+                stored.push(name);
+            }
         }
-        self.secrets.insert(&name, &value);
         (self.events)(&self.stage_id, StageEvent::SecretStored { value });
         Ok(())
     }
@@ -701,8 +1050,9 @@ impl bindings::airlock::stage::host::Host for StageState {
             stored_at: now_s(),
             producer: self.stage_id.clone(),
         };
-        self.secrets.insert_until(&name, &value, lifetime);
-        Ok(())
+        self.secrets
+            .insert_until(&name, &value, lifetime)
+            .map_err(|e| format!("stage \"{}\": {e}", self.stage_id))
     }
 }
 
@@ -715,6 +1065,17 @@ struct HttpPolicy {
     renew: Option<Renewer>,
     denied: Arc<Mutex<Vec<String>>>,
     events: EventSink,
+    /// Requests sent and not yet answered ([`bounds::CONCURRENT_REQUESTS`] at most).
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts one request in flight until dropped.
+struct InFlight(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl WasiHttpHooks for HttpPolicy {
@@ -744,12 +1105,32 @@ impl WasiHttpHooks for HttpPolicy {
             .as_ref()
             .is_some_and(|o| self.allowed.iter().any(|g| g.covers(o)));
         if !granted {
-            let shown = url.split('?').next().unwrap_or(&url).to_string();
-            self.denied.lock().unwrap().push(shown.clone());
+            let shown = redact_cut(
+                &self.secrets,
+                url.split(['?', '#']).next().unwrap_or(&url),
+                512,
+            );
+            {
+                let mut denied = self.denied.lock().unwrap();
+                if denied.len() < 64 {
+                    denied.push(shown.clone());
+                }
+            }
             (self.events)(&self.stage, StageEvent::Denied { url: shown });
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let origin = origin.unwrap();
+        use std::sync::atomic::Ordering;
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) >= bounds::CONCURRENT_REQUESTS {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Box::new(async {
+                Err(wasmtime_wasi_http::Error::InternalError(Some(format!(
+                    "more than {} requests in flight at once: the host bounds a stage's concurrent requests",
+                    bounds::CONCURRENT_REQUESTS
+                ))))
+            });
+        }
+        let guard = InFlight(self.in_flight.clone());
         let injects: Vec<(String, Credential)> = self
             .inject
             .iter()
@@ -758,6 +1139,7 @@ impl WasiHttpHooks for HttpPolicy {
             .collect();
         let (secrets, renew) = (self.secrets.clone(), self.renew.clone());
         Box::new(async move {
+            let _guard = guard;
             use http_body_util::BodyExt;
             for (secret, credential) in injects {
                 // An expiring credential is renewed before it goes out, never sent stale.

@@ -4,13 +4,11 @@
 //!   path or symlink out of it).
 //! - [`Origin`]: HTTP grants as `scheme://host[:port]` (default port from the scheme,
 //!   `*.example.com` prefix wildcards, no path), matched against each outgoing request.
-//! - [`Credential`] and [`Secrets`]: secrets live in the host; requests matching an inject
-//!   rule get a credential header; every secret value is redacted from output.
+//! - [`Credential`]: how an injected secret is written into a request (the secret store
+//!   and its redactor live in the host, `airlock::secrets`).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path};
-use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -252,126 +250,6 @@ impl Credential {
     }
 }
 
-/// The host's secret store, shared by every stage of a run. Values never leave the host
-/// except inside an injected request header.
-#[derive(Clone, Default)]
-pub struct Secrets {
-    inner: Arc<Mutex<Store>>,
-}
-
-#[derive(Default)]
-struct Store {
-    values: BTreeMap<String, String>,
-    lifetimes: BTreeMap<String, Lifetime>,
-    /// Values replaced by a renewal: no longer injected, still redacted.
-    retired: Vec<String>,
-}
-
-/// When a stored secret stops working, and which stage can produce a fresh one
-/// (`store-secret-until` in wit/stage.wit).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Lifetime {
-    /// Unix seconds at which the credential stops working.
-    pub expires_at: u64,
-    /// Unix seconds at which it was stored.
-    pub stored_at: u64,
-    /// The id of the stage that stored it (run again to renew it).
-    pub producer: String,
-}
-
-impl Lifetime {
-    /// The longest renewal margin: a credential is renewed once it has at most this many
-    /// seconds left (a 15-minute PyPI token: in its last minute).
-    pub const MAX_MARGIN_S: u64 = 60;
-
-    /// True when the credential should be renewed before it is used at `now` (unix
-    /// seconds): it has at most `min(60 s, half its lifetime)` left.
-    pub fn renew_due(&self, now: u64) -> bool {
-        let lifetime = self.expires_at.saturating_sub(self.stored_at);
-        let margin = Self::MAX_MARGIN_S.min(lifetime / 2);
-        now.saturating_add(margin) >= self.expires_at
-    }
-}
-
-impl fmt::Debug for Secrets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<String> = self.inner.lock().unwrap().values.keys().cloned().collect();
-        write!(f, "Secrets({names:?})")
-    }
-}
-
-impl Secrets {
-    /// Stores `value` under `name`, replacing an earlier value (which stays redacted) and
-    /// any lifetime it had.
-    pub fn insert(&self, name: &str, value: &str) {
-        let mut inner = self.inner.lock().unwrap();
-        inner.lifetimes.remove(name);
-        if let Some(old) = inner.values.insert(name.to_string(), value.to_string())
-            && old != value
-        {
-            inner.retired.push(old);
-        }
-    }
-
-    /// Stores `value` under `name` with its [`Lifetime`] (see [`Secrets::insert`]).
-    pub fn insert_until(&self, name: &str, value: &str, lifetime: Lifetime) {
-        self.insert(name, value);
-        self.inner
-            .lock()
-            .unwrap()
-            .lifetimes
-            .insert(name.to_string(), lifetime);
-    }
-
-    /// The value of `name`, for injection.
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.inner.lock().unwrap().values.get(name).cloned()
-    }
-
-    /// The lifetime of `name`, when it was stored with one.
-    pub fn lifetime(&self, name: &str) -> Option<Lifetime> {
-        self.inner.lock().unwrap().lifetimes.get(name).cloned()
-    }
-
-    /// `text` with every secret value, current or replaced (and its base64 forms, as sent
-    /// in Basic auth), replaced by `***`.
-    pub fn redact(&self, text: &str) -> String {
-        use base64::Engine;
-        let inner = self.inner.lock().unwrap();
-        let mut out = text.to_string();
-        for v in inner.values.values().chain(inner.retired.iter()) {
-            if v.len() < 4 {
-                continue;
-            }
-            out = out.replace(v.as_str(), "***");
-            let b64 = base64::engine::general_purpose::STANDARD.encode(v);
-            out = out.replace(b64.as_str(), "***");
-        }
-        out
-    }
-
-    /// Redacts every string inside a JSON value.
-    pub fn redact_json(&self, v: &serde_json::Value) -> serde_json::Value {
-        match v {
-            serde_json::Value::String(s) => serde_json::Value::String(self.redact(s)),
-            serde_json::Value::Array(a) => {
-                serde_json::Value::Array(a.iter().map(|x| self.redact_json(x)).collect())
-            }
-            serde_json::Value::Object(o) => serde_json::Value::Object(
-                o.iter()
-                    .map(|(k, x)| (k.clone(), self.redact_json(x)))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-
-    /// True when no secret is stored.
-    pub fn is_empty(&self) -> bool {
-        self.inner.lock().unwrap().values.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,50 +304,5 @@ mod tests {
             assert!(e.contains("symlink"), "{e}");
         }
         std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn secrets_are_redacted_in_plain_and_basic_auth_form() {
-        let s = Secrets::default();
-        s.insert("pypi-token", "pypi-AgEIcHlwaS5vcmc");
-        let (_, header) = Credential::parse("basic:__token__")
-            .unwrap()
-            .header("pypi-AgEIcHlwaS5vcmc");
-        let text = format!("token pypi-AgEIcHlwaS5vcmc sent as {header}");
-        let red = s.redact(&text);
-        assert!(!red.contains("pypi-AgEIcHlwaS5vcmc"), "{red}");
-        assert!(red.starts_with("token *** sent as Basic"));
-    }
-
-    #[test]
-    fn renewed_secrets_stay_redacted_and_renewal_is_due_near_expiry() {
-        let s = Secrets::default();
-        let life = |stored_at, expires_at| Lifetime {
-            expires_at,
-            stored_at,
-            producer: "authenticate".into(),
-        };
-        s.insert_until("pypi-token", "pypi-first-token", life(1000, 1900));
-        assert_eq!(s.lifetime("pypi-token").unwrap().producer, "authenticate");
-        s.insert_until("pypi-token", "pypi-second-token", life(1800, 2700));
-        assert_eq!(s.get("pypi-token").as_deref(), Some("pypi-second-token"));
-        let red = s.redact("old pypi-first-token new pypi-second-token");
-        assert_eq!(red, "old *** new ***");
-        s.insert("pypi-token", "pypi-third-token");
-        assert_eq!(
-            s.lifetime("pypi-token"),
-            None,
-            "a plain insert drops the lifetime"
-        );
-
-        // A 15-minute token: renewed in its last minute.
-        let t = life(1000, 1900);
-        assert!(!t.renew_due(1839));
-        assert!(t.renew_due(1840));
-        assert!(t.renew_due(5000));
-        // A 2-second token: renewed in its last second, not on every use.
-        let short = life(1000, 1002);
-        assert!(!short.renew_due(1000));
-        assert!(short.renew_due(1001));
     }
 }

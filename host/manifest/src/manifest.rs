@@ -126,6 +126,14 @@ pub struct Limits {
     /// Maximum size of the stage's JSON output, in KiB (default 1024).
     #[serde(default = "default_output")]
     pub output_kib: u64,
+    /// Maximum size of one artifact the stage hands on (WIT `response.artifacts`), in MiB
+    /// (default 1024). The host checks the file's size before it reads a byte of it.
+    #[serde(default = "default_artifact")]
+    pub artifact_mib: u64,
+    /// Maximum volume of the stage's log (host `log` calls plus its stdout and stderr), in
+    /// KiB (default 1024); later lines are dropped, with one note that says so.
+    #[serde(default = "default_log")]
+    pub log_kib: u64,
 }
 
 fn default_memory() -> u64 {
@@ -137,6 +145,12 @@ fn default_timeout() -> u64 {
 fn default_output() -> u64 {
     1024
 }
+fn default_artifact() -> u64 {
+    1024
+}
+fn default_log() -> u64 {
+    1024
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -144,6 +158,8 @@ impl Default for Limits {
             memory_mib: default_memory(),
             timeout_s: default_timeout(),
             output_kib: default_output(),
+            artifact_mib: default_artifact(),
+            log_kib: default_log(),
         }
     }
 }
@@ -201,6 +217,11 @@ pub struct Stage {
     pub component: ComponentRef,
     /// Upstream stage ids; their outputs are this stage's inputs.
     pub needs: Vec<String>,
+    /// Stages this one starts after (once they settled, whatever their status), without
+    /// taking their outputs and without being skipped with them: ordering only, e.g. a
+    /// status page written after the build has read the project. With `--only`, a stage
+    /// not selected is taken as settled.
+    pub after: Vec<String>,
     /// Run condition; none = always.
     pub when: Option<When>,
     /// `when = "failed"`: runs only after another stage failed, after every other stage
@@ -231,6 +252,148 @@ pub struct Manifest {
     pub secrets: Vec<SecretSource>,
     /// The stages in manifest order.
     pub stages: Vec<Stage>,
+    /// `[pipeline] outputs = { NAME = "STAGE.FIELD" }`: the values the host publishes as
+    /// step outputs (GitHub's `GITHUB_OUTPUT`), each read from one named stage's output.
+    /// None: the defaults for the built-ins ([`Manifest::published_outputs`]).
+    pub outputs: Option<Vec<OutputMap>>,
+}
+
+/// One published value: step output `name` is field `field` (dotted path) of stage
+/// `stage`'s output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutputMap {
+    /// The output's name (`[A-Za-z_][A-Za-z0-9_-]{0,63}`).
+    pub name: String,
+    /// The stage whose output it is read from.
+    pub stage: String,
+    /// The field, a dotted path into that output (e.g. `release`, `summary.total`).
+    pub field: String,
+}
+
+impl Manifest {
+    /// The step outputs this run publishes: `[pipeline] outputs` when given, else the
+    /// defaults: `release`, `trigger`, `version` from the first stage whose component is
+    /// `builtin:decide`, `grade` from the first `builtin:status` stage. Never from "whichever
+    /// output has the key": another stage cannot forge them.
+    pub fn published_outputs(&self) -> Vec<OutputMap> {
+        if let Some(o) = &self.outputs {
+            return o.clone();
+        }
+        let first = |name: &str| {
+            self.stages
+                .iter()
+                .find(|s| s.component == ComponentRef::Builtin(name.into()))
+                .map(|s| s.id.clone())
+        };
+        let mut out = Vec::new();
+        if let Some(d) = first("decide") {
+            for f in ["release", "trigger", "version"] {
+                out.push(OutputMap {
+                    name: f.into(),
+                    stage: d.clone(),
+                    field: f.into(),
+                });
+            }
+        }
+        if let Some(s) = first("status") {
+            out.push(OutputMap {
+                name: "grade".into(),
+                stage: s,
+                field: "grade".into(),
+            });
+        }
+        out
+    }
+
+    /// Refuses grants that would let a stage reach the host's own folders: a write grant
+    /// that covers or lies inside the state folder `state`, and any grant that covers or
+    /// lies inside the compile cache `cache` (compiled components are native code). Both
+    /// paths may be relative to the current folder and need not exist yet. The error names
+    /// the stage, the grant and the folder.
+    pub fn check_host_folders(
+        &self,
+        state: &Path,
+        cache: Option<&Path>,
+    ) -> Result<(), ManifestError> {
+        let rel = |p: &Path| -> Option<String> {
+            let abs = resolve_existing(p);
+            abs.strip_prefix(&self.project).ok().map(|r| {
+                let s = r.to_string_lossy().replace('\\', "/");
+                if s.is_empty() { ".".to_string() } else { s }
+            })
+        };
+        let mut reserved: Vec<(String, &str, bool)> = Vec::new();
+        if let Some(r) = rel(state) {
+            reserved.push((r, "the state folder", false));
+        }
+        if let Some(r) = cache.and_then(rel) {
+            reserved.push((r, "the compile cache", true));
+        }
+        for st in &self.stages {
+            for (i, g) in st.grants.files.iter().enumerate() {
+                for (folder, what, any_access) in &reserved {
+                    if (g.access == Access::Write || *any_access) && paths_overlap(&g.path, folder)
+                    {
+                        return Err(ManifestError {
+                            file: self.file.clone(),
+                            line: Some(st.line),
+                            field: format!("stage \"{}\": grants.files[{i}].path", st.id),
+                            message: format!(
+                                "\"{}\" ({}) overlaps {what} ({folder}): a stage may not {} the host's own folders; grant a folder beside it, or move {what} (--state DIR, --cache-dir DIR)",
+                                g.path,
+                                if g.access == Access::Write {
+                                    "write"
+                                } else {
+                                    "read"
+                                },
+                                if *any_access {
+                                    "read or write"
+                                } else {
+                                    "write"
+                                }
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `p` made absolute with its deepest existing ancestor canonicalised (symlinks resolved)
+/// and the rest appended as written.
+fn resolve_existing(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut base = abs.clone();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        if let Ok(c) = base.canonicalize() {
+            let mut out = c;
+            for r in rest.iter().rev() {
+                out.push(r);
+            }
+            return out;
+        }
+        match (base.file_name().map(|f| f.to_os_string()), base.parent()) {
+            (Some(f), Some(parent)) => {
+                rest.push(f);
+                base = parent.to_path_buf();
+            }
+            _ => return abs,
+        }
+    }
+}
+
+/// Whether two normalised project-relative paths ("." for the root) are the same folder or
+/// one lies inside the other.
+pub fn paths_overlap(a: &str, b: &str) -> bool {
+    let inside = |x: &str, y: &str| y == "." || x == y || x.starts_with(&format!("{y}/"));
+    inside(a, b) || inside(b, a)
 }
 
 /// A secret the host reads from its environment at start (`[secrets] NAME = { env = "VAR" }`),
@@ -272,6 +435,8 @@ struct RawPipeline {
     projects: Vec<String>,
     #[serde(default)]
     version_files: Vec<String>,
+    #[serde(default)]
+    outputs: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 fn dot() -> String {
@@ -285,6 +450,8 @@ struct RawStage {
     component: Spanned<RawComponent>,
     #[serde(default)]
     needs: Vec<Spanned<String>>,
+    #[serde(default)]
+    after: Vec<Spanned<String>>,
     when: Option<Spanned<String>>,
     #[serde(default)]
     config: toml::Table,
@@ -493,6 +660,7 @@ pub fn parse(
             line: ctx.line(start),
             component,
             needs: rs.needs.iter().map(|n| n.get_ref().clone()).collect(),
+            after: rs.after.iter().map(|n| n.get_ref().clone()).collect(),
             when: None,
             on_failure: false,
             config,
@@ -512,11 +680,16 @@ pub fn parse(
     for (i, spanned) in raw.stages.iter().enumerate() {
         let rs = spanned.get_ref();
         let id = &stages[i].id;
-        for n in &rs.needs {
+        for (key, n) in rs
+            .needs
+            .iter()
+            .map(|n| ("needs", n))
+            .chain(rs.after.iter().map(|n| ("after", n)))
+        {
             if !ids.contains(n.get_ref()) {
                 return Err(ctx.err(
                     n.span().start,
-                    format!("stage \"{id}\": needs"),
+                    format!("stage \"{id}\": {key}"),
                     format!(
                         "unknown stage \"{}\": needs lists ids of other stages ({})",
                         n.get_ref(),
@@ -527,13 +700,13 @@ pub fn parse(
             if n.get_ref() == id {
                 return Err(ctx.err(
                     n.span().start,
-                    format!("stage \"{id}\": needs"),
-                    "a stage cannot need itself",
+                    format!("stage \"{id}\": {key}"),
+                    "a stage cannot be ordered after itself",
                 ));
             }
         }
         if let Some(w) = rs.when.as_ref().filter(|w| w.get_ref().trim() == "failed") {
-            if !stages[i].needs.is_empty() {
+            if !stages[i].needs.is_empty() || !stages[i].after.is_empty() {
                 return Err(ctx.err(w.span().start, format!("stage \"{id}\": when"), "a stage with when = \"failed\" runs after every other stage, with the failure report as its input: remove its needs"));
             }
             stages[i].on_failure = true;
@@ -557,7 +730,12 @@ pub fn parse(
         }
     }
     for (i, spanned) in raw.stages.iter().enumerate() {
-        for n in &spanned.get_ref().needs {
+        for n in spanned
+            .get_ref()
+            .needs
+            .iter()
+            .chain(&spanned.get_ref().after)
+        {
             if stages.iter().any(|s| s.on_failure && &s.id == n.get_ref()) {
                 return Err(ctx.err(n.span().start, format!("stage \"{}\": needs", stages[i].id), format!("\"{}\" runs only after a failure (when = \"failed\"): no stage can need it", n.get_ref())));
             }
@@ -622,6 +800,47 @@ pub fn parse(
         });
     }
 
+    check_concurrent_access(file, &stages)?;
+
+    let outputs = match &raw.pipeline.outputs {
+        None => None,
+        Some(o) => {
+            let off = o.span().start;
+            let mut out = Vec::new();
+            for (name, path) in o.get_ref() {
+                let field = format!("pipeline.outputs.{name}");
+                let mut chars = name.chars();
+                let name_ok = name.len() <= 64
+                    && chars
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !name_ok {
+                    return Err(ctx.err(off, field, format!("\"{name}\" is not a step output name: use letters, digits, '_' and '-', starting with a letter or '_' (at most 64)")));
+                }
+                let Some((stage, f)) = path
+                    .split_once('.')
+                    .filter(|(s, f)| !s.is_empty() && !f.is_empty())
+                else {
+                    return Err(ctx.err(
+                        off,
+                        field,
+                        format!("\"{path}\" is not STAGE.FIELD (e.g. \"decide.release\")"),
+                    ));
+                };
+                if !ids.contains(stage) {
+                    return Err(ctx.err(off, field, format!("unknown stage \"{stage}\": outputs read fields of this manifest's stages ({})", ids.iter().cloned().collect::<Vec<_>>().join(", "))));
+                }
+                out.push(OutputMap {
+                    name: name.clone(),
+                    stage: stage.to_string(),
+                    field: f.to_string(),
+                });
+            }
+            Some(out)
+        }
+    };
+
     Ok(Manifest {
         file: file.to_path_buf(),
         name: raw.pipeline.name,
@@ -630,6 +849,7 @@ pub fn parse(
         version_files: raw.pipeline.version_files,
         secrets,
         stages,
+        outputs,
     })
 }
 
@@ -760,14 +980,101 @@ fn parse_grants(
         });
     }
     let l = &g.limits;
-    if l.memory_mib == 0 || l.timeout_s == 0 || l.output_kib == 0 {
+    if l.memory_mib == 0
+        || l.timeout_s == 0
+        || l.output_kib == 0
+        || l.artifact_mib == 0
+        || l.log_kib == 0
+    {
         return Err(ctx.err(
             raw.limits.as_ref().map(|l| l.span().start).unwrap_or(0),
             at("limits".into()),
-            "limits must be positive (memory_mib, timeout_s, output_kib)",
+            "limits must be positive (memory_mib, timeout_s, output_kib, artifact_mib, log_kib)",
+        ));
+    }
+    // Bounds that keep the host's own work bounded (u64 arithmetic never overflows).
+    if l.memory_mib > 64 * 1024
+        || l.timeout_s > 24 * 3600
+        || l.output_kib > 256 * 1024
+        || l.artifact_mib > 64 * 1024
+        || l.log_kib > 256 * 1024
+    {
+        return Err(ctx.err(
+            raw.limits.as_ref().map(|l| l.span().start).unwrap_or(0),
+            at("limits".into()),
+            "a limit is too large: memory_mib ≤ 65536, timeout_s ≤ 86400, output_kib ≤ 262144, artifact_mib ≤ 65536, log_kib ≤ 262144",
         ));
     }
     Ok(g)
+}
+
+/// Two stages whose file grants overlap, one of them writing, must not run at the same
+/// time: one must need the other (directly or not). Stages with `when = "failed"` run after
+/// every other stage, so they are ordered after all of them (but not among themselves).
+fn check_concurrent_access(file: &Path, stages: &[Stage]) -> Result<(), ManifestError> {
+    // Ordering through needs and after, transitively.
+    let by_id: BTreeMap<&str, &Stage> = stages.iter().map(|s| (s.id.as_str(), s)).collect();
+    let before = |id: &str| -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut todo = vec![id.to_string()];
+        while let Some(x) = todo.pop() {
+            for n in by_id[x.as_str()]
+                .needs
+                .iter()
+                .chain(&by_id[x.as_str()].after)
+            {
+                if out.insert(n.clone()) {
+                    todo.push(n.clone());
+                }
+            }
+        }
+        out
+    };
+    let anc: BTreeMap<&str, BTreeSet<String>> = stages
+        .iter()
+        .map(|s| (s.id.as_str(), before(&s.id)))
+        .collect();
+    for (i, a) in stages.iter().enumerate() {
+        for b in &stages[..i] {
+            let ordered = anc[a.id.as_str()].contains(&b.id)
+                || anc[b.id.as_str()].contains(&a.id)
+                || a.on_failure != b.on_failure;
+            if ordered {
+                continue;
+            }
+            for (k, ga) in a.grants.files.iter().enumerate() {
+                for gb in &b.grants.files {
+                    let writes = ga.access == Access::Write || gb.access == Access::Write;
+                    if writes && paths_overlap(&ga.path, &gb.path) {
+                        let verb = |g: &FileGrant| {
+                            if g.access == Access::Write {
+                                "writes"
+                            } else {
+                                "reads"
+                            }
+                        };
+                        return Err(ManifestError {
+                            file: file.to_path_buf(),
+                            line: Some(a.line),
+                            field: format!("stage \"{}\": grants.files[{k}].path", a.id),
+                            message: format!(
+                                "stage \"{}\" {} \"{}\" while stage \"{}\" {} \"{}\", and nothing orders them, so they could run at the same time: add \"{}\" to the needs (or after) of \"{}\", or the reverse, or grant folders that do not overlap",
+                                a.id,
+                                verb(ga),
+                                ga.path,
+                                b.id,
+                                verb(gb),
+                                gb.path,
+                                b.id,
+                                a.id
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_template(s: &str) -> bool {
@@ -829,7 +1136,7 @@ fn find_cycle(stages: &[Stage]) -> Option<Vec<String>> {
         }
         state.insert(id, 1);
         path.push(id);
-        for n in &by_id[id].needs {
+        for n in by_id[id].needs.iter().chain(&by_id[id].after) {
             if let Some(c) = visit(n, by_id, state, path) {
                 return Some(c);
             }

@@ -284,7 +284,30 @@ pub mod export_support {
         let out = f(&request).map_err(to_wit)?;
         let output = serde_json::to_string(&out)
             .map_err(|e| to_wit(StageError::internal(format!("output is not JSON: {e}"))))?;
-        Ok(wit::Response { output })
+        Ok(wit::Response {
+            output,
+            artifacts: artifacts_of(&out),
+        })
+    }
+
+    /// The WIT artifacts of an output: its `artifacts: [{ path, sha256, size }]` entries
+    /// (the convention every built-in follows), in order; entries lacking a string `path` or
+    /// `sha256` are not artifacts.
+    fn artifacts_of(out: &serde_json::Value) -> Vec<wit::Artifact> {
+        out.get("artifacts")
+            .and_then(|a| a.as_array())
+            .map(|list| {
+                list.iter()
+                    .filter_map(|a| {
+                        Some(wit::Artifact {
+                            path: a.get("path")?.as_str()?.to_string(),
+                            sha256: a.get("sha256")?.as_str()?.to_string(),
+                            size: a.get("size").and_then(|s| s.as_u64()).unwrap_or(0),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
