@@ -21,6 +21,59 @@ pub fn airlock(args: &[&str], envs: &[(&str, &str)]) -> Output {
     cmd.output().expect("cannot run the airlock binary")
 }
 
+/// As [`airlock`], with `cache` as the compile cache, returning also the child's peak
+/// resident set size in KiB (`ru_maxrss` of that one process, from `wait4`).
+#[allow(dead_code)]
+pub fn airlock_measured(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    cache: Option<&std::path::Path>,
+) -> (Output, u64) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_airlock"));
+    cmd.args(args)
+        .env(
+            "AIRLOCK_CACHE_DIR",
+            cache.map(|c| c.to_path_buf()).unwrap_or_else(cache_dir),
+        )
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("cannot run the airlock binary");
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t1 = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = so.read_to_end(&mut b);
+        b
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = se.read_to_end(&mut b);
+        b
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: wait4 on our own child with valid out-pointers; `child` is not waited again.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 failed");
+    let stdout = t1.join().unwrap();
+    let stderr = t2.join().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    let out = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout,
+        stderr,
+    };
+    std::mem::forget(child);
+    (out, usage.ru_maxrss as u64)
+}
+
 /// Stdout parsed as the JSON run report; panics with both streams when it is not JSON.
 pub fn report(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

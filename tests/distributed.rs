@@ -294,7 +294,11 @@ config = {{ attempt = "inputs" }}
         "{summary}"
     );
     let outputs = std::fs::read_to_string(&outputs).unwrap();
-    assert!(outputs.contains("success=false"), "{outputs}");
+    let entries = airlock::encode::parse_github_output(&outputs).unwrap();
+    assert!(
+        entries.contains(&("success".into(), "false".into())),
+        "{outputs}"
+    );
 }
 
 #[test]
@@ -319,23 +323,26 @@ fn a_successful_run_writes_key_outputs_for_github() {
         String::from_utf8_lossy(&out.stderr)
     );
     let outputs = std::fs::read_to_string(&outputs).unwrap();
-    for line in [
-        "release=true",
-        "trigger=security_auto",
-        "version=0.1.0",
-        "grade=B",
-        "success=true",
+    let entries = airlock::encode::parse_github_output(&outputs).unwrap();
+    for (k, v) in [
+        ("release", "true"),
+        ("trigger", "security_auto"),
+        ("version", "0.1.0"),
+        ("grade", "B"),
+        ("success", "true"),
     ] {
         assert!(
-            outputs.lines().any(|l| l == line),
-            "missing {line} in:\n{outputs}"
+            entries.contains(&(k.to_string(), v.to_string())),
+            "missing {k}={v} in:\n{outputs}"
         );
     }
     let summary = std::fs::read_to_string(&summary).unwrap();
+    let md = airlock::encode::markdown;
     assert!(
-        summary.contains("**Decision:** release = true")
-            && summary.contains("dist/airlock_demo-0.1.0-py3-none-any.whl")
-            && summary.contains("**Security grade:** B"),
+        summary.contains("| release | true |")
+            && summary.contains("**Decision:**")
+            && summary.contains(&md("dist/airlock_demo-0.1.0-py3-none-any.whl"))
+            && summary.contains("| grade | B |"),
         "{summary}"
     );
 }

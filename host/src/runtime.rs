@@ -100,7 +100,7 @@ pub fn cut(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
 /// than any secret's longest encoded form), so the work does not grow with a huge line,
 /// and the cut never splits a secret into a visible half.
 pub fn redact_cut(secrets: &Secrets, text: &str, max: usize) -> String {
-    let head = cut(text, max + 64 * 1024);
+    let head = cut(text, max + 8 * crate::secrets::MAX_SECRET_BYTES);
     cut(&secrets.redact(&head), max).into_owned()
 }
 

@@ -9,10 +9,12 @@
 //! A stage may store secrets, so the store is hardened against a hostile producer:
 //! - a value must be at least [`MIN_SECRET_LEN`] bytes, so no one can censor ordinary words
 //!   (a version, a package name) from every other stage's output;
-//! - a value is at most [`MAX_SECRET_BYTES`] bytes and a run holds at most [`MAX_VALUES`]
-//!   distinct values totalling at most [`MAX_TOTAL_BYTES`], which bounds the redactor's
-//!   size and build time; beyond that a store is refused, a value is never forgotten
-//!   (forgetting would un-redact it);
+//! - a value is at most [`MAX_SECRET_BYTES`] bytes, and one secret name holds at most
+//!   [`MAX_VALUES`] distinct values (current and renewed) totalling at most
+//!   [`MAX_TOTAL_BYTES`]; the names are bounded by the manifest, so this bounds the
+//!   redactor's size and build time; beyond that a store is refused, a value is never
+//!   forgotten (forgetting would un-redact it), and the budget of one name is not shared
+//!   with another stage's;
 //! - redaction runs one Aho-Corasick automaton over each text, so its cost per line does
 //!   not grow with the number of stored values;
 //! - object keys of JSON documents are redacted as well as string values.
@@ -38,12 +40,12 @@ pub const MIN_SECRET_LEN: usize = 12;
 /// The longest value accepted, in bytes (16 KiB: a token, a key, a small certificate).
 pub const MAX_SECRET_BYTES: usize = 16 * 1024;
 
-/// The most distinct values one run may hold: current values plus the values they replaced
-/// (all stay redacted). A store that would exceed it is refused; no value is forgotten,
+/// The most distinct values one secret name may hold in a run: its current value plus the
+/// values it replaced (all stay redacted). A store that would exceed it is refused; no value is forgotten,
 /// since forgetting one would un-redact it.
 pub const MAX_VALUES: usize = 64;
 
-/// The most bytes the distinct values of one run (current and replaced) may total
+/// The most bytes the distinct values of one secret name (current and replaced) may total
 /// (128 KiB: 64 values of 2 KiB). Each value is looked for in a few dozen forms, up to
 /// about 30 times its size; this bounds the redactor at a few MiB, built in well under a
 /// second, whatever the values (without it, 64 hostile values of 16 KiB make a 1.3 GB,
@@ -96,23 +98,23 @@ pub enum SecretError {
         /// The value's length in bytes.
         len: usize,
     },
-    /// Storing the value would make the run hold more than [`MAX_VALUES`] distinct values.
+    /// Storing the value would make the name hold more than [`MAX_VALUES`] distinct values.
     #[error(
-        "secret {name:?} was not stored: this run already holds {max} distinct secret values \
-         (current and renewed ones, all kept for redaction); store fewer secrets, or renew \
-         them less often (a longer-lived credential)",
+        "secret {name:?} was not stored: it already had {max} distinct values in this run \
+         (current and renewed ones, all kept for redaction); renew it less often (a \
+         longer-lived credential)",
         max = MAX_VALUES
     )]
     TooMany {
         /// The secret's name.
         name: String,
     },
-    /// Storing the value would make the run's distinct values total more than
+    /// Storing the value would make the name's distinct values total more than
     /// [`MAX_TOTAL_BYTES`] bytes.
     #[error(
-        "secret {name:?} was not stored: with it the run's secret values (current and renewed \
+        "secret {name:?} was not stored: with it its values in this run (current and renewed \
          ones, all kept for redaction) would total {total} bytes, over the {max}-byte budget; \
-         store fewer or smaller secrets, or renew them less often",
+         store a smaller secret, or renew it less often",
         max = MAX_TOTAL_BYTES
     )]
     TooMuch {
@@ -412,11 +414,26 @@ impl Secrets {
                 store.commit(name, value, lifetime);
                 return Ok(());
             }
-            let known = store.distinct_values();
-            if known.len() >= MAX_VALUES {
+            // Budgets are per secret name, so that one producer cannot use up the run's and
+            // make another stage's store fail; the names are bounded by the manifest.
+            let mine: BTreeSet<&str> = store
+                .values
+                .get(name)
+                .map(String::as_str)
+                .into_iter()
+                .chain(
+                    store
+                        .retired
+                        .iter()
+                        .filter(|(n, _)| n == name)
+                        .map(|(_, v)| v.as_str()),
+                )
+                .collect();
+            if mine.len() >= MAX_VALUES {
                 return Err(SecretError::TooMany { name: name.into() });
             }
-            let total = known.iter().map(|v| v.len()).sum::<usize>() + len;
+            let total = mine.iter().map(|v| v.len()).sum::<usize>() + len;
+            let known = store.distinct_values();
             if total > MAX_TOTAL_BYTES {
                 return Err(SecretError::TooMuch {
                     name: name.into(),
@@ -760,12 +777,9 @@ mod tests {
     fn the_value_after_max_values_is_refused_and_nothing_forgotten() {
         let s = Secrets::default();
         let value = |i: usize| format!("renewed-token-{i:04}");
-        // One name renewed 40 times, then 24 more names: 64 distinct values.
-        for i in 0..40 {
+        // One name renewed MAX_VALUES times: its budget is spent.
+        for i in 0..MAX_VALUES {
             s.insert("renewed", &value(i)).unwrap();
-        }
-        for i in 40..MAX_VALUES {
-            s.insert(&format!("n{i}"), &value(i)).unwrap();
         }
         let e = s.insert("renewed", &value(MAX_VALUES)).unwrap_err();
         assert_eq!(
@@ -775,10 +789,10 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("64 distinct"), "{e}");
-        assert_eq!(s.get("renewed"), Some(value(39)), "the current value stays");
-        // A value already known is not a new one.
+        assert_eq!(s.get("renewed"), Some(value(MAX_VALUES - 1)), "the current value stays");
+        // A value already known is not a new one; another name has its own budget.
         s.insert("renewed", &value(3)).unwrap();
-        s.insert("alias", &value(50)).unwrap();
+        s.insert("other", &value(MAX_VALUES + 1)).unwrap();
         for i in 0..MAX_VALUES {
             assert_eq!(s.redact(&value(i)), "***", "value {i}");
         }
@@ -793,17 +807,17 @@ mod tests {
         for c in ('a'..).take(fill) {
             s.insert("key", &big(c)).unwrap();
         }
-        let e = s.insert("small", "twelve-bytes").unwrap_err();
+        let e = s.insert("key", "twelve-bytes").unwrap_err();
         assert_eq!(
             e,
             SecretError::TooMuch {
-                name: "small".into(),
+                name: "key".into(),
                 total: MAX_TOTAL_BYTES + 12
             }
         );
         assert!(e.to_string().contains("131072-byte budget"), "{e}");
-        assert!(s.get("small").is_none());
-        // Known values still go in; every one stays redacted.
+        // Another name has its own budget; known values still go in; all stay redacted.
+        s.insert("small", "twelve-bytes").unwrap();
         s.insert("again", &big('a')).unwrap();
         for c in ('a'..).take(fill) {
             assert_eq!(s.redact(&format!("[{}]", big(c))), "[***]");

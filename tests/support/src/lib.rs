@@ -452,6 +452,128 @@ pub fn unpack_sdist(sdist: &Path, into: &Path) -> PathBuf {
     tops.remove(0)
 }
 
+/// A stage component that implements the airlock `stage` world exactly (so the host's
+/// bindgen-typed instantiation accepts it), imports nothing, and at instantiation claims
+/// memory: `memories` linear memories of `pages_each` 64-KiB pages each (their minimum
+/// size, so every page is allocated, and counted by the host's limiter, before `run` can
+/// be called) and, when `table_elements > 0`, one funcref table of `table_elements`
+/// elements (its minimum size). Its start function writes one byte into every page of
+/// every memory, so the pages are really used, not only reserved.
+///
+/// `run` returns `ok` with `{ output: "{}", artifacts: [] }`; the host gets there only when
+/// its limits allowed the instantiation. Memory 0 is the one `run` lifts through (exported
+/// as `memory`, with a bump-allocating `cabi_realloc`), so `memories` and `pages_each` must
+/// both be at least 1 (it panics otherwise). The binary is not validated here: past the
+/// core validator's bounds (100 memories, 65536 pages a memory, 10,000,000 table elements)
+/// it is made all the same and the host refuses it when compiling it.
+///
+/// Built from component-model WAT text with [`wat::parse_str`].
+pub fn hostile_memory_component(memories: u32, pages_each: u32, table_elements: u32) -> Vec<u8> {
+    assert!(
+        memories >= 1 && pages_each >= 1,
+        "memory 0 holds the return area: memories ({memories}) and pages_each ({pages_each}) must be at least 1"
+    );
+    let mut module = String::new();
+    // Memory 0: lifted through by `run`; the others only take space.
+    module.push_str(&format!(
+        "    (memory $m0 (export \"memory\") {pages_each})\n"
+    ));
+    for k in 1..memories {
+        module.push_str(&format!("    (memory $m{k} {pages_each})\n"));
+    }
+    if table_elements > 0 {
+        module.push_str(&format!("    (table $t {table_elements} funcref)\n"));
+    }
+    // The response's output, "{}", at 8; the return area at 16; the heap from 1024.
+    module.push_str(
+        r#"    (data (memory $m0) (i32.const 8) "{}")
+    (global $heap (mut i32) (i32.const 1024))
+    (func $cabi_realloc (export "cabi_realloc")
+      (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
+      (local $p i32) (local $end i32) (local $have i32)
+      (local.set $p
+        (i32.and
+          (i32.add (global.get $heap) (i32.sub (local.get $align) (i32.const 1)))
+          (i32.sub (i32.const 0) (local.get $align))))
+      (local.set $end (i32.add (local.get $p) (local.get $size)))
+      (if (i32.lt_u (local.get $end) (local.get $p)) (then unreachable))
+      (local.set $have (i32.shl (memory.size $m0) (i32.const 16)))
+      (if (i32.gt_u (local.get $end) (local.get $have))
+        (then
+          (if (i32.eq
+                (memory.grow $m0
+                  (i32.add
+                    (i32.shr_u (i32.sub (local.get $end) (local.get $have)) (i32.const 16))
+                    (i32.const 1)))
+                (i32.const -1))
+            (then unreachable))))
+      (if (local.get $old_size)
+        (then
+          (memory.copy $m0 $m0 (local.get $p) (local.get $old)
+            (select (local.get $old_size) (local.get $size)
+              (i32.lt_u (local.get $old_size) (local.get $size))))))
+      (global.set $heap (local.get $end))
+      (local.get $p))
+    (func (export "run")
+      (param i32 i32 i32 i32 i32 i32) (result i32)
+      ;; result<response, stage-error>: discriminant (0 = ok) at 0, payload at 4.
+      (i32.store8 $m0 (i32.const 16) (i32.const 0))
+      ;; response.output = "{}"
+      (i32.store $m0 (i32.const 20) (i32.const 8))
+      (i32.store $m0 (i32.const 24) (i32.const 2))
+      ;; response.artifacts = [] (pointer aligned to artifact's 8)
+      (i32.store $m0 (i32.const 28) (i32.const 8))
+      (i32.store $m0 (i32.const 32) (i32.const 0))
+      (i32.const 16))
+    (func $touch
+      (local $page i32)
+"#,
+    );
+    for k in 0..memories {
+        module.push_str(&format!(
+            "      (local.set $page (i32.const 0))\n      (loop $l{k}\n        (i32.store8 $m{k} (i32.shl (local.get $page) (i32.const 16)) (i32.const 1))\n        (local.set $page (i32.add (local.get $page) (i32.const 1)))\n        (br_if $l{k} (i32.lt_u (local.get $page) (memory.size $m{k}))))\n"
+        ));
+    }
+    module.push_str("    )\n    (start $touch)\n");
+    let text = format!(
+        r#"(component
+  (core module $M
+{module}  )
+  (core instance $i (instantiate $M))
+
+  (type $error-category' (enum "authentication" "network" "validation" "build" "upload"
+    "configuration" "capability" "internal"))
+  (export $error-category "error-category" (type $error-category'))
+  (type $stage-error' (record
+    (field "category" $error-category)
+    (field "message" string)
+    (field "retryable" bool)
+    (field "hint" (option string))))
+  (export $stage-error "stage-error" (type $stage-error'))
+  (type $upstream' (record (field "id" string) (field "output" string)))
+  (export $upstream "upstream" (type $upstream'))
+  (type $request' (record
+    (field "stage-id" string)
+    (field "config" string)
+    (field "inputs" (list $upstream))))
+  (export $request "request" (type $request'))
+  (type $artifact' (record (field "path" string) (field "sha256" string) (field "size" u64)))
+  (export $artifact "artifact" (type $artifact'))
+  (type $response' (record (field "output" string) (field "artifacts" (list $artifact))))
+  (export $response "response" (type $response'))
+
+  (type $run-type (func (param "request" $request) (result (result $response (error $stage-error)))))
+  (func $run (type $run-type)
+    (canon lift (core func $i "run")
+      (memory $i "memory")
+      (realloc (func $i "cabi_realloc"))))
+  (export "run" (func $run))
+)
+"#
+    );
+    wat::parse_str(&text).unwrap_or_else(|e| panic!("hostile memory component: {e}\n{text}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
