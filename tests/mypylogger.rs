@@ -88,6 +88,42 @@ fn mypylogger_manual_release_uploads_installs_and_matches_the_published_wheel() 
 
     pip_install(&server.simple(), "mypylogger==0.2.8", "mypylogger");
     assert_matches_published_wheel(&server.packages.join(MYPYLOGGER_WHEEL));
+
+    // A second run publishes nothing new: the status page the first run wrote is not in the
+    // rebuilt sdist (status runs after build and writes under .airlock), so both files are
+    // identical to what the index has and are skipped, not refused as conflicts.
+    let again = airlock(
+        &[
+            "run",
+            &manifest(),
+            "--project",
+            project.to_str().unwrap(),
+            "--set",
+            "decide.manual=true",
+            "--set",
+            "decide.tag=v0.2.8",
+            "--set",
+            &repo,
+            "--format",
+            "json",
+        ],
+        &[("PYPI_TOKEN", TOKEN)],
+    );
+    let r2 = report(&again);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let files = stage(&r2, "upload")["output"]["files"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        files.iter().all(|f| f["status"] == "skipped-identical"),
+        "{files:?}"
+    );
 }
 
 #[test]

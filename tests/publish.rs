@@ -598,7 +598,10 @@ fn trusted_publishing_failures_say_what_to_fix() {
             false,
             |e| {
                 e.retain(|(k, _)| *k != "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
-                e.push(("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ghs-wrong".into()));
+                e.push((
+                    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                    "ghs-wrong-request-token".into(),
+                ));
             },
             &["refused the request: 401", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
         ),

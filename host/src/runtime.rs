@@ -709,6 +709,7 @@ impl Runtime {
                     timed_out()
                 } else if text.contains("forcing trap when growing memory")
                     || text.contains("memory limit")
+                    || text.contains("resource limit exceeded")
                 {
                     StageFailure::limit(
                         format!(

@@ -789,7 +789,11 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("64 distinct"), "{e}");
-        assert_eq!(s.get("renewed"), Some(value(MAX_VALUES - 1)), "the current value stays");
+        assert_eq!(
+            s.get("renewed"),
+            Some(value(MAX_VALUES - 1)),
+            "the current value stays"
+        );
         // A value already known is not a new one; another name has its own budget.
         s.insert("renewed", &value(3)).unwrap();
         s.insert("other", &value(MAX_VALUES + 1)).unwrap();

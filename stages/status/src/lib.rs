@@ -1,7 +1,8 @@
 //! The status stage: writes the live security status folder from detect's output.
 //!
 //! Config:
-//! - `out` (string, default `public/security-status`): the folder to write (needs a write
+//! - `out` (string, default `.airlock/security-status`, which no airlock build packs into an
+//!   sdist): the folder to write (needs a write
 //!   grant);
 //! - `previous` (string, optional, default `out`): the previous status folder whose
 //!   `history.json` (or original `index.json`) carries discovery dates; read before writing;
@@ -64,7 +65,7 @@ fn default_resolved() -> u32 {
 }
 
 fn default_out() -> String {
-    "public/security-status".to_string()
+    ".airlock/security-status".to_string()
 }
 
 /// The stage function (exported as the component's `run`; public so native builds and

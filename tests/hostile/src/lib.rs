@@ -67,7 +67,9 @@ fn preopen(path: &str) -> Result<(wasip2::filesystem::types::Descriptor, String)
 
 #[cfg(not(target_arch = "wasm32"))]
 fn host_only(what: &str) -> Result<serde_json::Value, StageError> {
-    Err(StageError::internal(format!("{what} runs only as a component")))
+    Err(StageError::internal(format!(
+        "{what} runs only as a component"
+    )))
 }
 
 fn refused(what: &str, e: impl std::fmt::Display) -> StageError {
@@ -209,7 +211,10 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
                     let f = Fields::new();
                     for k in 0..16 {
                         if let Err(e) = f.append(&format!("x-h{k}"), &value) {
-                            return Err(refused(&format!("fields #{i} header {k}"), format!("{e:?}")));
+                            return Err(refused(
+                                &format!("fields #{i} header {k}"),
+                                format!("{e:?}"),
+                            ));
                         }
                     }
                     held.push(f);
@@ -289,7 +294,11 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             let value = c.value.as_str().unwrap_or("").to_string();
             let n = c.n.max(1);
             for i in 0..n {
-                let v = if n == 1 { value.clone() } else { format!("{value}-{i:06}") };
+                let v = if n == 1 {
+                    value.clone()
+                } else {
+                    format!("{value}-{i:06}")
+                };
                 host::store_secret(t, &v)?;
             }
             escaped(json!({ "stored": n }))
