@@ -174,7 +174,7 @@ class Bench:
         self.warm_cache: Path | None = None
         self.md: list[str] = []
         self.findings: list[str] = []  # one-line verdicts against the goals
-        self.base_env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, PYPI_TOKEN="bench-token",
+        self.base_env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, PYPI_TOKEN="bench-index-token",
                              NO_COLOR="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
         self.base_env.pop("GITHUB_ACTIONS", None)  # no annotations / job summary from the host
         self.uv = shutil.which("uv")
@@ -498,6 +498,7 @@ limits = { output_kib = 262144, memory_mib = 2048 }
 id = "status"
 component = "builtin:status"
 needs = ["detect"]
+after = ["decide"]
 config = { out = "public/status" }
 [stage.grants]
 files = [{ path = "public/status", access = "write" }]

@@ -31,23 +31,26 @@ fn mypylogger_manual_release_uploads_installs_and_matches_the_published_wheel() 
     let project = unpack_mypylogger(tmp.path());
     let server = PypiServer::start(Some(("__token__", TOKEN)));
     let repo = format!("upload.repository={}", server.url());
-    let out = airlock(
-        &[
-            "run",
-            &manifest(),
-            "--project",
-            project.to_str().unwrap(),
-            "--set",
-            "decide.manual=true",
-            "--set",
-            "decide.tag=v0.2.8",
-            "--set",
-            &repo,
-            "--format",
-            "json",
-        ],
-        &[("PYPI_TOKEN", TOKEN)],
-    );
+    let release = || {
+        airlock(
+            &[
+                "run",
+                &manifest(),
+                "--project",
+                project.to_str().unwrap(),
+                "--set",
+                "decide.manual=true",
+                "--set",
+                "decide.tag=v0.2.8",
+                "--set",
+                &repo,
+                "--format",
+                "json",
+            ],
+            &[("PYPI_TOKEN", TOKEN)],
+        )
+    };
+    let out = release();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let r = report(&out);
@@ -92,23 +95,7 @@ fn mypylogger_manual_release_uploads_installs_and_matches_the_published_wheel() 
     // A second run publishes nothing new: the status page the first run wrote is not in the
     // rebuilt sdist (status runs after build and writes under .airlock), so both files are
     // identical to what the index has and are skipped, not refused as conflicts.
-    let again = airlock(
-        &[
-            "run",
-            &manifest(),
-            "--project",
-            project.to_str().unwrap(),
-            "--set",
-            "decide.manual=true",
-            "--set",
-            "decide.tag=v0.2.8",
-            "--set",
-            &repo,
-            "--format",
-            "json",
-        ],
-        &[("PYPI_TOKEN", TOKEN)],
-    );
+    let again = release();
     let r2 = report(&again);
     assert_eq!(
         again.status.code(),

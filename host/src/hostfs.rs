@@ -78,14 +78,19 @@ pub fn components(rel: &str) -> Result<Vec<&str>> {
 pub fn open_dir(root: &Dir, rel: &str) -> Result<Dir> {
     let mut dir = root.try_clone()?;
     for c in components(rel)? {
-        dir = dir.open_dir_nofollow(c).map_err(|e| {
-            anyhow!(
-                "\"{rel}\": cannot open \"{c}\" without following a link: {}",
-                link_hint(&e)
-            )
-        })?;
+        dir = step(&dir, c, rel)?;
     }
     Ok(dir)
+}
+
+/// Opens folder `c` (one component) in `dir`, refusing a link; errors name `rel`.
+fn step(dir: &Dir, c: &str, rel: &str) -> Result<Dir> {
+    dir.open_dir_nofollow(c).map_err(|e| {
+        anyhow!(
+            "\"{rel}\": cannot open \"{c}\" without following a link: {}",
+            link_hint(&e)
+        )
+    })
 }
 
 /// Opens folder `rel` beneath `root` as [`open_dir`] does, creating missing components.
@@ -97,12 +102,7 @@ pub fn create_dir(root: &Dir, rel: &str) -> Result<Dir> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(anyhow!("\"{rel}\": cannot create \"{c}\": {e}")),
         }
-        dir = dir.open_dir_nofollow(c).map_err(|e| {
-            anyhow!(
-                "\"{rel}\": cannot open \"{c}\" without following a link: {}",
-                link_hint(&e)
-            )
-        })?;
+        dir = step(&dir, c, rel)?;
     }
     Ok(dir)
 }

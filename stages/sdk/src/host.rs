@@ -96,15 +96,13 @@ pub fn progress(done: u64, total: Option<u64>, message: &str) {
 }
 
 /// Hands secret `value` to the host under `name`. The host refuses names not listed in the
-/// stage's `grants.secrets.produce`; that refusal is a [`Category::Capability`] error.
+/// stage's `grants.secrets.produce`, and values under 12 bytes or over 16 KiB; a refusal is
+/// a [`Category::Capability`] error with the host's reason.
 pub fn store_secret(name: &str, value: &str) -> Result<(), StageError> {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::airlock::stage::host::store_secret(name, value).map_err(|reason| {
-            StageError::new(Category::Capability, reason).with_hint(format!(
-                "add \"{name}\" to the stage's grants.secrets.produce in the manifest"
-            ))
-        })
+        crate::bindings::airlock::stage::host::store_secret(name, value)
+            .map_err(|reason| refusal(name, reason))
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -117,6 +115,17 @@ pub fn store_secret(name: &str, value: &str) -> Result<(), StageError> {
     }
 }
 
+/// The error for a refused store: the hint follows the host's reason.
+#[cfg(target_arch = "wasm32")]
+fn refusal(name: &str, reason: String) -> StageError {
+    let hint = if reason.contains("grants.secrets.produce") {
+        format!("add \"{name}\" to the stage's grants.secrets.produce in the manifest")
+    } else {
+        format!("check the value stored as \"{name}\": the host refused it for the reason above")
+    };
+    StageError::new(Category::Capability, reason).with_hint(hint)
+}
+
 /// Hands secret `value` to the host under `name`, as [`store_secret`], for a credential that
 /// stops working at `expires_at` (unix seconds; e.g. a PyPI trusted-publishing token, 15
 /// minutes). The host renews it by running this stage again before a request would carry it
@@ -125,13 +134,8 @@ pub fn store_secret(name: &str, value: &str) -> Result<(), StageError> {
 pub fn store_secret_until(name: &str, value: &str, expires_at: u64) -> Result<(), StageError> {
     #[cfg(target_arch = "wasm32")]
     {
-        crate::bindings::airlock::stage::host::store_secret_until(name, value, expires_at).map_err(
-            |reason| {
-                StageError::new(Category::Capability, reason).with_hint(format!(
-                    "add \"{name}\" to the stage's grants.secrets.produce in the manifest"
-                ))
-            },
-        )
+        crate::bindings::airlock::stage::host::store_secret_until(name, value, expires_at)
+            .map_err(|reason| refusal(name, reason))
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
