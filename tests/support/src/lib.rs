@@ -39,7 +39,8 @@ pub const MYPYLOGGER_PROJECT: &str = "mypylogger-0.2.8";
 /// built with it; pinned in tests/requirements.txt).
 pub const HATCHLING_VERSION: &str = "1.27.0";
 /// What to run when a Python tool the tests need is missing.
-pub const INSTALL_REQUIREMENTS: &str = "python3 -m pip install -r tests/requirements.txt";
+pub const INSTALL_REQUIREMENTS: &str =
+    "run the tests with scripts/test (it installs tests/requirements.txt into target/venv)";
 
 /// Serialises fixture downloads and unpacking among the test threads of one process.
 static FIXTURES_LOCK: Mutex<()> = Mutex::new(());
