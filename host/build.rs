@@ -3,11 +3,20 @@
 //! The stages are built by a nested `cargo build --release --target wasm32-wasip2` with its
 //! own `--target-dir` (`<target>/wasm-stages`): sharing the outer build's target dir would
 //! block on its lock. The resulting `.wasm` files are copied to `OUT_DIR` and included by
-//! `src/builtin.rs` with `include_bytes!`.
+//! `src/builtin.rs` with `include_bytes!`, each with its sha256 and its form precompiled by
+//! `Engine::precompile_component` (same engine configuration as the runtime, from
+//! `src/engine.rs`), so a cold start deserializes instead of compiling. Set
+//! `AIRLOCK_NO_PRECOMPILE` to skip that (the runtime then compiles at first use).
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// The engine configuration the runtime uses (`crate::engine::config`).
+#[path = "src/engine.rs"]
+mod engine;
 
 /// The built-in stages: (name, cargo package).
 const STAGES: &[(&str, &str)] = &[
@@ -41,6 +50,11 @@ fn main() {
         root.join("Cargo.lock").display()
     );
     println!("cargo:rerun-if-env-changed=AIRLOCK_STAGES_DIR");
+    println!("cargo:rerun-if-env-changed=AIRLOCK_NO_PRECOMPILE");
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("src/engine.rs").display()
+    );
 
     // A packager may hand in prebuilt components instead (e.g. from a cached CI step).
     let built = if let Some(dir) = env::var_os("AIRLOCK_STAGES_DIR") {
@@ -50,21 +64,44 @@ fn main() {
         stage_target.join("wasm32-wasip2").join("release")
     };
 
+    // Each built-in component, with its sha256 and its precompiled form for this engine
+    // configuration (src/engine.rs, shared with the runtime) and the target's baseline CPU.
+    let engine = precompiling_engine();
     let mut generated = String::from(
-        "/// The embedded built-in components: (name, wasm bytes).\npub(crate) static BUILTINS: &[(&str, &[u8])] = &[\n",
+        "/// The embedded built-in components.\npub(crate) static BUILTINS: &[Builtin] = &[\n",
     );
     for (name, package) in STAGES {
         let file = format!("{}.wasm", package.replace('-', "_"));
         let src = built.join(&file);
-        let dst = out_dir.join(&file);
-        std::fs::copy(&src, &dst).unwrap_or_else(|e| {
+        let wasm = std::fs::read(&src).unwrap_or_else(|e| {
             panic!("stage component {} missing after build: {e}", src.display())
         });
+        std::fs::write(out_dir.join(&file), &wasm).unwrap();
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        let cwasm = format!("{name}.cwasm");
+        let precompiled = match &engine {
+            Ok(engine) => engine.precompile_component(&wasm).unwrap_or_else(|e| {
+                println!("cargo:warning=builtin:{name} is not precompiled ({e}); it is compiled at first use");
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        };
+        std::fs::write(out_dir.join(&cwasm), &precompiled).unwrap();
         generated.push_str(&format!(
-            "    (\"{name}\", include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\"))),\n"
+            "    Builtin {{ name: \"{name}\", wasm: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{file}\")), sha256: \"{sha256}\", precompiled: include_bytes!(concat!(env!(\"OUT_DIR\"), \"/{cwasm}\")) }},\n"
         ));
     }
+    if let Err(e) = &engine {
+        println!(
+            "cargo:warning=the built-in components are not precompiled ({e}); they are compiled at first use"
+        );
+    }
     generated.push_str("];\n");
+    // Tests load built-in components from their files too (to exercise the compile cache).
+    println!(
+        "cargo:rustc-env=AIRLOCK_TEST_STAGES_DIR={}",
+        built.display()
+    );
     let hostile = built.join(format!("{}.wasm", HOSTILE.replace('-', "_")));
     if hostile.is_file() {
         println!(
@@ -73,6 +110,35 @@ fn main() {
         );
     }
     std::fs::write(out_dir.join("builtins.rs"), generated).unwrap();
+}
+
+/// An engine that compiles for the build's target with that target's baseline CPU features
+/// (x86-64-v2 on x86_64: SSE4.2 and POPCNT, which every x86_64 CPU of the last fifteen
+/// years has), not the build machine's: the binary runs on other machines, and wasmtime
+/// refuses precompiled code that needs a feature the running CPU lacks.
+fn precompiling_engine() -> Result<wasmtime::Engine, String> {
+    if env::var_os("AIRLOCK_NO_PRECOMPILE").is_some() {
+        return Err("AIRLOCK_NO_PRECOMPILE is set".into());
+    }
+    let target = env::var("TARGET").unwrap();
+    let mut config = engine::config();
+    config.target(&target).map_err(|e| e.to_string())?;
+    if target.starts_with("x86_64-") {
+        for flag in [
+            "has_sse3",
+            "has_ssse3",
+            "has_sse41",
+            "has_sse42",
+            "has_popcnt",
+        ] {
+            // SAFETY: the flags describe the CPU the code will run on; wasmtime checks
+            // them against the running CPU before it runs any precompiled code.
+            unsafe {
+                config.cranelift_flag_enable(flag);
+            }
+        }
+    }
+    wasmtime::Engine::new(&config).map_err(|e| e.to_string())
 }
 
 fn build_stages(root: &Path, target_dir: &Path) {

@@ -93,7 +93,7 @@ fn demo_pipeline_publishes_an_installable_package_and_reruns_from_cache() {
     let target = airlock_test_support::pip_install(&index, "airlock-demo==0.1.0", "airlock_demo");
     assert!(target.path().join("airlock_demo/__init__.py").is_file());
 
-    // Second run: every component comes from the compile cache, the rebuilt files are
+    // Second run: every component is loaded precompiled (never compiled), the rebuilt files are
     // byte-identical, and the upload skips them as already published.
     let out = airlock(
         &["run", manifest, "--format", "json"],
@@ -107,7 +107,7 @@ fn demo_pipeline_publishes_an_installable_package_and_reruns_from_cache() {
         String::from_utf8_lossy(&out.stderr)
     );
     for s in second["stages"].as_array().unwrap() {
-        assert_eq!(s["cache"], "hit", "stage {} was compiled again", s["id"]);
+        assert_eq!(s["cache"], "embedded", "stage {} was compiled", s["id"]);
     }
     assert_eq!(
         stage(&second, "build")["output"]["artifacts"]

@@ -928,7 +928,12 @@ fn links_and_caches_a_stage_could_plant_are_never_trusted() {
     let state = tmp.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
     std::os::unix::fs::symlink(&victim, state.join("outputs")).unwrap();
-    let simple = "[pipeline]\nname = \"s\"\n[[stage]]\nid = \"detect\"\ncomponent = \"builtin:detect\"\nconfig = { previous = \"security/previous\", current = \"security/current\" }\n[stage.grants]\nfiles = [{ path = \"security\", access = \"read\" }]\n";
+    // detect loaded from its file (built-in components are precompiled into the binary and
+    // never read from the cache), so that the cache below is used.
+    let detect = format!("{}/stage_detect.wasm", env!("AIRLOCK_TEST_STAGES_DIR"));
+    let simple = format!(
+        "[pipeline]\nname = \"s\"\n[[stage]]\nid = \"detect\"\ncomponent = {{ path = \"{detect}\" }}\nconfig = {{ previous = \"security/previous\", current = \"security/current\" }}\n[stage.grants]\nfiles = [{{ path = \"security\", access = \"read\" }}]\n"
+    );
     std::fs::write(project.join("simple.toml"), simple).unwrap();
     let (out, _) = common::airlock_measured(
         &[

@@ -6,6 +6,7 @@
 //!   the stage simply sees no preopen, no variable);
 //! - `never-granted`: wasi:sockets, which no stage ever gets.
 
+use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::manifest::{Grants, Manifest};
@@ -44,7 +45,9 @@ pub fn audit(manifest: &Manifest, runtime: &Runtime) -> anyhow::Result<Vec<Stage
     let mut out = Vec::new();
     for st in &manifest.stages {
         let bytes = Runtime::component_bytes(&st.component)?;
-        let loaded = runtime.load(&st.component)?;
+        let loaded = runtime
+            .load(&st.component, &|_| {})
+            .with_context(|| format!("stage \"{}\"", st.id))?;
         let ty = loaded.component.component_type();
         let imports: Vec<String> = ty
             .imports(runtime.engine())
@@ -144,7 +147,7 @@ pub fn render_human(manifest: &Manifest, audits: &[StageAudit]) -> String {
             s.push_str("    (none)\n");
         }
         for f in &g.files {
-            s.push_str(&format!("    files  {} ({:?})\n", f.path, f.access).to_lowercase());
+            s.push_str(&format!("    files  {} ({})\n", f.path, f.access));
         }
         for h in &g.http {
             s.push_str(&format!(
@@ -164,7 +167,7 @@ pub fn render_human(manifest: &Manifest, audits: &[StageAudit]) -> String {
         }
         for r in &g.inject {
             s.push_str(&format!(
-                "    secret injects {} into {} as {:?}\n",
+                "    secret injects {} into {} as {}\n",
                 r.secret, r.into, r.credential
             ));
         }

@@ -205,16 +205,49 @@ pub fn main(cli: Cli) -> i32 {
                         return EXIT_STAGE_FAILED;
                     }
                 };
+                // Every component loads (or the run is refused as a manifest error) before
+                // any stage runs.
+                let mut components = pipeline::Components::new();
+                let loading = std::time::Instant::now();
+                for (pm, _, _) in &runs {
+                    let compiling = |cref: &str, size: usize| {
+                        eprintln!(
+                            "[{:>6.2}s] compiling {cref} ({:.1} MB of WebAssembly; once, then cached)",
+                            loading.elapsed().as_secs_f64(),
+                            size as f64 / 1e6
+                        )
+                    };
+                    if let Err(e) =
+                        pipeline::load_components(pm, &runtime, &only, &mut components, &compiling)
+                    {
+                        eprintln!("error: {}: {e:#}", pm.file.display());
+                        return EXIT_USAGE;
+                    }
+                }
+                if let Some(problem) = runtime.cache_problem() {
+                    eprintln!("warning: {problem}");
+                }
+                // Every state folder can be made and written before anything runs.
+                for (_, st, _) in &runs {
+                    if let Err(e) =
+                        crate::state::StateDir::open(st).and_then(|sd| sd.check_writable())
+                    {
+                        eprintln!("error: {e:#}; pass --state DIR with a folder you can write");
+                        return EXIT_USAGE;
+                    }
+                }
+                let components = Arc::new(components);
                 let start = std::time::Instant::now();
                 let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
                 let mut tasks = tokio::task::JoinSet::new();
                 for (i, (pm, st, scope)) in runs.into_iter().enumerate() {
-                    let (runtime, limit, only) = (runtime.clone(), limit.clone(), only.clone());
+                    let (runtime, limit, only, components) =
+                        (runtime.clone(), limit.clone(), only.clone(), components.clone());
                     let inner_format = if monorepo { Format::Human } else { format };
                     tasks.spawn(async move {
                         let _permit = limit.acquire_owned().await;
                         let reporter = Reporter::scoped(inner_format, scope);
-                        let result = pipeline::run(&pm, runtime, &st, &only, reporter.clone()).await;
+                        let result = pipeline::run(&pm, runtime, &components, &st, &only, reporter.clone()).await;
                         let value = match result {
                             Ok(report) => {
                                 reporter.done(&report);
@@ -300,8 +333,8 @@ pub fn main(cli: Cli) -> i32 {
                     EXIT_OK
                 }
                 Err(e) => {
-                    eprintln!("error: {e:#}");
-                    EXIT_STAGE_FAILED
+                    eprintln!("error: {}: {e:#}", m.file.display());
+                    EXIT_USAGE
                 }
             }
         }

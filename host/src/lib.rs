@@ -6,6 +6,7 @@
 //!   wasmtime-free crate `airlock-manifest`, bound here to the built-in components);
 //! - [`capabilities`]: grant checks (paths, origins), credentials and secret redaction
 //!   (re-exported from `airlock-manifest`);
+//! - [`engine`]: the wasmtime engine configuration (shared with the build script);
 //! - [`runtime`]: wasmtime engine, compile cache and the per-stage sandbox;
 //! - [`pipeline`]: the DAG, `when`, on-failure stages, concurrency, `--only`;
 //! - [`state`]: the verified state folder one job hands to the next;
@@ -22,6 +23,7 @@
 pub mod audit;
 pub mod builtin;
 pub mod encode;
+pub mod engine;
 pub mod hostfs;
 pub use airlock_manifest::capabilities;
 pub mod cli;

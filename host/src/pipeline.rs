@@ -123,13 +123,45 @@ fn renewer(
 /// folder, verified).
 pub type Selection = Option<BTreeSet<String>>;
 
+/// The loaded components of a run, by component reference (`ComponentRef`'s text).
+pub type Components = BTreeMap<String, Loaded>;
+
+/// Loads each distinct component of `manifest`'s selected stages once, into `into` (which
+/// may hold those of an earlier project of the same manifest), before anything runs or any
+/// folder is made. `compiling(reference, bytes)` is called before a component is compiled
+/// (it is neither precompiled nor cached). Errors name the stage and what to build or fix
+/// (see [`Runtime::load`]); the CLI reports them as manifest errors (exit 2).
+pub fn load_components(
+    manifest: &Manifest,
+    runtime: &Runtime,
+    only: &Selection,
+    into: &mut Components,
+    compiling: &dyn Fn(&str, usize),
+) -> Result<()> {
+    for st in manifest
+        .stages
+        .iter()
+        .filter(|s| only.as_ref().is_none_or(|o| o.contains(&s.id)))
+    {
+        let key = st.component.to_string();
+        if let std::collections::btree_map::Entry::Vacant(e) = into.entry(key) {
+            let l = runtime
+                .load(&st.component, &|size| compiling(e.key(), size))
+                .with_context(|| format!("stage \"{}\"", st.id))?;
+            e.insert(l);
+        }
+    }
+    Ok(())
+}
+
 /// Runs `manifest` (or the `only` part of it) and returns the report, printing progress
-/// through `reporter`. Errors are host-level and name what to fix: a component that cannot
-/// be loaded, an `--only` stage unknown or whose upstream outputs are not in the state
+/// through `reporter`. `loaded` holds every selected stage's component
+/// ([`load_components`]). Errors are host-level and name what to fix: an `--only` stage unknown or whose upstream outputs are not in the state
 /// folder, a state folder whose files do not match their recorded digests.
 pub async fn run(
     manifest: &Manifest,
     runtime: Arc<Runtime>,
+    loaded: &Components,
     state_dir: &Path,
     only: &Selection,
     reporter: Arc<Reporter>,
@@ -184,18 +216,6 @@ pub async fn run(
         }
     }
 
-    // Load (compile or fetch from cache) each distinct component once.
-    let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
-    for st in &selected {
-        let key = st.component.to_string();
-        if let std::collections::btree_map::Entry::Vacant(e) = loaded.entry(key) {
-            let l = runtime
-                .load(&st.component)
-                .with_context(|| format!("stage \"{}\"", st.id))?;
-            e.insert(l);
-        }
-    }
-
     let secrets = Secrets::with_forms(
         manifest
             .stages
@@ -221,7 +241,7 @@ pub async fn run(
     let renewer = renewer(
         manifest,
         &runtime,
-        &loaded,
+        loaded,
         &secrets,
         &reporter,
         ran_with.clone(),

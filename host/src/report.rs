@@ -380,6 +380,7 @@ impl Reporter {
                     "load {} [{}], run {}",
                     rec.load_ms.map(ms).unwrap_or_default(),
                     match rec.cache {
+                        Some(CacheUse::Embedded) => "precompiled",
                         Some(CacheUse::Hit) => "cached",
                         Some(CacheUse::Miss) => "compiled",
                         _ => "no cache",

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
@@ -260,6 +260,8 @@ pub struct Loaded {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CacheUse {
+    /// A built-in component precompiled into the binary at build time.
+    Embedded,
     /// Deserialized from the cache.
     Hit,
     /// Compiled and written to the cache.
@@ -273,6 +275,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<StageState>,
     cache: Option<Cache>,
+    /// Why the compile cache cannot be used, once said (see [`Runtime::cache_problem`]).
+    cache_problem: Mutex<Option<String>>,
     _ticker: Arc<EpochTicker>,
 }
 
@@ -283,6 +287,7 @@ pub struct Runtime {
 /// cache's owner, or for another component) is never deserialized: it is native code.
 struct Cache {
     dir: cap_std::fs::Dir,
+    path: PathBuf,
     key: [u8; 64],
 }
 
@@ -290,19 +295,23 @@ struct Cache {
 const CACHE_KEY_FILE: &str = "cache-key";
 
 impl Cache {
-    /// Opens (creating) `path` and loads its key, or makes one. None when the folder cannot
-    /// be used (then every component is compiled).
-    fn open(path: &Path) -> Option<Cache> {
-        let dir = hostfs::create_root(path).ok()?;
+    /// Opens (creating) `path` and loads its key, or makes one. Errors: the folder cannot
+    /// be created or opened (then every component is compiled, and the host says so).
+    fn open(path: &Path) -> Result<Cache> {
+        let dir = hostfs::create_root(path)?;
         if let Ok(bytes) = hostfs::read_file(&dir, CACHE_KEY_FILE, 64)
             && bytes.len() == 64
         {
             let mut key = [0u8; 64];
             key.copy_from_slice(&bytes);
-            return Some(Cache { dir, key });
+            return Ok(Cache {
+                dir,
+                path: path.to_path_buf(),
+                key,
+            });
         }
         let mut key = [0u8; 64];
-        getrandom::fill(&mut key).ok()?;
+        getrandom::fill(&mut key).map_err(|e| anyhow!("no random key: {e}"))?;
         // A new key invalidates every entry (their MACs no longer verify).
         let tmp = format!("{CACHE_KEY_FILE}.tmp{}", std::process::id());
         let mut o = cap_std::fs::OpenOptions::new();
@@ -317,11 +326,15 @@ impl Cache {
             o.follow(cap_fs_ext::FollowSymlinks::No);
         }
         let _ = dir.remove_file(&tmp);
-        let mut f = dir.open_with(&tmp, &o).ok()?;
-        std::io::Write::write_all(&mut f, &key).ok()?;
+        let mut f = dir.open_with(&tmp, &o)?;
+        std::io::Write::write_all(&mut f, &key)?;
         drop(f);
-        dir.rename(&tmp, &dir, CACHE_KEY_FILE).ok()?;
-        Some(Cache { dir, key })
+        dir.rename(&tmp, &dir, CACHE_KEY_FILE)?;
+        Ok(Cache {
+            dir,
+            path: path.to_path_buf(),
+            key,
+        })
     }
 
     fn mac(&self, name: &str, bytes: &[u8]) -> blake2::Blake2bMac512 {
@@ -346,22 +359,24 @@ impl Cache {
         Some(body)
     }
 
-    /// Stores `bytes` as entry `name` (written aside, then renamed into place).
-    fn put(&self, name: &str, bytes: &[u8]) {
+    /// Stores `bytes` as entry `name` (written aside, then renamed into place). Errors:
+    /// the entry cannot be written (a read-only or full cache folder).
+    fn put(&self, name: &str, bytes: &[u8]) -> Result<()> {
         use blake2::digest::Mac;
         let tag = self.mac(name, bytes).finalize().into_bytes();
         let tmp = format!("{name}.tmp{}", std::process::id());
-        let ok = hostfs::create_file(&self.dir, &tmp).and_then(|mut f| {
-            use std::io::Write;
-            f.write_all(&tag)?;
-            f.write_all(bytes)?;
-            Ok(())
-        });
-        if ok.is_ok() {
-            let _ = self.dir.rename(&tmp, &self.dir, name);
-        } else {
+        let written = hostfs::create_file(&self.dir, &tmp)
+            .and_then(|mut f| {
+                use std::io::Write;
+                f.write_all(&tag)?;
+                f.write_all(bytes)?;
+                Ok(())
+            })
+            .and_then(|()| Ok(self.dir.rename(&tmp, &self.dir, name)?));
+        if written.is_err() {
             let _ = self.dir.remove_file(&tmp);
         }
+        written
     }
 }
 
@@ -387,13 +402,38 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("airlock"))
 }
 
+/// What to tell a person whose compile cache `dir` cannot be used.
+fn cache_unusable(dir: &Path, e: &anyhow::Error) -> String {
+    format!(
+        "the compile cache {} cannot be used ({e:#}): components are compiled on every run; pass --cache-dir DIR (or set AIRLOCK_CACHE_DIR) to a folder you can write",
+        dir.display()
+    )
+}
+
+/// Why `bytes` (read for `cref`) is not a component, and what to build instead.
+fn not_a_component(cref: &ComponentRef, bytes: &[u8]) -> String {
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        format!(
+            "{cref} is a core WebAssembly module, not a component: build the stage for wasm32-wasip2 (cargo build --release --target wasm32-wasip2 makes a component), or wrap a wasm32-wasip1 module with `wasm-tools component new`"
+        )
+    } else if bytes.starts_with(b"\0asm") {
+        format!(
+            "{cref} is WebAssembly of an unsupported version or layer: build the stage for wasm32-wasip2 with a current toolchain"
+        )
+    } else {
+        format!(
+            "{cref} is not WebAssembly ({} bytes without the \\0asm header): point `component` at the .wasm file the stage's build writes (target/wasm32-wasip2/release/NAME.wasm)",
+            bytes.len()
+        )
+    }
+}
+
 impl Runtime {
-    /// Creates the engine (epoch interruption on) and the linker (WASI p2, wasi:http p2 and
-    /// `airlock:stage/host`). `cache_dir` holds compiled components.
+    /// Creates the engine ([`crate::engine::config`]) and the linker (WASI p2, wasi:http
+    /// p2 and `airlock:stage/host`). `cache_dir` holds compiled components; when it cannot
+    /// be used, [`Runtime::cache_problem`] says why and components are compiled each run.
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime> {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config)?;
+        let engine = Engine::new(&crate::engine::config())?;
         let mut linker: Linker<StageState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -409,12 +449,24 @@ impl Runtime {
                     e.increment_epoch();
                 }
             })?;
+        let (cache, cache_problem) = match cache_dir.as_deref().map(|d| (d, Cache::open(d))) {
+            None => (None, None),
+            Some((_, Ok(c))) => (Some(c), None),
+            Some((d, Err(e))) => (None, Some(cache_unusable(d, &e))),
+        };
         Ok(Runtime {
             engine,
             linker,
-            cache: cache_dir.as_deref().and_then(Cache::open),
+            cache,
+            cache_problem: Mutex::new(cache_problem),
             _ticker: Arc::new(EpochTicker { stop }),
         })
+    }
+
+    /// Why the compile cache cannot be used (it cannot be created, opened or written),
+    /// with what to do; `Some` once, then `None`, so a caller says it once per process.
+    pub fn cache_problem(&self) -> Option<String> {
+        self.cache_problem.lock().unwrap().take()
     }
 
     /// The engine.
@@ -423,15 +475,19 @@ impl Runtime {
     }
 
     /// The bytes of a component reference: embedded for `builtin:`, read from disk (and
-    /// checked against its pinned sha256) for a path.
+    /// checked against its pinned sha256) for a path. Errors say what to build or fix.
     pub fn component_bytes(cref: &ComponentRef) -> Result<Vec<u8>> {
         match cref {
             ComponentRef::Builtin(name) => crate::builtin::get(name)
-                .map(<[u8]>::to_vec)
+                .map(|b| b.wasm.to_vec())
                 .ok_or_else(|| anyhow!("no built-in component \"{name}\"")),
             ComponentRef::Path { path, sha256 } => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("cannot read component {}", path.display()))?;
+                let bytes = std::fs::read(path).map_err(|e| {
+                    anyhow!(
+                        "cannot read component {}: {e}; build it first (a Rust stage: cargo build --release --target wasm32-wasip2) or fix `component` in the manifest",
+                        path.display()
+                    )
+                })?;
                 if let Some(want) = sha256 {
                     let got = hex::encode(Sha256::digest(&bytes));
                     if &got != want {
@@ -446,49 +502,115 @@ impl Runtime {
         }
     }
 
-    /// Loads a component: from the compile cache when present (keyed by the component's
-    /// sha256 and the engine's compatibility hash), else compiles it and writes the cache.
-    pub fn load(&self, cref: &ComponentRef) -> Result<Loaded> {
+    /// Loads a component: a built-in one from its precompiled form embedded in the binary
+    /// (when this engine and CPU can run it), else from the compile cache when present
+    /// (keyed by the component's sha256 and the engine's compatibility hash), else compiles
+    /// it (calling `compiling` with its size in bytes first) and writes the cache. Each
+    /// component is also checked against the host's imports. Errors say what to build or
+    /// fix, never dumping bytes: a missing or unpinned file, something that is not
+    /// WebAssembly, a core module instead of a component, an invalid component, an import
+    /// the host does not provide.
+    pub fn load(&self, cref: &ComponentRef, compiling: &dyn Fn(usize)) -> Result<Loaded> {
+        let start = Instant::now();
+        if let ComponentRef::Builtin(name) = cref
+            && let Some(b) = crate::builtin::get(name)
+            && !b.precompiled.is_empty()
+            // SAFETY: the bytes were made by `Engine::precompile_component` in this
+            // binary's own build script (host/build.rs) with the same engine config; they
+            // are part of the executable, as trusted as its code. wasmtime refuses them
+            // (an error, not UB) when this engine or CPU cannot run them.
+            && let Ok(component) =
+                unsafe { Component::deserialize(&self.engine, b.precompiled) }
+        {
+            return self.checked(
+                cref,
+                Loaded {
+                    component,
+                    digest: b.sha256.to_string(),
+                    cache: CacheUse::Embedded,
+                    load_time: start.elapsed(),
+                },
+            );
+        }
         let bytes = Self::component_bytes(cref)?;
         let digest = hex::encode(Sha256::digest(&bytes));
-        let start = Instant::now();
-        let Some(cache) = &self.cache else {
-            let component = Component::new(&self.engine, &bytes).map_err(|e| {
-                anyhow::Error::from(e).context(format!("{cref} is not a valid component"))
-            })?;
-            return Ok(Loaded {
-                component,
-                digest,
-                cache: CacheUse::Off,
-                load_time: start.elapsed(),
-            });
-        };
         let name = format!("{digest}-{}.cwasm", self.engine_key());
-        if let Some(compiled) = cache.get(&name) {
+        if let Some(cache) = &self.cache
+            && let Some(compiled) = cache.get(&name)
             // SAFETY: the bytes carry a MAC under this cache's secret key over the entry's
             // name (the component's digest and the engine's compatibility hash): this host
             // wrote them with `Component::serialize` for this component and engine.
-            if let Ok(component) = unsafe { Component::deserialize(&self.engine, &compiled) } {
-                return Ok(Loaded {
+            && let Ok(component) = unsafe { Component::deserialize(&self.engine, &compiled) }
+        {
+            return self.checked(
+                cref,
+                Loaded {
                     component,
                     digest,
                     cache: CacheUse::Hit,
                     load_time: start.elapsed(),
-                });
-            }
+                },
+            );
         }
+        if !wasmparser::Parser::is_component(&bytes) {
+            bail!("{}", not_a_component(cref, &bytes));
+        }
+        compiling(bytes.len());
         let component = Component::new(&self.engine, &bytes).map_err(|e| {
-            anyhow::Error::from(e).context(format!("{cref} is not a valid component"))
+            anyhow!(
+                "{cref} is not a valid component: {}",
+                cut(&e.root_cause().to_string(), 300)
+            )
         })?;
-        if let Ok(ser) = component.serialize() {
-            cache.put(&name, &ser);
-        }
-        Ok(Loaded {
-            component,
-            digest,
-            cache: CacheUse::Miss,
-            load_time: start.elapsed(),
-        })
+        let cache_use = match &self.cache {
+            None => CacheUse::Off,
+            Some(cache) => {
+                if let Ok(ser) = component.serialize()
+                    && let Err(e) = cache.put(&name, &ser)
+                {
+                    let mut problem = self.cache_problem.lock().unwrap();
+                    if problem.is_none() {
+                        *problem = Some(cache_unusable(&cache.path, &e));
+                    }
+                }
+                CacheUse::Miss
+            }
+        };
+        self.checked(
+            cref,
+            Loaded {
+                component,
+                digest,
+                cache: cache_use,
+                load_time: start.elapsed(),
+            },
+        )
+    }
+
+    /// `loaded`, once it is an airlock stage this host can run: its imports are all ones
+    /// this host provides (wasi 0.2, wasi:http, `airlock:stage/host`), and it exports the
+    /// `run` of the `airlock:stage` world with the right type.
+    fn checked(&self, cref: &ComponentRef, loaded: Loaded) -> Result<Loaded> {
+        let sdk = format!(
+            "build it with the airlock-stage SDK and WIT of airlock {}",
+            env!("CARGO_PKG_VERSION")
+        );
+        let pre = self
+            .linker
+            .instantiate_pre(&loaded.component)
+            .map_err(|e| {
+                anyhow!(
+                    "{cref} imports what this airlock does not provide: {}; {sdk}",
+                    cut(&format!("{e:#}"), 400)
+                )
+            })?;
+        bindings::StagePre::new(pre).map_err(|e| {
+            anyhow!(
+                "{cref} is not an airlock stage (it must export `run` of the airlock:stage world): {}; {sdk}",
+                cut(&format!("{e:#}"), 400)
+            )
+        })?;
+        Ok(loaded)
     }
 
     fn engine_key(&self) -> String {

@@ -115,6 +115,16 @@ impl StateDir {
         })
     }
 
+    /// Checks that files can be written in the folder (a probe file, made and removed).
+    /// Errors: a read-only folder, or one this user may not write.
+    pub fn check_writable(&self) -> Result<()> {
+        let probe = format!(".write-check-{}", std::process::id());
+        hostfs::create_file(&self.dir, &probe)
+            .with_context(|| format!("the state folder {} is not writable", self.path.display()))?;
+        let _ = self.dir.remove_file(&probe);
+        Ok(())
+    }
+
     fn show(&self, rel: &str) -> String {
         self.path.join(rel).display().to_string()
     }

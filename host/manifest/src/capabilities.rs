@@ -211,6 +211,18 @@ pub enum Credential {
     Header { name: String },
 }
 
+/// The manifest's spelling (`basic:USER`, `bearer`, `header:NAME`), which
+/// [`Credential::parse`] reads back.
+impl fmt::Display for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Basic { user } => write!(f, "basic:{user}"),
+            Credential::Bearer => f.write_str("bearer"),
+            Credential::Header { name } => write!(f, "header:{name}"),
+        }
+    }
+}
+
 impl Credential {
     /// Parses `basic:USER`, `bearer` or `header:NAME`.
     pub fn parse(s: &str) -> Result<Credential, String> {

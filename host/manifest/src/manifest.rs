@@ -91,6 +91,16 @@ pub enum Access {
     Write,
 }
 
+/// The manifest's spelling: `read` or `write`.
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        })
+    }
+}
+
 /// A granted folder: a wasi:filesystem preopen.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FileGrant {

@@ -126,23 +126,40 @@ impl StageError {
     }
     /// An I/O error on `path`, classified: a missing file or refused access inside the
     /// sandbox is a [`Category::Capability`] error when the path is outside every preopen,
-    /// which WASI reports as "not found" or "permission denied".
+    /// which WASI reports as "not found" or "permission denied". Grants are folders, so the
+    /// hint names the folder to grant; when that folder is granted and the file is simply
+    /// not there, it says so instead.
     pub fn io(path: &str, err: &std::io::Error) -> Self {
         use std::io::ErrorKind;
+        let folder = std::path::Path::new(path)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|p| !p.is_empty() && p != "/")
+            .unwrap_or_else(|| ".".into());
+        let folder = folder.trim_start_matches("./");
         match err.kind() {
             ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => Self::new(
                 Category::Capability,
                 format!("access to '{path}' was refused by the sandbox: {err}"),
             )
             .with_hint(format!(
-                "grant it in the stage's [stage.grants] files, e.g. {{ path = \"{path}\", access = \"write\" }}"
+                "grant its folder in the stage's [stage.grants] files: {{ path = \"{folder}\", access = \"write\" }}"
             )),
+            ErrorKind::NotFound if std::fs::metadata(folder).is_ok_and(|m| m.is_dir()) => {
+                Self::new(
+                    Category::Capability,
+                    format!("'{path}' does not exist (its folder '{folder}' is granted): {err}"),
+                )
+                .with_hint(
+                    "check that the project folder (--project or [pipeline] project) is the right one and holds this file",
+                )
+            }
             ErrorKind::NotFound => Self::new(
                 Category::Capability,
                 format!("'{path}' is not there or not granted to this stage: {err}"),
             )
             .with_hint(format!(
-                "check the path exists in the project and is covered by the stage's [stage.grants] files, e.g. {{ path = \"{path}\", access = \"read\" }}"
+                "check the path exists in the project and grant its folder in the stage's [stage.grants] files: {{ path = \"{folder}\", access = \"read\" }}"
             )),
             _ => Self::internal(format!("I/O error on '{path}': {err}")),
         }
