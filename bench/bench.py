@@ -4,17 +4,24 @@
     python3 bench/bench.py                        # full suite, prints a Markdown report
     python3 bench/bench.py --markdown docs/benchmarks.md   # ... and writes it into that file
     python3 bench/bench.py --quick --airlock target/debug/airlock   # CI: ~1-2 min, prints, asserts nothing
+    python3 bench/bench.py --only startup,e2e --airlock-wheel target/wheels/airlock_release-*.whl
 
 Sections (see bench/README.md):
-  startup  `airlock run` on examples/demo: cold component cache (a fresh AIRLOCK_CACHE_DIR) vs
-           warm; wall time, peak RSS, and the host's own per-stage timings (--format json:
-           cache hit/miss, load_ms, instantiate_ms, run_ms).
+  startup  `airlock run` on examples/demo: cold (a fresh empty AIRLOCK_CACHE_DIR, a new
+           process) vs warm, alternated; wall time, peak RSS, the ratio cold/warm and the
+           host's own per-stage timings (--format json: cache embedded/hit/miss/off, load_ms,
+           instantiate_ms, run_ms).
   e2e      mypylogger 0.2.8 end to end, each run against a fresh pypiserver on 127.0.0.1 so
            every upload is real: airlock's pipeline (detect, decide, build, authenticate,
-           upload with verification, status; warm cache) vs the Python chain (the original
-           project's own detect/decide script, `python -m build --no-isolation`,
-           `twine check --strict`, `twine upload`) vs the uv chain (`uv build`, `uv publish`).
-           The three are run alternately (round-robin, rotating the order), medians and ratios.
+           upload with verification, status) with a cold and with a warm component cache vs
+           the Python chain (the original project's own detect/decide script,
+           `python -m build --no-isolation`, `twine check --strict`, `twine upload`) vs the uv
+           chain (`uv build`, `uv publish`). All are run alternately (round-robin, rotating
+           the order), medians and ratios (cold airlock / Python chain, warm airlock / Python).
+  second   with --airlock-wheel WHEEL (installed into a fresh venv in the temp dir) or
+           --compare-airlock BIN: that binary's cold and warm runs, alternated with the
+           first binary's in startup and e2e, and the ratios installed/target. Skipped with
+           a note otherwise.
   scale    synthetic inputs generated in a temp dir, at full size and 1/10 of it:
            detect+decide+status on a pip-audit scan of N findings vs N previous ones,
            building a project of N files, uploading N wheels; time, peak RSS, growth factor.
@@ -155,6 +162,19 @@ def mib(kib: float) -> str:
     return f"{kib / 1024:.0f} MiB"
 
 
+def rel(p: Path) -> str:
+    """p relative to the repository when inside it (for the report)."""
+    try:
+        return str(Path(p).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(p)
+
+
+def kinds(stages_lists) -> str:
+    """The stages' `cache` kinds over runs ("embedded", "hit", "miss", "off"), e.g. "embedded"."""
+    return "/".join(sorted({str(s.get("cache")) for st in stages_lists for s in st})) or "?"
+
+
 def report_stages(r: Result) -> list[dict]:
     try:
         return json.loads(r.out)["stages"]
@@ -165,24 +185,76 @@ def report_stages(r: Result) -> list[dict]:
 # ---------------------------------------------------------------- the suite
 
 
+class Bin:
+    """An airlock binary under test, with its own warm component cache."""
+
+    def __init__(self, key: str, path: Path, label: str):
+        self.key, self.path, self.label = key, path, label
+        self.cache: Path | None = None  # its warm AIRLOCK_CACHE_DIR, once filled
+        self.cold_compiles: bool | None = None  # a cold run compiles (cache "miss"), i.e. no precompiled built-ins
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
         self.quick = args.quick
         self.airlock = Path(args.airlock).resolve()
         self.tmp = Path(tempfile.mkdtemp(prefix="airlock-bench-"))
-        self.warm_cache: Path | None = None
+        self.bins = [Bin("target", self.airlock, f"`{rel(self.airlock)}`")]
+        self.second_note = ""  # how the second binary was obtained
         self.md: list[str] = []
         self.findings: list[str] = []  # one-line verdicts against the goals
+        self.medians: dict[tuple[str, str], float] = {}  # (figure, binary key) -> median wall, for `second`
         self.base_env = dict(os.environ, SOURCE_DATE_EPOCH=EPOCH, PYPI_TOKEN="bench-index-token",
                              NO_COLOR="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
         self.base_env.pop("GITHUB_ACTIONS", None)  # no annotations / job summary from the host
         self.uv = shutil.which("uv")
 
+    @property
+    def warm_cache(self) -> Path | None:
+        return self.bins[0].cache
+
     def env(self, cache: Path | None = None) -> dict:
         e = dict(self.base_env)
         e["AIRLOCK_CACHE_DIR"] = str(cache or self.warm_cache or (self.tmp / "cache"))
         return e
+
+    def new_cache(self) -> Path:
+        """A fresh, empty AIRLOCK_CACHE_DIR."""
+        return Path(tempfile.mkdtemp(prefix="cache-", dir=self.tmp))
+
+    def add_second(self) -> None:
+        """The second binary: the wheel installed into a fresh venv, or a given binary."""
+        if self.args.airlock_wheel:
+            wheel = Path(self.args.airlock_wheel).resolve()
+            venv = self.tmp / "wheel-venv"
+            log(f"  installing {wheel.name} into a fresh venv ...")
+            # A venv without pip of its own (ensurepip takes long on a busy machine); this
+            # Python's pip installs into it (`pip --python`, pip >= 22.3).
+            run([sys.executable, "-m", "venv", "--without-pip", venv])
+            run([sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet",
+                 "--no-index", "--no-deps", wheel], env=dict(self.base_env, PIP_REQUIRE_VIRTUALENV="1"))
+            exe = venv / "bin" / "airlock"
+            if not exe.is_file():
+                raise RuntimeError(f"installing {wheel} put no `airlock` into {venv / 'bin'}")
+            self.bins.append(Bin("installed", exe, "installed wheel"))
+            same = [f"`{rel(c)}`" for c in (ROOT / "target" / "release" / "airlock", ROOT / "target" / "debug" / "airlock")
+                    if c.is_file() and c.stat().st_size == exe.stat().st_size and c.read_bytes() == exe.read_bytes()]
+            self.second_note = (f"`airlock` from `{rel(wheel)}` ({mib(wheel.stat().st_size / 1024)}), installed "
+                                f"with `pip --python VENV/bin/python install --no-index --no-deps` into a fresh venv "
+                                f"in the temp dir" + (f" (the same bytes as {same[0]})" if same else ""))
+        elif self.args.compare_airlock:
+            exe = Path(self.args.compare_airlock).resolve()
+            self.bins.append(Bin("installed", exe, f"`{rel(exe)}`"))
+            self.second_note = f"`{rel(exe)}` (--compare-airlock)"
+
+    def prepare(self, b: Bin) -> None:
+        """Fills b's warm cache with one untimed cold demo run (when startup does not)."""
+        b.cache = self.tmp / f"cache-{b.key}"
+        log(f"  warming the component cache of {b.label} ...")
+        demo = self.fresh(ROOT / "examples" / "demo", "demo")
+        r = run([b.path, "run", demo / "release.toml", "--format", "json"], cwd=demo, env=self.env(b.cache))
+        b.cold_compiles = any(s.get("cache") == "miss" for s in report_stages(r))
 
     def fresh(self, src: Path, name: str) -> Path:
         dst = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.tmp)) / name
@@ -223,11 +295,14 @@ class Bench:
         self.out(f"- Machine: {cpu}, {os.cpu_count()} CPUs{mem}, {platform.system()} {platform.release()}; "
                  f"load average {load:.1f} when the run started (shared machine: absolute figures are noisy, "
                  f"the ratios come from runs alternated within one invocation).")
-        self.out(f"- airlock: `{os.path.relpath(self.airlock, ROOT)}` ({profile} build); "
+        self.out(f"- airlock: `{rel(self.airlock)}` ({profile} build, {mib(self.airlock.stat().st_size / 1024)}); "
                  f"Python {platform.python_version()}; {ver(['uv', '--version']) if self.uv else 'uv missing'}; "
                  f"{ver([sys.executable, '-m', 'twine', '--version']).split('(')[0].strip()}; "
                  f"build {ver([sys.executable, '-c', 'import build; print(build.__version__)'])}; "
                  f"hatchling {ver([sys.executable, '-c', 'import hatchling.__about__ as a; print(a.__version__)'])}.")
+        if len(self.bins) > 1:
+            b = self.bins[1]
+            self.out(f"- Second binary: {self.second_note}; {mib(b.path.stat().st_size / 1024)}.")
         self.out(f"- Mode: {'quick' if self.quick else 'full'}; medians of {self.args.runs} alternated runs "
                  f"unless a table says otherwise; {time.strftime('%Y-%m-%d')}.")
         self.out()
@@ -236,56 +311,97 @@ class Bench:
 
     def startup(self) -> None:
         demo = ROOT / "examples" / "demo"
-        cold_runs = 1 if self.quick else max(2, self.args.runs // 2)
-        warm_runs = self.args.runs * 2
         self.out("## Start-up: the demo pipeline (6 stages), cold vs warm component cache")
         self.out()
-        cold, warm = [], []
-        plan = ["cold"]  # the first cold run's cache becomes the warm cache; the others interleave
-        for i in range(max(warm_runs, cold_runs - 1)):
-            plan += (["warm"] if i < warm_runs else []) + (["cold"] if i < cold_runs - 1 else [])
-        for kind in plan:
+        res: dict[tuple[str, str], list] = {(b.key, k): [] for b in self.bins for k in ("cold", "warm")}
+
+        def one(b: Bin, kind: str, cache: Path):
             proj = self.fresh(demo, "demo")
-            cache = Path(tempfile.mkdtemp(prefix="cache-", dir=self.tmp)) if kind == "cold" else self.warm_cache
-            r = run([self.airlock, "run", proj / "release.toml", "--format", "json"], cwd=proj, env=self.env(cache),
+            r = run([b.path, "run", proj / "release.toml", "--format", "json"], cwd=proj, env=self.env(cache),
                     check=False)
             if r.code != 0:
-                raise RuntimeError(f"airlock run on the demo failed ({r.code}):\n{r.err[-3000:]}")
-            (cold if kind == "cold" else warm).append((r, report_stages(r)))
-            if kind == "cold" and self.warm_cache is None:
-                self.warm_cache = cache
-            log(f"  startup {kind}: {r.wall * 1000:.0f} ms, {r.rss_kib / 1024:.0f} MiB")
-        self.out("| cache | runs | wall (median) | wall (min) | peak RSS (max) | load (sum of stages) | "
-                 "instantiate (sum) | run (sum) | cache hits |")
-        self.out("|---|---|---|---|---|---|---|---|---|")
-        for name, rs in (("cold (fresh AIRLOCK_CACHE_DIR)", cold), ("warm", warm)):
-            load = med([sum(s.get("load_ms", 0) for s in st) for _, st in rs])
-            inst = med([sum(s.get("instantiate_ms", 0) for s in st) for _, st in rs])
-            runms = med([sum(s.get("run_ms", 0) for s in st) for _, st in rs])
-            hits = {s.get("cache") for _, st in rs for s in st}
-            self.out(f"| {name} | {len(rs)} | {ms(med([r.wall for r, _ in rs]))} | {ms(min(r.wall for r, _ in rs))} | "
-                     f"{mib(max(r.rss_kib for r, _ in rs))} | {load:.1f} ms | {inst:.2f} ms | {runms:.1f} ms | "
-                     f"{'/'.join(sorted(str(h) for h in hits))} |")
+                raise RuntimeError(f"{b.label}: airlock run on the demo failed ({r.code}):\n{r.err[-3000:]}")
+            st = report_stages(r)
+            log(f"  startup {b.key} {kind}: {r.wall * 1000:.0f} ms, {r.rss_kib / 1024:.0f} MiB, {kinds([st])}")
+            return r, st
+
+        # Each binary's first run is cold; its cache becomes that binary's warm cache. When it
+        # compiled the components (cache "miss": no precompiled built-ins), it counts and only
+        # a few more cold runs follow (each is seconds); when it loaded them precompiled, it is
+        # an untimed warm-up (the binary's pages, the demo's files).
+        for b in self.bins:
+            b.cache = self.new_cache()
+            r, st = one(b, "cold (first)", b.cache)
+            b.cold_compiles = any(s.get("cache") == "miss" for s in st)
+            if b.cold_compiles:
+                res[(b.key, "cold")].append((r, st))
+        rounds = self.args.runs * 2
+        compiles = any(b.cold_compiles for b in self.bins)
+        cold_rounds = (0 if self.quick else max(2, self.args.runs // 2) - 1) if compiles else rounds
+        slots = [(b, k) for b in self.bins for k in ("cold", "warm")]
+        for i in range(rounds):  # round-robin, the order rotating each round
+            for b, kind in slots[i % len(slots):] + slots[:i % len(slots)]:
+                if kind == "cold" and i >= cold_rounds:
+                    continue
+                res[(b.key, kind)].append(one(b, kind, self.new_cache() if kind == "cold" else b.cache))
+        self.out(f"{'Each binary' if len(self.bins) > 1 else 'The binary'}: one untimed cold run first (its cache "
+                 "is the warm cache), then cold runs (a new process with a fresh empty `AIRLOCK_CACHE_DIR` each) "
+                 "alternated with warm ones" + (" and with the other binary's" if len(self.bins) > 1 else "") +
+                 (", the order rotating each round." if not compiles else
+                  "; the components were compiled in the cold runs (no precompiled built-ins), so the first cold "
+                  "run counts and there are fewer cold runs."))
         self.out()
-        self.out("Per stage (host's own timing, `--format json`; medians, ms):")
+        self.out("| binary | cache | runs | wall (median) | wall (min) | peak RSS (max) | load (sum of stages) | "
+                 "instantiate (sum) | run (sum) | stages' cache |")
+        self.out("|---|---|---|---|---|---|---|---|---|---|")
+        for b in self.bins:
+            for kind, label in (("cold", "cold (fresh AIRLOCK_CACHE_DIR)"), ("warm", "warm")):
+                rs = res[(b.key, kind)]
+                if not rs:
+                    continue
+                load = med([sum(s.get("load_ms", 0) for s in st) for _, st in rs])
+                inst = med([sum(s.get("instantiate_ms", 0) for s in st) for _, st in rs])
+                runms = med([sum(s.get("run_ms", 0) for s in st) for _, st in rs])
+                wall = med([r.wall for r, _ in rs])
+                self.medians[("demo " + kind, b.key)] = wall
+                self.out(f"| {b.label} | {label} | {len(rs)} | {ms(wall)} | {ms(min(r.wall for r, _ in rs))} | "
+                         f"{mib(max(r.rss_kib for r, _ in rs))} | {load:.1f} ms | {inst:.2f} ms | {runms:.1f} ms | "
+                         f"{kinds(st for _, st in rs)} |")
         self.out()
-        self.out("| stage | cold: cache | cold: load (compile) | warm: cache | warm: load | warm: instantiate | warm: run |")
-        self.out("|---|---|---|---|---|---|---|")
-        ids = [s["id"] for s in cold[0][1]]
-        for sid in ids:
+        ratios = []
+        for b in self.bins:
+            c, w = self.medians.get(("demo cold", b.key)), self.medians.get(("demo warm", b.key))
+            if c and w:
+                ratios.append(f"{b.label} {c / w:.2f}x ({ms(c)} / {ms(w)})")
+        self.out("**Cold / warm** (ratio of medians; goal: at most 3x): " + "; ".join(ratios) + ".")
+        self.out()
+        self.out(f"Per stage, {self.bins[0].label} (host's own timing, `--format json`; medians, ms; `cache`: "
+                 "embedded = precompiled in the binary, hit = compile cache, miss = compiled now):")
+        self.out()
+        self.out("| stage | cold: cache | cold: load | cold: instantiate | warm: cache | warm: load | "
+                 "warm: instantiate | warm: run |")
+        self.out("|---|---|---|---|---|---|---|---|")
+        cold, warm = res[("target", "cold")], res[("target", "warm")]
+        for sid in [s["id"] for s in cold[0][1]]:
             def pick(rs, field):
                 return med([s.get(field, 0) for _, st in rs for s in st if s["id"] == sid])
 
             def cache(rs):
-                return "/".join(sorted({str(s.get("cache")) for _, st in rs for s in st if s["id"] == sid}))
-            self.out(f"| {sid} | {cache(cold)} | {pick(cold, 'load_ms'):.0f} | {cache(warm)} | {pick(warm, 'load_ms'):.2f} | "
-                     f"{pick(warm, 'instantiate_ms'):.2f} | {pick(warm, 'run_ms'):.2f} |")
+                return kinds([[s for s in st if s["id"] == sid] for _, st in rs])
+
+            def num(x):
+                return f"{x:.2f}" if x < 10 else f"{x:.0f}"
+            self.out(f"| {sid} | {cache(cold)} | {num(pick(cold, 'load_ms'))} | {num(pick(cold, 'instantiate_ms'))} | "
+                     f"{cache(warm)} | {num(pick(warm, 'load_ms'))} | {num(pick(warm, 'instantiate_ms'))} | "
+                     f"{num(pick(warm, 'run_ms'))} |")
         self.out()
         wc = med([r.wall for r, _ in cold])
         ww = med([r.wall for r, _ in warm])
         rss = max(r.rss_kib for r, _ in cold + warm) / 1024
-        self.findings.append(f"warm start {ww * 1000:.0f} ms (goal < 100 ms: {'met' if ww < 0.1 else 'missed'})")
-        self.findings.append(f"cold start {wc:.2f} s (goal < 2 s: {'met' if wc < 2 else 'missed'})")
+        self.findings.append(f"warm start {ms(ww)} (goal < 100 ms: {'met' if ww < 0.1 else 'missed'})")
+        self.findings.append(f"cold start {ms(wc)} (goal < 2 s: {'met' if wc < 2 else 'missed'}), "
+                             f"{wc / ww:.2f}x the warm start (goal at most 3x: {'met' if wc / ww <= 3 else 'missed'}); "
+                             f"stages' cache in the cold runs: {kinds(st for _, st in cold)}")
         self.findings.append(f"peak RSS of a demo run {rss:.0f} MiB (goal < 100 MiB: {'met' if rss < 100 else 'missed'})")
 
     # ------------------------------------------------------------ end to end
@@ -309,31 +425,52 @@ class Bench:
         src = self.mypylogger()
         manifest = ROOT / "examples" / "mypylogger" / "release.toml"
         py = sys.executable
-        chains = {
-            "airlock": lambda proj, url: [[self.airlock, "run", manifest, "--project", proj, "--format", "json",
-                                           "--set", "decide.manual=true", "--set", "decide.tag=v0.2.8",
-                                           "--set", f"upload.repository={url}"]],
-            "python": lambda proj, url: [
-                [py, "-m", "scripts.security_release_integration", "--force-release",
-                 "--output-file", "release_analysis.json", "--summary-file", "release_summary.md"],
-                [py, "-m", "build", "--no-isolation", "--outdir", "dist", "."],
-                [py, "-m", "twine", "check", "--strict", "dist/*"],
-                [py, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
-                 "--repository-url", url, "-u", "bench", "-p", "bench", "dist/*"]],
-        }
-        names = {"airlock": "airlock pipeline (detect, decide, build, authenticate, upload + verify, status)",
-                 "python": "Python chain (original detect/decide script, `python -m build --no-isolation`, "
-                           "`twine check --strict`, `twine upload`)",
-                 "uv": "uv chain (`uv build`, `uv publish`)"}
+
+        def airlock_cmd(b: Bin):
+            return lambda proj, url: [[b.path, "run", manifest, "--project", proj, "--format", "json",
+                                       "--set", "decide.manual=true", "--set", "decide.tag=v0.2.8",
+                                       "--set", f"upload.repository={url}"]]
+        chains: dict = {}
+        names: dict[str, str] = {}
+        airlocks: dict[str, tuple[Bin, str]] = {}  # chain -> (binary, "cold" | "warm")
+        notes = []
+        two = len(self.bins) > 1
+        for b in self.bins:
+            who = f"airlock ({b.label})" if two else "airlock pipeline"
+            what = "" if two else " (detect, decide, build, authenticate, upload + verify, status)"
+            if b.cold_compiles and self.quick:
+                notes.append(f"{b.label}: no cold runs in quick mode (its cold runs compile the components)")
+            else:
+                chains[f"{b.key}:cold"] = airlock_cmd(b)
+                airlocks[f"{b.key}:cold"] = (b, "cold")
+                names[f"{b.key}:cold"] = f"{who}{what}, cold: a new process, a fresh empty `AIRLOCK_CACHE_DIR`"
+            chains[f"{b.key}:warm"] = airlock_cmd(b)
+            airlocks[f"{b.key}:warm"] = (b, "warm")
+            names[f"{b.key}:warm"] = f"{who}{what}, warm component cache"
+        chains["python"] = lambda proj, url: [
+            [py, "-m", "scripts.security_release_integration", "--force-release",
+             "--output-file", "release_analysis.json", "--summary-file", "release_summary.md"],
+            [py, "-m", "build", "--no-isolation", "--outdir", "dist", "."],
+            [py, "-m", "twine", "check", "--strict", "dist/*"],
+            [py, "-m", "twine", "upload", "--non-interactive", "--disable-progress-bar",
+             "--repository-url", url, "-u", "bench", "-p", "bench", "dist/*"]]
+        names["python"] = ("Python chain (original detect/decide script, `python -m build --no-isolation`, "
+                           "`twine check --strict`, `twine upload`)")
         steps_names = {"python": ["detect/decide (original)", "python -m build", "twine check", "twine upload"],
                        "uv": ["uv build", "uv publish"]}
         if self.uv:
             chains["uv"] = lambda proj, url: [["uv", "build", "--quiet", "--out-dir", "dist", "."],
                                               ["uv", "publish", "--publish-url", url, "-u", "bench", "-p", "bench",
                                                *sorted(str(p) for p in (proj / "dist").glob("*"))]]
-        results: dict[str, list] = {k: [] for k in chains}
-        stage_ms: dict[str, list] = {}
-        order = list(chains)
+            names["uv"] = "uv chain (`uv build`, `uv publish`)"
+        else:
+            notes.append("uv missing: no uv chain")
+        # The order: each binary's cold and warm runs, the Python chain, the uv chain, the
+        # second binary's; rotated by one each round.
+        order = [k for k in chains if k.startswith("target:")] + [k for k in ("python", "uv") if k in chains] + \
+                [k for k in chains if k.startswith("installed:")]
+        results: dict[str, list] = {k: [] for k in order}
+        stages: dict[str, list] = {k: [] for k in airlocks}
         rounds = self.args.runs
         for i in range(rounds + 1):  # round 0 is the warm-up (uv's cache, the page cache), not counted
             for name in order[i % len(order):] + order[:i % len(order)]:
@@ -342,9 +479,9 @@ class Bench:
                     env = self.env()
                     if name == "uv":
                         # uv publish takes the files as arguments, which exist only after uv build
-                        b = run(chains["uv"](proj, srv.url)[0], cwd=proj, env=env)
-                        p = run(chains["uv"](proj, srv.url)[1], cwd=proj, env=env)
-                        wall, rss, walls = b.wall + p.wall, max(b.rss_kib, p.rss_kib), [b.wall, p.wall]
+                        ub = run(chains["uv"](proj, srv.url)[0], cwd=proj, env=env)
+                        up = run(chains["uv"](proj, srv.url)[1], cwd=proj, env=env)
+                        wall, rss, walls = ub.wall + up.wall, max(ub.rss_kib, up.rss_kib), [ub.wall, up.wall]
                     elif name == "python":
                         walls, rss = [], 0
                         for step in chains["python"](proj, srv.url):
@@ -355,11 +492,12 @@ class Bench:
                             rss = max(rss, r.rss_kib)
                         wall = sum(walls)
                     else:
-                        r = run(chains["airlock"](proj, srv.url)[0], cwd=proj, env=env)
+                        b, kind = airlocks[name]
+                        env = self.env(self.new_cache() if kind == "cold" else b.cache)
+                        r = run(chains[name](proj, srv.url)[0], cwd=proj, env=env)
                         wall, rss, walls = r.wall, r.rss_kib, [r.wall]
                         if i > 0:
-                            for s in report_stages(r):
-                                stage_ms.setdefault(s["id"], []).append(s.get("run_ms", 0))
+                            stages[name].append(report_stages(r))
                     uploaded = srv.files()
                 if len(uploaded) != 2:
                     raise RuntimeError(f"{name}: the server holds {uploaded}, not the sdist and the wheel")
@@ -368,16 +506,35 @@ class Bench:
                 log(f"  e2e round {i}{' (warm-up)' if i == 0 else ''} {name}: {wall * 1000:.0f} ms")
         self.out("## End to end: mypylogger 0.2.8, a fresh loopback pypiserver per run")
         self.out()
-        self.out(f"{rounds} rounds after one warm-up round; the chains alternate (the order rotates each round); "
-                 "the airlock component cache is warm.")
+        self.out(f"{rounds} rounds after one warm-up round; the chains alternate (round-robin, the order rotates "
+                 "each round). Cold: each airlock run is a new process with a fresh empty `AIRLOCK_CACHE_DIR`; "
+                 "warm: the cache filled by an earlier run." + (" " + "; ".join(notes) + "." if notes else ""))
         self.out()
-        self.out("| chain | wall (median) | min | max | peak RSS | chain / airlock (ratio of medians) |")
-        self.out("|---|---|---|---|---|---|")
-        a = med([w for w, _, _ in results["airlock"]])
+        self.out("| chain | stages' cache | wall (median) | min | max | peak RSS | this / Python chain | "
+                 "Python chain / this |")
+        self.out("|---|---|---|---|---|---|---|---|")
+        meds = {k: med([w for w, _, _ in rs]) for k, rs in results.items()}
+        pyt = meds["python"]
         for name, rs in results.items():
-            m = med([w for w, _, _ in rs])
-            self.out(f"| {names[name]} | {ms(m)} | {ms(min(w for w, _, _ in rs))} | {ms(max(w for w, _, _ in rs))} | "
-                     f"{mib(max(r for _, r, _ in rs))} | {m / a:.1f}x |")
+            m = meds[name]
+            cache = kinds(stages[name]) if name in stages else "—"
+            self.out(f"| {names[name]} | {cache} | {ms(m)} | {ms(min(w for w, _, _ in rs))} | "
+                     f"{ms(max(w for w, _, _ in rs))} | {mib(max(r for _, r, _ in rs))} | {m / pyt:.3f}x | "
+                     f"{pyt / m:.1f}x |")
+            if name in airlocks:
+                b, kind = airlocks[name]
+                self.medians[("mypylogger e2e " + kind, b.key)] = m
+        self.out()
+        warm, cold = meds["target:warm"], meds.get("target:cold")
+        lines = []
+        if cold:
+            lines.append(f"cold airlock / Python chain **{cold / pyt:.3f}x** (goal: at most 0.2x)")
+        lines.append(f"warm airlock / Python chain **{warm / pyt:.3f}x** ({pyt / warm:.1f}x faster; goal 10x)")
+        if "uv" in meds:
+            lines.append(f"warm airlock / uv chain {warm / meds['uv']:.3f}x ({meds['uv'] / warm:.1f}x faster; goal 5x)")
+        if cold:
+            lines.append(f"cold / warm airlock {cold / warm:.2f}x")
+        self.out("Ratios of medians: " + "; ".join(lines) + ".")
         self.out()
         parts = []
         for name, labels in steps_names.items():
@@ -386,13 +543,57 @@ class Bench:
                     parts.append(f"{label} {ms(med([w[j] for _, _, w in results[name]]))}")
         self.out("Steps (medians): " + "; ".join(parts) + ".")
         self.out()
-        self.out("airlock stages' own run time (medians, ms): " +
-                 ", ".join(f"{k} {med(v):.1f}" for k, v in stage_ms.items()) + ".")
+        for key, label in (("target:warm", "warm"), ("target:cold", "cold")):
+            if stages.get(key):
+                per: dict[str, list] = {}
+                for st in stages[key]:
+                    for s in st:
+                        per.setdefault(s["id"], []).append(s)
+                self.out(f"airlock stages, {label} (host's timing, medians, ms: load / run): " + ", ".join(
+                    f"{k} {med([s.get('load_ms', 0) for s in v]):.1f} / {med([s.get('run_ms', 0) for s in v]):.1f}"
+                    for k, v in per.items()) + ".")
+                self.out()
+        self.findings.append(f"end to end, warm cache: {pyt / warm:.1f}x faster than the Python chain (goal 10x)" +
+                             (f", {meds['uv'] / warm:.1f}x faster than the uv chain (goal 5x)" if "uv" in meds
+                              else ", uv missing"))
+        if cold:
+            self.findings.append(f"end to end, cold (new process, empty cache dir): airlock / Python chain "
+                                 f"{cold / pyt:.3f}x (goal at most 0.2x: {'met' if cold / pyt <= 0.2 else 'missed'}); "
+                                 f"cold / warm {cold / warm:.2f}x")
+
+    # ------------------------------------------------------------ second binary
+
+    def second(self) -> None:
+        self.out("## A second binary: " + ("the installed wheel's airlock vs the target binary" if self.args.airlock_wheel
+                                            else "another airlock vs the target binary" if self.args.compare_airlock
+                                            else "`--airlock-wheel` / `--compare-airlock`"))
         self.out()
-        self.findings.append(f"end to end: {med([w for w, _, _ in results['python']]) / a:.1f}x faster than the "
-                             f"Python chain (goal 10x)" + (f", {med([w for w, _, _ in results['uv']]) / a:.1f}x faster "
-                                                            f"than the uv chain (goal 5x)" if 'uv' in results else
-                                                            ", uv missing"))
+        if len(self.bins) < 2:
+            hint = ""
+            wheels = sorted((ROOT / "target" / "wheels").glob("airlock_release-*.whl"))
+            if wheels:
+                hint = f" (a wheel exists: `--airlock-wheel {rel(wheels[-1])}`)"
+            self.out("Skipped: no `--airlock-wheel PATH.whl` (installed into a fresh venv in the temp dir) or "
+                     f"`--compare-airlock BIN` given{hint}.")
+            self.out()
+            return
+        t, o = self.bins
+        self.out(f"{self.second_note}. Its runs alternated with {t.label}'s in the sections above (same rounds, "
+                 "its own warm cache); ratios of medians.")
+        self.out()
+        self.out(f"| figure | {t.label} | {o.label} | installed / target |")
+        self.out("|---|---|---|---|")
+        rows = []
+        for fig in ("demo cold", "demo warm", "mypylogger e2e cold", "mypylogger e2e warm"):
+            a, b = self.medians.get((fig, "target")), self.medians.get((fig, "installed"))
+            if a and b:
+                self.out(f"| {fig} | {ms(a)} | {ms(b)} | {b / a:.2f}x |")
+                rows.append(f"{fig} {b / a:.2f}x")
+        ts, os_ = t.path.stat().st_size, o.path.stat().st_size
+        self.out(f"| binary size | {mib(ts / 1024)} | {mib(os_ / 1024)} | {os_ / ts:.2f}x |")
+        self.out()
+        if rows:
+            self.findings.append("installed wheel / target binary: " + ", ".join(rows))
 
     # ------------------------------------------------------------ scale
 
@@ -632,17 +833,20 @@ limits = { memory_mib = 2048 }
         sections = self.args.only.split(",") if self.args.only else ["startup", "e2e", "scale"]
         self.out(BEGIN)
         self.out()
-        self.machine()
         try:
-            for s in ["startup", "e2e", "scale"]:
-                if s in sections:
-                    if self.warm_cache is None and s != "startup":
-                        self.warm_cache = self.tmp / "cache"
-                        log("  warming the component cache ...")
-                        demo = self.fresh(ROOT / "examples" / "demo", "demo")
-                        run([self.airlock, "run", demo / "release.toml"], cwd=demo, env=self.env())
-                    log(f"== {s}")
-                    getattr(self, s)()
+            self.add_second()
+            self.machine()
+            for s in ["startup", "e2e", "second", "scale"]:
+                if s == "second" and not {"startup", "e2e"} & set(sections):
+                    continue
+                if s != "second" and s not in sections:
+                    continue
+                if s in ("e2e", "scale"):
+                    for b in self.bins if s == "e2e" else self.bins[:1]:
+                        if b.cache is None:
+                            self.prepare(b)
+                log(f"== {s}")
+                getattr(self, s)()
             self.out("## Against the goals")
             self.out()
             for f in self.findings:
@@ -683,12 +887,22 @@ def main() -> int:
     ap.add_argument("--only", help="comma-separated sections: startup,e2e,scale")
     ap.add_argument("--markdown", help="also write the report into this file (between the bench markers if present)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    second = ap.add_mutually_exclusive_group()
+    second.add_argument("--airlock-wheel", metavar="WHEEL",
+                        help="also measure the airlock of this wheel (airlock-release, installed into a fresh venv "
+                             "in the temp dir) next to --airlock, alternated, in startup and e2e")
+    second.add_argument("--compare-airlock", metavar="BIN",
+                        help="also measure this airlock binary next to --airlock (as --airlock-wheel does)")
     args = ap.parse_args()
     if args.runs is None:
         args.runs = 3 if args.quick else 7
     if not Path(args.airlock).is_file():
         print(f"no airlock binary at {args.airlock}: cargo build --release -p airlock", file=sys.stderr)
         return 2
+    for opt, path in (("--airlock-wheel", args.airlock_wheel), ("--compare-airlock", args.compare_airlock)):
+        if path and not Path(path).is_file():
+            print(f"{opt}: no file at {path}", file=sys.stderr)
+            return 2
     for mod in ("build", "twine", "pypiserver", "hatchling"):
         if subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True).returncode:
             print(f"python3 needs {mod}: python3 -m pip install -r tests/requirements.txt build", file=sys.stderr)
