@@ -56,9 +56,20 @@ fn main() {
         manifest_dir.join("src/engine.rs").display()
     );
 
-    // A packager may hand in prebuilt components instead (e.g. from a cached CI step).
+    // A packager may hand in prebuilt components instead (e.g. from a cached CI step). The
+    // sdist has no stage crates (maturin keeps only host/'s path dependencies as workspace
+    // members): it ships the components in stages-prebuilt/ (docs/install.md).
+    let shipped = root.join("stages-prebuilt");
     let built = if let Some(dir) = env::var_os("AIRLOCK_STAGES_DIR") {
         PathBuf::from(dir)
+    } else if !root.join("stages/detect/Cargo.toml").is_file() {
+        assert!(
+            shipped.is_dir(),
+            "{} has neither the stage crates (stages/) nor prebuilt components (stages-prebuilt/): make the sdist as docs/install.md says, or set AIRLOCK_STAGES_DIR",
+            root.display()
+        );
+        println!("cargo:rerun-if-changed={}", shipped.display());
+        shipped
     } else {
         build_stages(&root, &stage_target);
         stage_target.join("wasm32-wasip2").join("release")

@@ -23,8 +23,9 @@
 //! - `mode` (`"build"`, default, or `"prebuilt"`): in prebuilt mode nothing is built; every
 //!   `*.whl` and `*.tar.gz` in `out` (put there by an earlier CI step with the project's own
 //!   backend) is validated and reported, so a project this builder cannot build (setup.py,
-//!   build hooks, compiled extensions) is still checked and published. Needs only a read
-//!   grant on `out`. All files must be of one release (same normalised name and version).
+//!   build hooks, compiled extensions) is still checked and published. `out` needs a write
+//!   grant all the same: the host accepts a stage's artifacts only from inside its write
+//!   grants. All files must be of one release (same normalised name and version).
 //!
 //! Output:
 //! ```json
