@@ -95,6 +95,29 @@ pub fn stage<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no stage {id} in report"))
 }
 
+/// The stages of the bundled demo's and mypylogger's release pipelines, in order.
+pub const RELEASE_STAGES: [&str; 6] = [
+    "detect",
+    "decide",
+    "build",
+    "authenticate",
+    "upload",
+    "status",
+];
+
+/// Asserts that each of `ids` has status `succeeded` in `report`, naming the first that has
+/// not (with its record).
+pub fn assert_succeeded(report: &serde_json::Value, ids: &[&str]) {
+    for id in ids {
+        assert_eq!(
+            stage(report, id)["status"],
+            "succeeded",
+            "{id}: {}",
+            stage(report, id)
+        );
+    }
+}
+
 /// Copies a folder tree (files and folders only).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

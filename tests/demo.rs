@@ -28,21 +28,7 @@ fn demo_pipeline_publishes_an_installable_package_and_reruns_from_cache() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(first["success"], true);
-    for id in [
-        "detect",
-        "decide",
-        "build",
-        "authenticate",
-        "upload",
-        "status",
-    ] {
-        assert_eq!(
-            stage(&first, id)["status"],
-            "succeeded",
-            "{id}: {}",
-            stage(&first, id)
-        );
-    }
+    common::assert_succeeded(&first, &common::RELEASE_STAGES);
     // The demo's scans resolve two advisories: a security-driven release.
     let decide = &stage(&first, "decide")["output"];
     assert_eq!(decide["release"], true);

@@ -143,14 +143,7 @@ fn a_split_run_equals_one_run_and_tampering_is_refused() {
     );
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(s4.join("state.json")).unwrap()).unwrap();
-    for id in [
-        "detect",
-        "decide",
-        "build",
-        "authenticate",
-        "upload",
-        "status",
-    ] {
+    for id in common::RELEASE_STAGES {
         assert_eq!(
             state["stages"][id]["status"], "succeeded",
             "{id} missing from the final state"

@@ -170,21 +170,7 @@ fn wheel_is_a_platform_wheel_whose_airlock_runs_the_demo() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for id in [
-        "detect",
-        "decide",
-        "build",
-        "authenticate",
-        "upload",
-        "status",
-    ] {
-        assert_eq!(
-            stage(&r, id)["status"],
-            "succeeded",
-            "{id}: {}",
-            stage(&r, id)
-        );
-    }
+    common::assert_succeeded(&r, &common::RELEASE_STAGES);
     assert_eq!(stage(&r, "decide")["output"]["release"], true);
     assert!(project.join(".airlock/index/simple/airlock-demo").is_dir());
 }
