@@ -3,6 +3,8 @@
 //! - it is a platform wheel (`py3-none-manylinux_…_ARCH`, never `py3-none-any`) holding the
 //!   binary as a script, and `pip install`ed into a fresh venv it runs the bundled demo
 //!   pipeline with nothing from the workspace (its own cwd and compile cache);
+//! - `uvx --from <wheel> airlock` and `pipx run --spec <wheel> airlock` run it too, offline,
+//!   each in its own throwaway environment;
 //! - airlock releases itself: `examples/self/release.toml` validates the wheel (build stage,
 //!   prebuilt mode) and uploads it to a pypiserver with a token the host injects, and
 //!   `pip install --index-url … airlock-release` from there gives the same binary.
@@ -231,4 +233,69 @@ fn airlock_releases_itself_and_pip_installs_it_from_the_index() {
         std::fs::read(&bin).unwrap() == member(&wheel, &script()),
         "pip installed another binary than the wheel's"
     );
+}
+
+/// `uvx --from airlock-release airlock` and `pipx run --spec airlock-release airlock` (the
+/// README's ways to run airlock without installing it) work on this wheel, each offline,
+/// with its own cache and tool folders under a temp dir: `--version`, then `audit` of the
+/// demo manifest, which loads and type-checks every built-in component.
+#[test]
+fn uvx_and_pipx_run_the_wheel() {
+    let wheel = wheel();
+    let wheel = wheel.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let demo = workspace().join("examples/demo/release.toml");
+    let python = ok(Command::new("python3").args(["-c", "import sys; print(sys.executable)"]));
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_owned();
+
+    // `uvx`: --offline and --no-config keep uv off the network and away from user settings.
+    // `pipx run`: its shared pip is the interpreter's bundled one (no upgrade from PyPI),
+    // and pip is told to use no index.
+    let runner = |name: &str| {
+        let mut cmd;
+        if name == "uvx" {
+            cmd = Command::new("uvx");
+            cmd.args(["--offline", "--no-config", "--no-python-downloads"])
+                .args(["--python", &python, "--from", wheel, "airlock"])
+                .env("UV_CACHE_DIR", t.join("uv-cache"))
+                .env("UV_TOOL_DIR", t.join("uv-tools"));
+        } else {
+            cmd = Command::new(&python);
+            cmd.args([
+                "-m",
+                "pipx",
+                "run",
+                "--python",
+                &python,
+                "--pip-args=--no-index",
+            ])
+            .args(["--spec", wheel, "airlock"])
+            .env("PIPX_HOME", t.join("pipx-home"))
+            .env("PIPX_BIN_DIR", t.join("pipx-bin"))
+            .env("PIPX_MAN_DIR", t.join("pipx-man"))
+            .env("PIPX_DISABLE_SHARED_LIBS_AUTO_UPGRADE", "1");
+        }
+        cmd.env("AIRLOCK_CACHE_DIR", t.join(format!("{name}-airlock-cache")))
+            .env_remove("VIRTUAL_ENV")
+            .env_remove("PIP_INDEX_URL")
+            .env_remove("PIP_FIND_LINKS");
+        cmd
+    };
+    for name in ["uvx", "pipx"] {
+        let version = ok(runner(name).arg("--version"));
+        assert_eq!(
+            String::from_utf8_lossy(&version.stdout).trim(),
+            format!("airlock {VERSION}"),
+            "{name}"
+        );
+        let audit = ok(runner(name).args(["audit", demo.to_str().unwrap()]));
+        let audit = String::from_utf8_lossy(&audit.stdout);
+        for stage in ["detect", "decide", "build", "upload", "status"] {
+            assert!(
+                audit.contains(&format!("builtin:{stage}")),
+                "{name}: audit names no builtin:{stage}:\n{audit}"
+            );
+        }
+    }
 }
