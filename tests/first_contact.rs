@@ -377,3 +377,105 @@ fn the_readme_mypylogger_steps_work_as_written() {
     assert_eq!(stage(&r, "upload")["status"], "succeeded", "{t}");
     assert_eq!(common::on_server(&server).len(), 2, "{t}");
 }
+
+/// The host's own diagnostics go through `tracing`, filtered by `AIRLOCK_LOG`: by default
+/// only warnings and compile progress; with `AIRLOCK_LOG=debug`, how each component was
+/// loaded, each stage's start and end, and each outgoing request's method, origin and the
+/// *names* of the secrets injected into it, never a secret's value or a request's path.
+/// A filter that does not parse is a warning and the run goes on.
+#[test]
+fn diagnostics_follow_airlock_log_and_never_show_a_secret() {
+    const TOKEN: &str = "pypi-AgEIcHlwaS5vcmcDiagnosticsNeverShowThis42";
+    let tmp = tempfile::tempdir().unwrap();
+    let project = demo_copy(tmp.path());
+    let server = airlock_test_support::PypiServer::start(Some(("__token__", TOKEN)));
+    let m = tmp.path().join("upload.toml");
+    std::fs::write(
+        &m,
+        r#"[pipeline]
+name = "diagnostics"
+project = "project"
+
+[[stage]]
+id = "build"
+component = "builtin:build"
+config = { out = "dist" }
+[stage.grants]
+files = [{ path = ".", access = "read" }, { path = "dist", access = "write" }]
+env = ["SOURCE_DATE_EPOCH"]
+
+[[stage]]
+id = "authenticate"
+component = "builtin:authenticate"
+config = { mode = "token", env = "PYPI_TOKEN" }
+[stage.grants]
+env = ["PYPI_TOKEN"]
+secrets = { produce = ["pypi-token"] }
+
+[[stage]]
+id = "upload"
+component = "builtin:upload"
+needs = ["build", "authenticate"]
+config = { repository = "http://127.0.0.1:1/" }
+[stage.grants]
+files = [{ path = "dist", access = "read" }]
+http = ["{config.repository}"]
+secrets = { inject = [{ secret = "pypi-token", into = "{config.repository}", as = "basic:__token__" }] }
+"#,
+    )
+    .unwrap();
+    let run = |filter: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", m.to_str().unwrap(), "--set"])
+            .arg(format!("upload.repository={}", server.url()))
+            .env("PYPI_TOKEN", TOKEN)
+            .env("AIRLOCK_CACHE_DIR", tmp.path().join("cache"))
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("AIRLOCK_LOG");
+        if let Some(f) = filter {
+            cmd.env("AIRLOCK_LOG", f);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let _ = std::fs::remove_dir_all(project.join(".airlock"));
+        out
+    };
+
+    let out = run(Some("debug"));
+    let debug = String::from_utf8_lossy(&out.stderr).into_owned();
+    let origin = server.url().trim_end_matches('/').to_string();
+    for want in [
+        "debug airlock::runtime: loaded: embedded, precompiled component=builtin:build".to_string(),
+        "debug airlock::pipeline: stage started stage=upload component=builtin:upload".to_string(),
+        "debug airlock::pipeline: stage ended stage=upload".to_string(),
+        format!(
+            "outgoing request stage=upload method=POST origin={origin} inject=[\"pypi-token\"]"
+        ),
+    ] {
+        assert!(debug.contains(&want), "no {want:?} in:\n{debug}");
+    }
+    let all = text(&out);
+    assert!(
+        !all.contains(TOKEN),
+        "the token's value was printed:\n{all}"
+    );
+    for line in debug.lines().filter(|l| l.starts_with("debug ")) {
+        assert!(
+            !line.contains("/simple") && !line.contains("/legacy") && !line.contains(".whl"),
+            "a request path in a diagnostic: {line}"
+        );
+    }
+
+    // Later runs skip the identical files already on the index (GET only).
+    let quiet = String::from_utf8_lossy(&run(None).stderr).into_owned();
+    assert!(
+        !quiet.contains("debug "),
+        "debug lines without AIRLOCK_LOG:\n{quiet}"
+    );
+
+    let bad = String::from_utf8_lossy(&run(Some("airlock=[loud")).stderr).into_owned();
+    assert!(
+        bad.starts_with("warning: AIRLOCK_LOG=\"airlock=[loud\" is not a filter"),
+        "{bad}"
+    );
+}

@@ -211,7 +211,7 @@ pub fn main(cli: Cli) -> i32 {
                 let loading = std::time::Instant::now();
                 for (pm, _, _) in &runs {
                     let compiling = |cref: &str, size: usize| {
-                        eprintln!(
+                        tracing::info!(
                             "[{:>6.2}s] compiling {cref} ({:.1} MB of WebAssembly; once, then cached)",
                             loading.elapsed().as_secs_f64(),
                             size as f64 / 1e6
@@ -225,7 +225,7 @@ pub fn main(cli: Cli) -> i32 {
                     }
                 }
                 if let Some(problem) = runtime.cache_problem() {
-                    eprintln!("warning: {problem}");
+                    tracing::warn!("{problem}");
                 }
                 // Every state folder can be made and written before anything runs.
                 for (_, st, _) in &runs {

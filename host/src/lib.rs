@@ -18,6 +18,7 @@
 //! - [`audit`]: imports versus grants;
 //! - [`scaffold`]: `airlock new-stage`, a new stage crate;
 //! - [`version`]: `airlock version`, printing and bumping the project version;
+//! - [`diagnostics`]: the host's own diagnostics (`tracing`, filtered by `AIRLOCK_LOG`);
 //! - [`cli`]: the command line.
 
 pub mod audit;
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod hostfs;
 pub use airlock_manifest::capabilities;
 pub mod cli;
+pub mod diagnostics;
 pub mod manifest;
 pub mod pipeline;
 pub mod report;

@@ -10,6 +10,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    airlock::diagnostics::init();
     let cli = airlock::cli::Cli::parse();
     std::process::exit(airlock::cli::main(cli));
 }

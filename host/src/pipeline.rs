@@ -309,6 +309,7 @@ pub async fn run(
                     }
                 }
                 reporter.started(&st.id, &st.component.to_string());
+                tracing::debug!(stage = %st.id, component = %st.component, inputs = inputs.len(), "stage started");
                 ran_with
                     .lock()
                     .unwrap()
@@ -367,6 +368,13 @@ pub async fn run(
             break;
         };
         let (id, res) = joined.context("a stage task panicked")?;
+        tracing::debug!(
+            stage = %id,
+            ms = res.elapsed.as_millis() as u64,
+            outcome = if res.outcome.is_ok() { "returned" } else { "failed" },
+            artifacts = res.artifacts.len(),
+            "stage ended"
+        );
         let st = manifest.stage(&id).unwrap();
         let mut rec = StageRecord::new(st, &loaded[&st.component.to_string()]);
         rec.instantiate_ms = res.instantiate.map(|d| d.as_secs_f64() * 1000.0);

@@ -236,6 +236,11 @@ pub struct Services {
 }
 
 /// Unix seconds now.
+/// Milliseconds since `start`, for diagnostics.
+fn ms(start: Instant) -> u64 {
+    start.elapsed().as_millis() as u64
+}
+
 pub fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -519,9 +524,16 @@ impl Runtime {
             // binary's own build script (host/build.rs) with the same engine config; they
             // are part of the executable, as trusted as its code. wasmtime refuses them
             // (an error, not UB) when this engine or CPU cannot run them.
-            && let Ok(component) =
-                unsafe { Component::deserialize(&self.engine, b.precompiled) }
+            && let Some(component) =
+                match unsafe { Component::deserialize(&self.engine, b.precompiled) } {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::debug!(component = %cref, "the embedded precompiled form does not fit this engine or CPU ({e}); compiling instead");
+                        None
+                    }
+                }
         {
+            tracing::debug!(component = %cref, ms = ms(start), "loaded: embedded, precompiled");
             return self.checked(
                 cref,
                 Loaded {
@@ -542,6 +554,7 @@ impl Runtime {
             // wrote them with `Component::serialize` for this component and engine.
             && let Ok(component) = unsafe { Component::deserialize(&self.engine, &compiled) }
         {
+            tracing::debug!(component = %cref, ms = ms(start), "loaded: compile cache hit");
             return self.checked(
                 cref,
                 Loaded {
@@ -568,6 +581,7 @@ impl Runtime {
                 if let Ok(ser) = component.serialize()
                     && let Err(e) = cache.put(&name, &ser)
                 {
+                    tracing::debug!(component = %cref, "compile cache not written: {e}");
                     let mut problem = self.cache_problem.lock().unwrap();
                     if problem.is_none() {
                         *problem = Some(cache_unusable(&cache.path, &e));
@@ -576,6 +590,7 @@ impl Runtime {
                 CacheUse::Miss
             }
         };
+        tracing::debug!(component = %cref, ms = ms(start), bytes = bytes.len(), cache = ?cache_use, "loaded: compiled");
         self.checked(
             cref,
             Loaded {
@@ -1260,6 +1275,14 @@ impl WasiHttpHooks for HttpPolicy {
             .filter(|(target, _, _)| target.covers(&origin))
             .map(|(_, secret, credential)| (secret.clone(), credential.clone()))
             .collect();
+        // The origin only: a path or query is the stage's text and may carry anything.
+        tracing::debug!(
+            stage = %self.stage,
+            method = %request.method(),
+            origin = %origin,
+            inject = ?injects.iter().map(|(secret, _)| secret.as_str()).collect::<Vec<_>>(),
+            "outgoing request"
+        );
         let (secrets, renew) = (self.secrets.clone(), self.renew.clone());
         Box::new(async move {
             let _guard = guard;
