@@ -28,6 +28,10 @@
 //!   and `RECORD`; RECORD lists every member but itself with a `sha256=` hash (urlsafe
 //!   base64, no padding) and size that match, and nothing else ([PEP 376], [PEP 427]);
 //!   members are relative, without `..`.
+//! - `platform`: every platform tag of a wheel's file name is one PyPI takes
+//!   ([`pypi_accepts_platform`]): `any`, Windows, manylinux/musllinux, macOS, iOS and
+//!   Android tags; a bare `linux_x86_64` (what a build without auditwheel or zig tags) is
+//!   refused.
 //! - `sdist`: the tar.gz holds one top-level directory `{name}-{version}` with `PKG-INFO`
 //!   (warehouse) and `pyproject.toml` ([sdist spec]); members are regular files or
 //!   directories (no links or devices), relative, without `..`.
@@ -512,6 +516,16 @@ fn validate_wheel(r: &mut Report, stem: &str, b: &[u8]) {
         }
         t
     };
+    for platform in parts[parts.len() - 1].split('.') {
+        if !pypi_accepts_platform(platform) {
+            r.error(
+                &f,
+                "platform",
+                format!("PyPI refuses the platform tag `{platform}`"),
+                "tag a Linux wheel manylinux (auditwheel repair, or maturin --zig --compatibility manylinux2014) or musllinux; pure-Python wheels are `any`",
+            );
+        }
+    }
     let members = match scan_zip(b) {
         Ok(m) => m,
         Err(e) => {
@@ -694,6 +708,96 @@ fn check_wheel_file(r: &mut Report, file: &str, bytes: &[u8], tags: &BTreeSet<St
             "rename the wheel after its WHEEL tags, or rebuild it",
         );
     }
+}
+
+/// Whether PyPI takes a wheel whose file name carries platform tag `tag`: the rule of
+/// warehouse's `forklift/legacy.py` (`_valid_platform_tag`, as of 2026): a fixed list
+/// (`any`, `win32`, `win_amd64`, `win_arm64`, `win_ia64`, manylinux1/2010/2014 tags,
+/// `linux_armv6l`, `linux_armv7l`); `manylinux_X_Y_ARCH` (PEP 600) and `musllinux_X_Y_ARCH`
+/// (PEP 656) for the architectures those PEPs name; `macosx_10_N_ARCH` and
+/// `macosx_M_0_ARCH` for M 11 to 15 and 26; `ios_X_Y_ARCH_{iphoneos,iphonesimulator}`
+/// (PEP 730) and `android_N_ARCH` (PEP 738).
+pub fn pypi_accepts_platform(tag: &str) -> bool {
+    const FIXED: &[&str] = &[
+        "any",
+        "win32",
+        "win_arm64",
+        "win_amd64",
+        "win_ia64",
+        "manylinux1_x86_64",
+        "manylinux1_i686",
+        "manylinux2010_x86_64",
+        "manylinux2010_i686",
+        "manylinux2014_x86_64",
+        "manylinux2014_i686",
+        "manylinux2014_aarch64",
+        "manylinux2014_armv7l",
+        "manylinux2014_ppc64",
+        "manylinux2014_ppc64le",
+        "manylinux2014_s390x",
+        "linux_armv6l",
+        "linux_armv7l",
+    ];
+    const LINUX_ARCHES: &[&str] = &[
+        "x86_64", "i686", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64",
+    ];
+    const MACOS_ARCHES: &[&str] = &[
+        "ppc",
+        "ppc64",
+        "i386",
+        "x86_64",
+        "arm64",
+        "intel",
+        "fat",
+        "fat3",
+        "fat64",
+        "universal",
+        "universal2",
+    ];
+    const MACOS_MAJORS: &[&str] = &["11", "12", "13", "14", "15", "26"];
+    /// `N_rest` → (N, rest) for a run of ASCII digits N.
+    fn number(s: &str) -> Option<(&str, &str)> {
+        let end = s.find(|c: char| !c.is_ascii_digit())?;
+        if end == 0 {
+            return None;
+        }
+        Some((&s[..end], s[end..].strip_prefix('_')?))
+    }
+    fn two_numbers(s: &str) -> Option<(&str, &str, &str)> {
+        let (a, rest) = number(s)?;
+        let (b, rest) = number(rest)?;
+        Some((a, b, rest))
+    }
+    if FIXED.contains(&tag) {
+        return true;
+    }
+    if let Some(rest) = tag.strip_prefix("manylinux_") {
+        return two_numbers(rest)
+            .is_some_and(|(_, _, arch)| LINUX_ARCHES.contains(&arch) || arch == "ppc64");
+    }
+    if let Some(rest) = tag.strip_prefix("musllinux_") {
+        return two_numbers(rest).is_some_and(|(_, _, arch)| LINUX_ARCHES.contains(&arch));
+    }
+    if let Some(rest) = tag.strip_prefix("macosx_") {
+        return two_numbers(rest).is_some_and(|(major, minor, arch)| {
+            MACOS_ARCHES.contains(&arch)
+                && (major == "10" || (MACOS_MAJORS.contains(&major) && minor == "0"))
+        });
+    }
+    if let Some(rest) = tag.strip_prefix("ios_") {
+        return two_numbers(rest)
+            .and_then(|(_, _, rest)| rest.rsplit_once('_'))
+            .is_some_and(|(arch, sdk)| {
+                ["arm64", "x86_64"].contains(&arch)
+                    && ["iphoneos", "iphonesimulator"].contains(&sdk)
+            });
+    }
+    if let Some(rest) = tag.strip_prefix("android_") {
+        return number(rest).is_some_and(|(_, arch)| {
+            ["armeabi_v7a", "arm64_v8a", "x86", "x86_64"].contains(&arch)
+        });
+    }
+    false
 }
 
 /// Parses RECORD as Python's `csv.reader` would (quoted fields with `""` escapes).
@@ -1269,6 +1373,41 @@ fn check_content_type(r: &mut Report, file: &str, dct: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_tags_follow_pypis_rule() {
+        for ok in [
+            "any",
+            "win_amd64",
+            "manylinux2014_aarch64",
+            "manylinux_2_17_x86_64",
+            "manylinux_2_34_ppc64",
+            "musllinux_1_2_riscv64",
+            "macosx_10_9_x86_64",
+            "macosx_11_0_arm64",
+            "macosx_26_0_universal2",
+            "ios_13_0_x86_64_iphonesimulator",
+            "android_21_arm64_v8a",
+            "linux_armv7l",
+        ] {
+            assert!(pypi_accepts_platform(ok), "{ok}");
+        }
+        for refused in [
+            "linux_x86_64",
+            "linux_aarch64",
+            "manylinux_2_17_sparc",
+            "musllinux_1_2_ppc64",
+            "manylinux_x_17_x86_64",
+            "manylinux__17_x86_64",
+            "macosx_11_1_arm64",
+            "macosx_9_0_x86_64",
+            "ios_13_0_arm64_watchos",
+            "android_x_arm64_v8a",
+            "",
+        ] {
+            assert!(!pypi_accepts_platform(refused), "{refused}");
+        }
+    }
 
     #[test]
     fn csv_fields_unquote_like_python() {

@@ -165,6 +165,23 @@ fn wheel_structure_and_record_are_checked() {
         "wheel",
         "WHEEL` is missing",
     );
+    // A platform tag PyPI refuses (a Linux wheel not tagged manylinux); its manylinux
+    // form is taken (the Tag line is only a warning).
+    let linux = wheel(GOOD_METADATA, |m| {
+        let wheel = m.iter_mut().find(|(n, _)| n.ends_with("/WHEEL")).unwrap();
+        wheel.1 = String::from_utf8(wheel.1.clone())
+            .unwrap()
+            .replace("py3-none-any", "py3-none-linux_x86_64")
+            .into_bytes();
+    });
+    let r = validate("good_pkg-1.0-py3-none-linux_x86_64.whl", &linux);
+    assert_refused(&r, "platform", "`linux_x86_64`");
+    let r = validate("good_pkg-1.0-py3-none-manylinux_2_17_x86_64.whl", &linux);
+    assert!(
+        !rules(&r).contains(&"platform".to_string()),
+        "{:#?}",
+        r.findings
+    );
     // File name: bad shape, name and version disagreeing with METADATA.
     let good = wheel(GOOD_METADATA, |_| {});
     assert_refused(&validate("good_pkg-1.0.whl", &good), "filename", "5 or 6");
