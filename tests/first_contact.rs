@@ -185,7 +185,15 @@ fn a_missing_pyproject_is_named_and_the_grant_hint_is_one_the_manifest_accepts()
     let said = r.said("build");
     let grant = proposed_grant(&said);
     assert_eq!(grant, r#"{ path = ".", access = "read" }"#, "{said}");
-    std::fs::write(project.join("pyproject.toml"), "[project]\nname = \"p\"\n").unwrap();
+    // With the file there, the hinted grant is all the build needs.
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n\n[project]\nname = \"p\"\nversion = \"1.0\"\nreadme = \"README.md\"\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("README.md"), "# p\n").unwrap();
+    std::fs::create_dir_all(project.join("src/p")).unwrap();
+    std::fs::write(project.join("src/p/__init__.py"), "").unwrap();
     let r = common::run(
         &project,
         &manifest(&format!(
@@ -193,7 +201,14 @@ fn a_missing_pyproject_is_named_and_the_grant_hint_is_one_the_manifest_accepts()
         )),
         &[],
     );
-    assert_ne!(r.code, Some(2), "the hinted grant is refused: {}", r.stderr);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "the hinted grant does not let the build run: {}",
+        r.stderr
+    );
+    let built = stage(&r.report, "build")["output"]["artifacts"].to_string();
+    assert!(built.contains("dist/p-1.0-py2.py3-none-any.whl"), "{built}");
 }
 
 /// Runs `airlock ARGS` as a user who owns nothing here: as is when not root, else as
