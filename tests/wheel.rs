@@ -7,7 +7,8 @@
 //!   each in its own throwaway environment;
 //! - airlock releases itself: `examples/self/release.toml` validates the wheel (build stage,
 //!   prebuilt mode) and uploads it to a pypiserver with a token the host injects, and
-//!   `pip install --index-url … airlock-release` from there gives the same binary.
+//!   `pip install --index-url … airlock-release` from there gives the same binary, and
+//!   `uvx --from airlock-release` and `pipx run --spec airlock-release` run it by name.
 //!
 //! The wheel is built before the tests (scripts/test does), reusing the dev build instead of
 //! compiling wasmtime a second time: `maturin build --profile dev --out target/wheels`.
@@ -234,6 +235,51 @@ fn airlock_releases_itself_and_pip_installs_it_from_the_index() {
         std::fs::read(&bin).unwrap() == member(&wheel, &script()),
         "pip installed another binary than the wheel's"
     );
+
+    // `uvx --from airlock-release airlock` and `pipx run --spec airlock-release airlock`
+    // by name, from that index (loopback only).
+    let python = python3();
+    let t = tmp.path();
+    let by_name = [
+        Command::new("uvx")
+            .args(["--no-config", "--no-python-downloads", "--python", &python])
+            .args([
+                "--index-url",
+                &server.simple(),
+                "--from",
+                &requirement,
+                "airlock",
+            ])
+            .env("UV_CACHE_DIR", t.join("uv-cache"))
+            .env("UV_TOOL_DIR", t.join("uv-tools"))
+            .arg("--version")
+            .output(),
+        Command::new(&python)
+            .args(["-m", "pipx", "run", "--python", &python])
+            .arg(format!("--pip-args=--index-url {}", server.simple()))
+            .args(["--spec", &requirement, "airlock", "--version"])
+            .env("PIPX_HOME", t.join("pipx-home"))
+            .env("PIPX_BIN_DIR", t.join("pipx-bin"))
+            .env("PIPX_MAN_DIR", t.join("pipx-man"))
+            .env("PIPX_DISABLE_SHARED_LIBS_AUTO_UPGRADE", "1")
+            .env_remove("PIP_FIND_LINKS")
+            .output(),
+    ];
+    for (runner, out) in ["uvx", "pipx run"].iter().zip(by_name) {
+        let out = out.unwrap_or_else(|e| panic!("cannot run {runner}: {e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("airlock {VERSION}"),
+            "{runner} --from/--spec {requirement}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `python3`'s own path (`sys.executable`), which uv and pipx are told to use.
+fn python3() -> String {
+    let out = ok(Command::new("python3").args(["-c", "import sys; print(sys.executable)"]));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// `uvx --from airlock-release airlock` and `pipx run --spec airlock-release airlock` (the
@@ -247,8 +293,7 @@ fn uvx_and_pipx_run_the_wheel() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let demo = workspace().join("examples/demo/release.toml");
-    let python = ok(Command::new("python3").args(["-c", "import sys; print(sys.executable)"]));
-    let python = String::from_utf8(python.stdout).unwrap().trim().to_owned();
+    let python = python3();
 
     // `uvx`: --offline and --no-config keep uv off the network and away from user settings.
     // `pipx run`: its shared pip is the interpreter's bundled one (no upgrade from PyPI),
