@@ -274,7 +274,12 @@ fn a_state_folder_or_cache_that_cannot_be_written_is_said_plainly() {
     assert!(!t.contains("internal"), "{t}");
 
     // A compile cache this user cannot write: said once per run, and the run goes on.
-    let wasm = env!("AIRLOCK_TEST_HOSTILE_WASM");
+    // A copy in the shared folder: the checkout may be one that `nobody` cannot enter
+    // (a 0700 home or temp folder).
+    let wasm = tmp.path().join("hostile.wasm");
+    std::fs::copy(env!("AIRLOCK_TEST_HOSTILE_WASM"), &wasm).unwrap();
+    std::fs::set_permissions(&wasm, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let wasm = wasm.display();
     let m = one_stage(
         tmp.path(),
         &format!(
