@@ -216,6 +216,8 @@ fn start_token_gate(upstream: u16, oidc: &Oidc) -> (u16, Arc<Mutex<Vec<Option<us
 /// What the proxy does to one upload POST (GETs always pass).
 #[derive(Clone, Debug)]
 enum Fault {
+    /// Forwards, as if no fault were planned for this POST.
+    Pass,
     /// Answers this status (with these headers) without forwarding.
     Status(u16, Vec<(&'static str, &'static str)>),
     /// Reads the head and a little of the body, then closes with unread data (a reset).
@@ -315,7 +317,7 @@ fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {
                 let _ = s.write_all(&answer);
             }
             Some(Fault::ResetMidBody) => unreachable!(),
-            None => {
+            Some(Fault::Pass) | None => {
                 if req.method == "POST" {
                     f.fetch_add(1, Ordering::SeqCst);
                 }
@@ -734,6 +736,73 @@ fn faults_are_retried_and_end_with_one_copy_on_the_index() {
     assert!(said.contains("not attempted"), "{said}");
     assert_eq!(proxy.posts.load(Ordering::SeqCst), 4);
     assert!(on_server(&server).is_empty());
+}
+
+#[test]
+fn a_release_that_fails_halfway_says_where_it_stands_and_its_rerun_finishes_it() {
+    // The fault plan: the index takes the first of three files, then fails the second
+    // until retries are spent (503 on all four attempts).
+    let server = PypiServer::start(Some(("__token__", API_TOKEN)));
+    let mut faults = vec![Fault::Pass];
+    faults.extend(vec![Fault::Status(503, vec![]); 4]);
+    let proxy = start_proxy(server.port, faults);
+    let dir = dist_project();
+    let build_tagged = "mypylogger-0.2.8-1-py3-none-any.whl";
+    std::fs::copy(
+        dir.path().join("dist").join(WHEEL),
+        dir.path().join("dist").join(build_tagged),
+    )
+    .unwrap();
+    let repo = format!("http://127.0.0.1:{}/", proxy.port);
+    let env = [("PYPI_TOKEN", API_TOKEN)];
+    let r = run(dir.path(), &upload_manifest(&repo, ""), &env);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    let said = r.said("upload");
+    assert!(
+        said.contains(&format!(
+            "on the index: {build_tagged}; not on the index: {WHEEL}, {SDIST}"
+        )),
+        "{said}"
+    );
+    assert_eq!(on_server(&server).len(), 1);
+    // The report carries the command that finishes the release; it is also printed.
+    let rerun = r.report["failure"]["rerun"].as_str().unwrap().to_string();
+    assert!(r.stderr.contains(&rerun), "{}", r.stderr);
+    let words = shlex::split(&rerun).unwrap();
+    assert_eq!(&words[..2], ["airlock", "run"]);
+    assert!(words.ends_with(&["--only".to_string(), "authenticate,upload".to_string()]));
+    let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    args.extend(["--format", "json"]);
+    let out = common::airlock(&args, &env);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = common::report(&out);
+    let files: Vec<(String, String)> = common::stage(&report, "upload")["output"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["filename"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            (build_tagged.to_string(), "skipped-identical".to_string()),
+            (WHEEL.to_string(), "uploaded".to_string()),
+            (SDIST.to_string(), "uploaded".to_string()),
+        ]
+    );
+    assert_eq!(on_server(&server).len(), 3);
+    assert_no_secret(&r, dir.path(), &[API_TOKEN]);
+    pip_install(&server.simple(), "mypylogger==0.2.8", "mypylogger");
 }
 
 #[test]

@@ -243,13 +243,21 @@ pub fn main(cli: Cli) -> i32 {
                 for (i, (pm, st, scope)) in runs.into_iter().enumerate() {
                     let (runtime, limit, only, components) =
                         (runtime.clone(), limit.clone(), only.clone(), components.clone());
+                    let (manifest_arg, project, set) = (manifest.clone(), project.clone(), set.clone());
                     let inner_format = if monorepo { Format::Human } else { format };
                     tasks.spawn(async move {
                         let _permit = limit.acquire_owned().await;
+                        let scoped = scope.is_some();
                         let reporter = Reporter::scoped(inner_format, scope);
                         let result = pipeline::run(&pm, runtime, &components, &st, &only, reporter.clone()).await;
                         let value = match result {
-                            Ok(report) => {
+                            Ok(mut report) => {
+                                if let Some(f) = report.failure.as_mut()
+                                    && let Some(stage) = f.stage.clone()
+                                {
+                                    let project = (project.is_some() || scoped).then_some(pm.project.as_path());
+                                    f.rerun = crate::report::rerun_command(&pm, &manifest_arg, project, &set, &st, &stage);
+                                }
                                 reporter.done(&report);
                                 serde_json::to_value(&report).unwrap_or_default()
                             }

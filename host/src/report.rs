@@ -139,6 +139,62 @@ pub struct FailureReport {
     pub timestamp: String,
     /// The last log lines of the failed stage (at most [`LOG_EXCERPT_LINES`]).
     pub log_excerpt: Vec<String>,
+    /// The command that runs the failed stage again, with the stages that produce the
+    /// secrets it injects, on this run's state folder (see [`rerun_command`]); e.g. for an
+    /// upload that failed after its first file, the command that finishes the release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<String>,
+}
+
+/// `airlock run MANIFEST [--project DIR] [--set K=V]… --state DIR --only P…,STAGE`: the
+/// failed `stage` again, after the stages that produce the secrets it injects (a
+/// credential is never kept in the state folder), with its upstream outputs read from the
+/// state folder and verified. Each word is quoted for a POSIX shell; `None` when one cannot
+/// be (a NUL byte).
+pub fn rerun_command(
+    manifest: &crate::manifest::Manifest,
+    manifest_arg: &std::path::Path,
+    project: Option<&std::path::Path>,
+    set: &[String],
+    state: &std::path::Path,
+    stage: &str,
+) -> Option<String> {
+    let st = manifest.stage(stage)?;
+    let mut only: Vec<&str> = manifest
+        .stages
+        .iter()
+        .filter(|p| {
+            p.id != stage
+                && st
+                    .grants
+                    .inject
+                    .iter()
+                    .any(|r| p.grants.produce.contains(&r.secret))
+        })
+        .map(|p| p.id.as_str())
+        .collect();
+    only.push(stage);
+    let only = only.join(",");
+    let mut words: Vec<String> = vec![
+        "airlock".into(),
+        "run".into(),
+        manifest_arg.display().to_string(),
+    ];
+    if let Some(p) = project {
+        words.push("--project".into());
+        words.push(p.display().to_string());
+    }
+    for s in set {
+        words.push("--set".into());
+        words.push(s.clone());
+    }
+    words.extend([
+        "--state".into(),
+        state.display().to_string(),
+        "--only".into(),
+        only,
+    ]);
+    shlex::try_join(words.iter().map(String::as_str)).ok()
 }
 
 /// How many log lines of a failed stage the failure report keeps.
@@ -178,6 +234,7 @@ impl FailureReport {
             log_excerpt: failed
                 .map(|r| reporter.log_excerpt(&r.id))
                 .unwrap_or_default(),
+            rerun: None,
         }
     }
 }
@@ -447,6 +504,9 @@ impl Reporter {
             ms(report.elapsed_ms),
             report.state.display()
         ));
+        if let Some(cmd) = report.failure.as_ref().and_then(|f| f.rerun.as_deref()) {
+            self.line(&format!("  to run the failed stage again: {cmd}"));
+        }
         if self.format == Format::Json {
             println!(
                 "{}",
@@ -591,9 +651,10 @@ pub fn github_summary(report: &RunReport) -> String {
         ));
         for f in files.iter().take(256) {
             s.push_str(&format!(
-                "- {}: {}\n",
+                "- {}: {} (sha256 {})\n",
                 md(f.get("filename").and_then(|v| v.as_str()).unwrap_or("")),
-                md(f.get("status").and_then(|v| v.as_str()).unwrap_or(""))
+                md(f.get("status").and_then(|v| v.as_str()).unwrap_or("")),
+                md(f.get("sha256").and_then(|v| v.as_str()).unwrap_or("?"))
             ));
         }
     }
@@ -606,6 +667,12 @@ pub fn github_summary(report: &RunReport) -> String {
         ));
         if let Some(h) = &f.hint {
             s.push_str(&format!("\nHint: {}\n", md(h)));
+        }
+        if let Some(cmd) = &f.rerun {
+            s.push_str(&format!(
+                "\nTo run the failed stage again:\n\n```\n{}\n```\n",
+                cmd.replace('`', "'")
+            ));
         }
     }
     s

@@ -68,6 +68,8 @@ pub mod bounds {
     pub const HTTP_FIELDS_BYTES: usize = 16 * 1024;
     /// Outgoing HTTP requests in flight at once.
     pub const CONCURRENT_REQUESTS: usize = 16;
+    /// Bytes of a URL a stage hands to `credential-for` (longer: no credential).
+    pub const URL: usize = 8 * 1024;
     /// Core instances, tables and memories one stage may create (a component built from
     /// Rust has a handful of each).
     pub const INSTANCES: usize = 32;
@@ -1191,6 +1193,24 @@ impl bindings::airlock::stage::host::Host for StageState {
         self.secrets
             .insert_until(&name, &value, lifetime)
             .map_err(|e| format!("stage \"{}\": {e}", self.stage_id))
+    }
+
+    fn credential_for(&mut self, url: String) -> Option<String> {
+        // The URL is the stage's text: bounded before it is parsed.
+        if url.len() > bounds::URL {
+            return None;
+        }
+        let origin = Origin::of_url(&url).ok()?;
+        if !self.hooks.allowed.iter().any(|g| g.covers(&origin)) {
+            return None;
+        }
+        self.hooks
+            .inject
+            .iter()
+            .filter(|(target, _, _)| target.covers(&origin))
+            .map(|(_, secret, _)| secret)
+            .find(|secret| self.secrets.get(secret).is_some())
+            .cloned()
     }
 }
 

@@ -283,7 +283,8 @@ pub struct OutputMap {
 impl Manifest {
     /// The step outputs this run publishes: `[pipeline] outputs` when given, else the
     /// defaults: `release`, `trigger`, `version` from the first stage whose component is
-    /// `builtin:decide`, `grade` from the first `builtin:status` stage. Never from "whichever
+    /// `builtin:decide`, `hashes` from the first `builtin:upload` stage, `grade` from the
+    /// first `builtin:status` stage. Never from "whichever
     /// output has the key": another stage cannot forge them.
     pub fn published_outputs(&self) -> Vec<OutputMap> {
         if let Some(o) = &self.outputs {
@@ -304,6 +305,13 @@ impl Manifest {
                     field: f.into(),
                 });
             }
+        }
+        if let Some(u) = first("upload") {
+            out.push(OutputMap {
+                name: "hashes".into(),
+                stage: u,
+                field: "hashes".into(),
+            });
         }
         if let Some(s) = first("status") {
             out.push(OutputMap {

@@ -17,38 +17,69 @@ use airlock_stage::{Category, StageError};
 
 use crate::dist::{DistKind, Distribution, digest_file};
 use crate::index::{FileReport, FileStatus};
-use crate::simple::{PageFile, parse_html, project_html, project_json, root_html, root_json};
+use crate::simple::{
+    ListedFile, PageFile, ProjectPage, parse_html, project_html, project_json, root_html, root_json,
+};
+use airlock_pypkg::filename::DistFilename;
 
 fn io(path: &Path, e: &std::io::Error) -> StageError {
     StageError::io(&path.display().to_string(), e)
 }
 
 /// Copies `src` (whose contents `dist` describes) into the repository at `root` and
-/// regenerates the simple pages of its project and the project list.
+/// regenerates the simple pages of its project and the project list: a [`FolderSession`]
+/// of one file.
 ///
 /// Errors: [`Category::Upload`] when a file of that name with another sha256 is there; I/O
 /// errors via [`StageError::io`] (in the sandbox: a path not granted).
 pub fn publish(root: &Path, src: &Path, dist: &Distribution) -> Result<FileReport, StageError> {
-    let packages = root.join("packages");
-    fs::create_dir_all(&packages).map_err(|e| io(&packages, &e))?;
-    let dest = packages.join(&dist.filename);
-    let status = if dest.exists() {
-        let existing = digest_file(&dest)?;
-        if existing.sha256 != dist.digests.sha256 {
-            return Err(StageError::new(
-                Category::Upload,
-                format!(
-                    "{} is already in {} with different content (sha256 {}, local {})",
-                    dist.filename,
-                    root.display(),
-                    existing.sha256,
-                    dist.digests.sha256
-                ),
-            )
-            .with_hint("a published file is never replaced: bump the version and build again"));
+    let mut session = FolderSession::begin(root);
+    let report = session.add(dist, src)?;
+    session.publish()?;
+    Ok(report)
+}
+
+/// A release published to a folder whole or not at all (the shape of a PEP 694 session):
+/// [`FolderSession::add`] copies each file beside its final place as a hidden `.part`,
+/// [`FolderSession::publish`] renames them all into `packages/` and then rewrites the
+/// simple pages, [`FolderSession::abandon`] removes the `.part` files. Until `publish`,
+/// nothing is listed; a reader of the index sees the release before or after, never half.
+pub struct FolderSession {
+    root: PathBuf,
+    /// `(part, destination, normalized project name)` of each file added.
+    staged: Vec<(PathBuf, PathBuf, String)>,
+}
+
+impl FolderSession {
+    /// A session on the repository at `root` (nothing is written yet).
+    pub fn begin(root: &Path) -> Self {
+        FolderSession {
+            root: root.to_path_buf(),
+            staged: Vec::new(),
         }
-        FileStatus::Skipped
-    } else {
+    }
+
+    /// The repository folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Stages `src` (described by `dist`): [`FileStatus::Skipped`] when `packages/` has the
+    /// file with the same sha256, else copies it to a `.part` and checks its sha256
+    /// ([`FileStatus::Uploaded`]: it will be published by [`FolderSession::publish`]).
+    /// Errors: the file there with another sha256 ([`Category::Upload`]); `src` changed
+    /// since it was digested ([`Category::Validation`]); I/O errors.
+    pub fn add(&mut self, dist: &Distribution, src: &Path) -> Result<FileReport, StageError> {
+        let packages = self.root.join("packages");
+        fs::create_dir_all(&packages).map_err(|e| io(&packages, &e))?;
+        let dest = packages.join(&dist.filename);
+        if dest.exists() {
+            let existing = digest_file(&dest)?;
+            if existing.sha256 != dist.digests.sha256 {
+                return Err(different(&self.root, dist, &existing.sha256));
+            }
+            return Ok(FileReport::of(dist, FileStatus::Skipped));
+        }
         let part = packages.join(format!(".{}.part", dist.filename));
         fs::copy(src, &part).map_err(|e| io(&part, &e))?;
         if digest_file(&part)?.sha256 != dist.digests.sha256 {
@@ -58,47 +89,95 @@ pub fn publish(root: &Path, src: &Path, dist: &Distribution) -> Result<FileRepor
                 src.display()
             )));
         }
-        fs::rename(&part, &dest).map_err(|e| io(&dest, &e))?;
-        FileStatus::Uploaded
-    };
-    regenerate_project(root, &dist.normalized_name())?;
-    regenerate_root(root)?;
-    Ok(FileReport::of(dist, status))
+        self.staged.push((part, dest, dist.normalized_name()));
+        Ok(FileReport::of(dist, FileStatus::Uploaded))
+    }
+
+    /// Moves every staged file into `packages/` and rewrites the pages of their projects
+    /// and the project list. Errors: I/O errors (the files renamed so far stay).
+    pub fn publish(mut self) -> Result<(), StageError> {
+        let staged = std::mem::take(&mut self.staged);
+        for (part, dest, _) in &staged {
+            fs::rename(part, dest).map_err(|e| io(dest, &e))?;
+        }
+        let mut names: Vec<&str> = staged.iter().map(|(_, _, n)| n.as_str()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            regenerate_project(&self.root, name)?;
+        }
+        regenerate_root(&self.root)?;
+        Ok(())
+    }
+
+    /// Removes every staged `.part`: the repository is as it was before the session.
+    pub fn abandon(mut self) {
+        for (part, _, _) in std::mem::take(&mut self.staged) {
+            let _ = fs::remove_file(part);
+        }
+    }
 }
 
-/// `dry_run`: what [`publish`] would do, without writing: [`FileStatus::WouldUpload`] when
-/// the file is not in `root/packages`, [`FileStatus::Skipped`] when it is with the same
-/// sha256. Errors: as [`publish`] for a different sha256.
-pub fn check(root: &Path, dist: &Distribution) -> Result<FileReport, StageError> {
-    let dest = root.join("packages").join(&dist.filename);
-    if !dest.exists() {
-        return Ok(FileReport::of(dist, FileStatus::WouldUpload));
+impl Drop for FolderSession {
+    /// A session dropped without [`FolderSession::publish`] is abandoned.
+    fn drop(&mut self) {
+        for (part, _, _) in std::mem::take(&mut self.staged) {
+            let _ = fs::remove_file(part);
+        }
     }
-    let existing = digest_file(&dest)?;
-    if existing.sha256 != dist.digests.sha256 {
-        return Err(StageError::new(
-            Category::Upload,
-            format!(
-                "{} is already in {} with different content (sha256 {}, local {})",
-                dist.filename,
-                root.display(),
-                existing.sha256,
-                dist.digests.sha256
-            ),
-        )
-        .with_hint("a published file is never replaced: bump the version and build again"));
+}
+
+fn different(root: &Path, dist: &Distribution, sha256: &str) -> StageError {
+    StageError::new(
+        Category::Upload,
+        format!(
+            "{} is already in {} with different content (sha256 {sha256}, local {})",
+            dist.filename,
+            root.display(),
+            dist.digests.sha256
+        ),
+    )
+    .with_hint("a published file is never replaced: bump the version and build again")
+}
+
+/// The project page of `name` (any spelling) as the repository at `root` has it: every
+/// file of the project in `packages/` with its sha256 (digested now), for the pre-flight.
+/// A repository that does not exist yet has an empty page. Errors: I/O errors.
+pub fn project_page(root: &Path, name: &str) -> Result<ProjectPage, StageError> {
+    let name = crate::normalize_name(name);
+    let packages = root.join("packages");
+    let entries = match fs::read_dir(&packages) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ProjectPage::default()),
+        Err(e) => return Err(io(&packages, &e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries.filter_map(|e| e.ok()) {
+        let Some(filename) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if filename.starts_with('.') || project_of_filename(&filename).as_deref() != Some(&name) {
+            continue;
+        }
+        files.push(ListedFile {
+            url: format!("../../packages/{filename}"),
+            sha256: Some(digest_file(&entry.path())?.sha256),
+            filename,
+            upload_time: None,
+        });
     }
-    Ok(FileReport::of(dist, FileStatus::Skipped))
+    files.sort_by(|a, b| a.filename.cmp(&b.filename));
+    Ok(ProjectPage {
+        files,
+        status: None,
+    })
 }
 
 /// The PEP 503 normalized project name a distribution file name starts with
 /// (`{name}-{version}…`): a wheel's first `-` field, an sdist's part before the last `-`.
 pub fn project_of_filename(filename: &str) -> Option<String> {
-    let name = match DistKind::from_filename(filename)? {
-        DistKind::Wheel => filename.split('-').next()?,
-        DistKind::Sdist => filename.strip_suffix(".tar.gz")?.rsplit_once('-')?.0,
-    };
-    Some(crate::normalize_name(name))
+    DistKind::from_filename(filename)?;
+    DistFilename::parse(filename).map(|f| f.project())
 }
 
 /// Rewrites `simple/<name>/index.{html,json}` from the files of project `name` (normalized)

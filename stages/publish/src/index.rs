@@ -12,7 +12,7 @@ use crate::answer::{Answer, classify};
 use crate::dist::Distribution;
 use crate::form::{Multipart, upload_fields};
 use crate::retry::RetryPolicy;
-use crate::simple::{ACCEPT, ListedFile, parse_project_page};
+use crate::simple::{ACCEPT, ListedFile, ProjectPage, parse_project_page};
 
 /// The `User-Agent` sent. It does not say "twine" on purpose: pypiserver answers a duplicate
 /// with 400 instead of 409 for twine.
@@ -96,8 +96,8 @@ pub struct Index<'t> {
     pub timeouts: Timeouts,
     transport: &'t mut dyn Transport,
     sleep: Box<dyn FnMut(Duration) + 't>,
-    /// Simple pages read by [`Index::lookup_cached`], by normalized project name.
-    cache: std::collections::HashMap<String, Vec<ListedFile>>,
+    /// Simple pages read by [`Index::page_cached`], by normalized project name.
+    cache: std::collections::HashMap<String, ProjectPage>,
 }
 
 impl<'t> Index<'t> {
@@ -133,22 +133,67 @@ impl<'t> Index<'t> {
         self
     }
 
-    /// The files the simple index lists for project `name` (any spelling; it is normalized).
-    /// A 404 is an empty list. Errors: transport errors; 401/403 as
-    /// [`Category::Authentication`]; other non-200 answers as [`Category::Upload`].
-    pub fn project_files(&mut self, name: &str) -> Result<Vec<ListedFile>, StageError> {
+    /// The project page of `name` (any spelling; it is normalized) on the simple index:
+    /// its files and PEP 792 status. A 404 is an empty page. Transport errors and
+    /// 408/429/5xx are retried per [`Index::policy`] (a GET is safe to repeat). Errors:
+    /// transport errors once retries are spent (retryable [`Category::Network`], "gave up
+    /// after N attempts"); 401/403 as [`Category::Authentication`]; other non-200 answers as
+    /// [`Category::Upload`].
+    pub fn project_page(&mut self, name: &str) -> Result<ProjectPage, StageError> {
         let url = format!("{}{}/", self.simple_url, crate::normalize_name(name));
         let req = Request::get(&url)
             .header("accept", ACCEPT)
             .header("user-agent", USER_AGENT)
             .with_timeouts(self.timeouts);
-        let resp = self.transport.send(&req, &mut |_, _| {})?;
+        let mut retry = 0u32;
+        let resp = loop {
+            let (err, retry_after) = match self.transport.send(&req, &mut |_, _| {}) {
+                Ok(resp) if crate::retry::is_retryable_status(resp.status) => {
+                    let retry_after = resp
+                        .header("retry-after")
+                        .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
+                    (
+                        StageError::new(
+                            Category::Network,
+                            format!(
+                                "the simple index {url} answered {}: {}",
+                                resp.status,
+                                crate::answer::server_message(&resp.body)
+                            ),
+                        )
+                        .retryable(true),
+                        retry_after,
+                    )
+                }
+                Ok(resp) => break resp,
+                Err(e) if e.retryable && e.category == Category::Network => (e, None),
+                Err(e) => return Err(e),
+            };
+            let wait = (retry < self.policy.retries)
+                .then(|| self.policy.delay_random(retry, retry_after))
+                .flatten();
+            let Some(wait) = wait else {
+                return Err(StageError {
+                    message: format!("{} (gave up after {} attempts)", err.message, retry + 1),
+                    ..err
+                }
+                .with_hint("the index or the network is failing; run the stage again later, or check the `simple` URL"));
+            };
+            airlock_stage::host::warn(&format!(
+                "{} (attempt {}); retrying in {:.1} s",
+                err.message,
+                retry + 1,
+                wait.as_secs_f64()
+            ));
+            (self.sleep)(wait);
+            retry += 1;
+        };
         match resp.status {
             200 => parse_project_page(
                 resp.header("content-type").unwrap_or("text/html"),
                 &resp.body,
             ),
-            404 => Ok(Vec::new()),
+            404 => Ok(ProjectPage::default()),
             401 | 403 => Err(StageError::new(
                 Category::Authentication,
                 format!("the simple index {url} refused access: {}", resp.status),
@@ -161,21 +206,32 @@ impl<'t> Index<'t> {
                     crate::answer::server_message(&resp.body)
                 ),
             )
-            .retryable(crate::retry::is_retryable_status(s))
             .with_hint("check the `simple` URL in the upload stage's config")),
         }
     }
 
-    /// [`Index::lookup`] reading each project's simple page once per `Index` (the pre-upload
-    /// check of several files of one project costs one request). Files uploaded through
-    /// this `Index` since are not in the cached page; that is fine for checking the others.
-    pub fn lookup_cached(&mut self, dist: &Distribution) -> Result<Option<ListedFile>, StageError> {
-        let key = dist.normalized_name();
+    /// The files the simple index lists for project `name` ([`Index::project_page`]'s).
+    pub fn project_files(&mut self, name: &str) -> Result<Vec<ListedFile>, StageError> {
+        self.project_page(name).map(|p| p.files)
+    }
+
+    /// [`Index::project_page`] read once per `Index` and project (the pre-flight of several
+    /// files of one project costs one request). Files uploaded through this `Index` since
+    /// are not in the cached page; that is fine for planning the others.
+    pub fn page_cached(&mut self, name: &str) -> Result<&ProjectPage, StageError> {
+        let key = crate::normalize_name(name);
         if !self.cache.contains_key(&key) {
-            let files = self.project_files(&key)?;
-            self.cache.insert(key.clone(), files);
+            let page = self.project_page(&key)?;
+            self.cache.insert(key.clone(), page);
         }
-        Ok(self.cache[&key]
+        Ok(&self.cache[&key])
+    }
+
+    /// The cached page's entry for `dist`'s file name (see [`Index::page_cached`]).
+    pub fn lookup_cached(&mut self, dist: &Distribution) -> Result<Option<ListedFile>, StageError> {
+        Ok(self
+            .page_cached(&dist.normalized_name())?
+            .files
             .iter()
             .find(|f| f.filename == dist.filename)
             .cloned())
@@ -306,19 +362,6 @@ impl<'t> Index<'t> {
                 .part(Part::Bytes(form.tail.clone()))
                 .with_timeouts(self.timeouts),
         )
-    }
-
-    /// What the index already has of `dist`, from its simple page: `Ok(None)` when the file
-    /// is not listed (upload it), `Ok(Some(Skipped))` when listed with the same sha256.
-    /// Errors: listed with another sha256 ([`Category::Upload`], nothing is sent); the
-    /// simple index failing (the caller may go on and let the upload answer decide).
-    pub fn precheck(&mut self, dist: &Distribution) -> Result<Option<FileReport>, StageError> {
-        match self.lookup(dist)? {
-            None => Ok(None),
-            Some(listed) => self
-                .compare(dist, &listed, "")
-                .map(|_| Some(FileReport::of(dist, FileStatus::Skipped))),
-        }
     }
 
     /// After a duplicate answer: same sha256 on the index → skipped; different → error.

@@ -15,6 +15,9 @@
 //! - [`simple`]: reading PEP 503 HTML / PEP 691 JSON simple pages and writing them.
 //! - [`index`]: uploading through an abstract [`index::Transport`] (the stage implements it
 //!   over wasi:http, tests over a native client) with skip-identical and verification.
+//! - [`preflight`]: the whole release planned and checked before its first byte.
+//! - [`session`]: the uploader as a PEP 694-shaped session (begin, add, publish or abandon)
+//!   over the legacy API or a folder.
 //! - [`folder`]: a `file://` repository: a folder with a PEP 503 + PEP 691 simple index.
 //! - [`repository`]: the `repository` config URL, parsed.
 //! - [`auth`]: checking an API token taken from the environment.
@@ -30,8 +33,10 @@ pub mod form;
 pub mod index;
 pub mod metadata;
 pub mod oidc;
+pub mod preflight;
 pub mod repository;
 pub mod retry;
+pub mod session;
 pub mod simple;
 
 pub use dist::{DistKind, Distribution};

@@ -10,6 +10,38 @@ pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.p
 /// The API version written into generated pages (PEP 629 / PEP 700).
 pub const API_VERSION: &str = "1.1";
 
+/// A project page as read from an index: its files and, where the index says it, the
+/// project's PEP 792 status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectPage {
+    /// The files listed, in page order.
+    pub files: Vec<ListedFile>,
+    /// The PEP 792 status: JSON `project-status` (`{"status", "reason"}`), HTML
+    /// `<meta name="pypi:project-status">` / `pypi:project-status-reason`. `None` when the
+    /// page does not say (PEP 792: then the project is `active`).
+    pub status: Option<ProjectStatus>,
+}
+
+/// A project's status marker (PEP 792).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectStatus {
+    /// `active`, `archived`, `quarantined` or `deprecated` (other values are kept as given).
+    pub status: String,
+    /// The index's free-text reason, if any.
+    pub reason: Option<String>,
+}
+
+impl ProjectStatus {
+    /// False for `archived` and `quarantined`: PEP 792 says an index does not accept new
+    /// uploads to such a project. `active`, `deprecated` and unknown values take uploads.
+    pub fn takes_uploads(&self) -> bool {
+        !matches!(
+            self.status.to_ascii_lowercase().as_str(),
+            "archived" | "quarantined"
+        )
+    }
+}
+
 /// One file listed on a project page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedFile {
@@ -20,24 +52,46 @@ pub struct ListedFile {
     /// The sha256 hex digest from the URL's `#sha256=` fragment (HTML) or `hashes.sha256`
     /// (JSON), lowercase; `None` when the index gives none.
     pub sha256: Option<String>,
+    /// PEP 700 `upload-time` (JSON only), as unix seconds; `None` when not given or not an
+    /// ISO 8601 / RFC 3339 timestamp.
+    pub upload_time: Option<i64>,
 }
 
 /// Parses a project page whose `Content-Type` is `content_type`: JSON when it names
 /// `json` (PEP 691), else HTML (PEP 503). Errors: malformed JSON
 /// ([`airlock_stage::Category::Upload`], since it is the index's answer).
-pub fn parse_project_page(content_type: &str, body: &[u8]) -> Result<Vec<ListedFile>, StageError> {
+pub fn parse_project_page(content_type: &str, body: &[u8]) -> Result<ProjectPage, StageError> {
     if content_type.to_ascii_lowercase().contains("json") {
-        parse_json(body)
+        parse_json_page(body)
     } else {
-        Ok(parse_html(&String::from_utf8_lossy(body)))
+        let html = String::from_utf8_lossy(body);
+        Ok(ProjectPage {
+            files: parse_html(&html),
+            status: html_project_status(&html),
+        })
     }
 }
 
-/// Parses a PEP 691 JSON project page (`{"files": [{"filename", "url", "hashes"}]}`).
+/// Parses a PEP 691 JSON project page's files (`{"files": [{"filename", "url", "hashes",
+/// "upload-time"?}]}`); see [`parse_json_page`] for the status too.
 pub fn parse_json(body: &[u8]) -> Result<Vec<ListedFile>, StageError> {
+    parse_json_page(body).map(|p| p.files)
+}
+
+/// Parses a PEP 691 JSON project page: its files (with PEP 700 `upload-time`) and its
+/// PEP 792 `project-status`. Errors: malformed JSON ([`airlock_stage::Category::Upload`]).
+pub fn parse_json_page(body: &[u8]) -> Result<ProjectPage, StageError> {
     #[derive(serde::Deserialize)]
     struct Page {
         files: Vec<File>,
+        #[serde(default, rename = "project-status")]
+        project_status: Option<Status>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Status {
+        status: String,
+        #[serde(default)]
+        reason: Option<String>,
     }
     #[derive(serde::Deserialize)]
     struct File {
@@ -45,6 +99,8 @@ pub fn parse_json(body: &[u8]) -> Result<Vec<ListedFile>, StageError> {
         url: String,
         #[serde(default)]
         hashes: std::collections::BTreeMap<String, String>,
+        #[serde(default, rename = "upload-time")]
+        upload_time: Option<String>,
     }
     let page: Page = serde_json::from_slice(body).map_err(|e| {
         StageError::new(
@@ -52,15 +108,57 @@ pub fn parse_json(body: &[u8]) -> Result<Vec<ListedFile>, StageError> {
             format!("the index's PEP 691 project page is not valid: {e}"),
         )
     })?;
-    Ok(page
-        .files
-        .into_iter()
-        .map(|f| ListedFile {
-            sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
-            filename: f.filename,
-            url: f.url,
-        })
-        .collect())
+    Ok(ProjectPage {
+        files: page
+            .files
+            .into_iter()
+            .map(|f| ListedFile {
+                sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
+                upload_time: f.upload_time.as_deref().and_then(unix_seconds),
+                filename: f.filename,
+                url: f.url,
+            })
+            .collect(),
+        status: page.project_status.map(|s| ProjectStatus {
+            status: s.status,
+            reason: s.reason,
+        }),
+    })
+}
+
+/// An RFC 3339 timestamp (PEP 700 `upload-time`, e.g. `2026-11-02T10:00:00.123456Z`) as
+/// unix seconds.
+pub fn unix_seconds(s: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// PEP 792's HTML form: `<meta name="pypi:project-status" content="archived">` and
+/// `<meta name="pypi:project-status-reason" content="…">`.
+fn html_project_status(html: &str) -> Option<ProjectStatus> {
+    let (mut status, mut reason) = (None, None);
+    let lower = html.to_ascii_lowercase();
+    let mut pos = 0;
+    while let Some(i) = lower[pos..].find("<meta") {
+        let start = pos + i;
+        let Some(end) = lower[start..].find('>').map(|j| start + j) else {
+            break;
+        };
+        let tag = &html[start..end];
+        match attribute(tag, "name")
+            .map(|n| n.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("pypi:project-status") => status = attribute(tag, "content").map(|c| unescape(&c)),
+            Some("pypi:project-status-reason") => {
+                reason = attribute(tag, "content").map(|c| unescape(&c))
+            }
+            _ => {}
+        }
+        pos = end;
+    }
+    status.map(|status| ProjectStatus { status, reason })
 }
 
 /// Parses a PEP 503 HTML project page: every `<a href="…">filename</a>`; the digest comes
@@ -105,6 +203,7 @@ pub fn parse_html(html: &str) -> Vec<ListedFile> {
                 filename,
                 url: href,
                 sha256,
+                upload_time: None,
             });
         }
         pos = close;
@@ -337,10 +436,44 @@ mod tests {
     #[test]
     fn parses_pep_691_json() {
         let body = br#"{"meta":{"api-version":"1.0"},"name":"a","files":[{"filename":"a-1.tar.gz","url":"https://x/a-1.tar.gz","hashes":{"sha256":"AA"}},{"filename":"a-1.zip","url":"u","hashes":{}}]}"#;
-        let files = parse_project_page("application/vnd.pypi.simple.v1+json", body).unwrap();
-        assert_eq!(files[0].sha256.as_deref(), Some("aa"));
-        assert_eq!(files[1].sha256, None);
+        let page = parse_project_page("application/vnd.pypi.simple.v1+json", body).unwrap();
+        assert_eq!(page.files[0].sha256.as_deref(), Some("aa"));
+        assert_eq!(page.files[1].sha256, None);
+        assert_eq!(page.status, None);
         assert!(parse_project_page("application/json", b"<html>").is_err());
+    }
+
+    #[test]
+    fn reads_pep_792_status_and_pep_700_upload_time() {
+        let body = br#"{"meta":{"api-version":"1.4"},"name":"a","project-status":{"status":"archived","reason":"moved"},
+            "files":[{"filename":"a-1.tar.gz","url":"u","hashes":{},"upload-time":"2026-11-02T10:00:00.123456Z"},
+                     {"filename":"a-1.whl","url":"u","hashes":{},"upload-time":"yesterday"}]}"#;
+        let page = parse_json_page(body).unwrap();
+        let status = page.status.unwrap();
+        assert_eq!(
+            (status.status.as_str(), status.reason.as_deref()),
+            ("archived", Some("moved"))
+        );
+        assert!(!status.takes_uploads());
+        assert_eq!(page.files[0].upload_time, Some(1_793_613_600));
+        assert_eq!(page.files[1].upload_time, None);
+
+        let html = r#"<html><head><meta name="pypi:repository-version" content="1.4">
+<META NAME="pypi:project-status" CONTENT="quarantined"><meta name="pypi:project-status-reason" content="malware &amp; more"></head>
+<body><a href="a-1.tar.gz#sha256=00">a-1.tar.gz</a></body></html>"#;
+        let page = parse_project_page("text/html", html.as_bytes()).unwrap();
+        let status = page.status.unwrap();
+        assert_eq!(status.status, "quarantined");
+        assert_eq!(status.reason.as_deref(), Some("malware & more"));
+        assert!(!status.takes_uploads());
+        assert_eq!(page.files.len(), 1);
+        for ok in ["active", "deprecated"] {
+            let s = ProjectStatus {
+                status: ok.into(),
+                reason: None,
+            };
+            assert!(s.takes_uploads(), "{ok}");
+        }
     }
 
     #[test]

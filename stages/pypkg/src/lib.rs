@@ -15,6 +15,7 @@
 //!   permissions and timestamps, reproducible under `SOURCE_DATE_EPOCH` (default
 //!   1580601600 = 2020-02-02, hatchling's; uv_build ignores it and stamps 1980-01-01 in
 //!   wheels and 0 in sdists, and so does [`uvbuild`]).
+//! - [`filename`]: distribution file names split into project, version and kind.
 //! - [`validate`]: checks a wheel or sdist (built here or elsewhere) as `twine check
 //!   --strict` and PyPI's upload endpoint would.
 //!
@@ -46,6 +47,7 @@ use sha2::{Digest, Sha256};
 
 pub mod archive;
 mod error;
+pub mod filename;
 pub mod flit;
 mod marker;
 pub mod metadata;

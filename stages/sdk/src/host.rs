@@ -1,4 +1,4 @@
-//! The `airlock:stage/host` imports: logging, progress and `store-secret`.
+//! The `airlock:stage/host` imports: logging, progress, `store-secret` and `credential-for`.
 //!
 //! In a component these call the host. Natively (unit tests) they are recorded in a
 //! thread-local list that [`take_records`] drains, so a test can assert what a stage logged,
@@ -112,6 +112,22 @@ pub fn store_secret(name: &str, value: &str) -> Result<(), StageError> {
                 .push(Record::Secret(name.to_string(), value.to_string()))
         });
         Ok(())
+    }
+}
+
+/// The name of the secret the host would inject into a request to `url` (this stage's
+/// `grants.secrets.inject` rules, with a value held), or `None` when such a request would
+/// go without a credential or `url`'s origin is not granted. Never the value (WIT
+/// `credential-for`). Natively (unit tests) always `None`: no host holds secrets there.
+pub fn credential_for(url: &str) -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::airlock::stage::host::credential_for(url)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = url;
+        None
     }
 }
 

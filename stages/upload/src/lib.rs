@@ -17,12 +17,20 @@
 //!   input.
 //! - `verify` (default `true`): after publishing, check that the simple index lists each file
 //!   with its sha256.
-//! - `check_existing` (default `true`): before each upload, look the file up on the simple
-//!   index (PEP 691 JSON, else PEP 503 HTML): the same sha256 is skipped without sending
-//!   it, another sha256 fails without sending it. When the lookup itself fails, the upload
-//!   goes ahead and the index's duplicate answer (409, or 400 "already exists") decides.
-//! - `dry_run` (default `false`): everything (read, digest, check the index) but the POST;
-//!   files that would be sent get status `would-upload`; nothing is verified.
+//! - `check_existing` (default `true`): the pre-flight reads the index's page of each project
+//!   (PEP 691 JSON, else PEP 503 HTML, retried like uploads); with `false` it leaves the
+//!   index checks to the index's answers (a `file:` repository is always checked).
+//! - `dry_run` (default `false`): the whole pre-flight (with the credential check) but no
+//!   upload; files that would be sent get status `would-upload`; nothing is verified.
+//! - `validate` (default `true`): the pre-flight validates each file as PyPI would
+//!   (`airlock_pypkg::validate`; reads each file whole).
+//! - `index_rules` (`"pypi"` for upload.pypi.org and test.pypi.org, else `"none"`): PyPI's
+//!   server rules in the pre-flight: 100 MiB per file (`max_file_mib` overrides, for a project
+//!   whose limit PyPI raised) and no new file on a release first uploaded more than 14 days
+//!   ago (`window_days` overrides; from PEP 700 `upload-time`).
+//! - `credential` (`"required"` for https repositories, else `"optional"`): with
+//!   `"required"` the pre-flight refuses the release when the host would send no credential
+//!   to the repository (WIT `credential-for`).
 //! - `retry`: `{ retries = 3, base_s = 1.0, factor = 2.0, cap_s = 60.0, max_retry_after_s = 300.0 }`:
 //!   transport failures (reset, timeout, EOF) and 408/429/500/502/503/504 are retried with
 //!   exponential backoff and jitter, honouring `Retry-After`; never 400/401/403.
@@ -35,11 +43,21 @@
 //! secret by running the authenticate stage again before a request would carry it stale
 //! (`store-secret-until` in wit/stage.wit), so a long upload needs nothing here.
 //!
+//! The pre-flight (`airlock_publish::preflight`) plans the whole release before the first
+//! byte: validation, each file against the index by sha256 (identical: skipped; different:
+//! refused), the project's PEP 792 status, one sdist per release, the index's rules and the
+//! credential. Any refusal fails the stage with every rule and file named and nothing sent.
+//! Then the files go out wheels first, the sdist last, through an
+//! `airlock_publish::session::UploadSession` (the legacy API; a `file:` folder publishes
+//! all files at once). A file that fails after others were sent fails the stage with where
+//! each file stands (on the index or not); running the stage again finishes the release.
+//!
 //! Output: `{ "repository": "<as configured>", "files": [{ "filename", "sha256", "size",
-//! "status": "uploaded"|"skipped-identical"|"would-upload" }], "verified": bool,
-//! "dry_run": bool, "index_url": "<simple index URL>" }`. When a file fails, the stage
-//! fails; its message lists every file's state (uploaded, skipped-identical, failed, not
-//! attempted).
+//! "status": "uploaded"|"skipped-identical"|"would-upload" }], "sha256": { "<filename>":
+//! "<hex>" }, "hashes": "<the same map as one line of JSON>", "verified": bool, "dry_run":
+//! bool, "index_url": "<simple index URL>" }`. The built-in pipelines publish `hashes` as
+//! the step output `hashes` (for hash-pinned installs; a step output holds 1 KiB, about
+//! nine files).
 //! For a `file:` repository `index_url` is `file:///<folder>/simple/` in the sandbox's terms
 //! (project root = `/`) and `index_path` is the project-relative `<folder>/simple`; the host
 //! knows the project's absolute path to make a URL pip can use outside the sandbox.
@@ -50,9 +68,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::HashMap;
+
+use airlock_publish::folder::FolderSession;
 use airlock_publish::index::{Index, SdkTransport};
+use airlock_publish::preflight::{self, Action, Refusal, Rules};
 use airlock_publish::retry::RetryPolicy;
-use airlock_publish::{DistKind, Distribution, FileReport, FileStatus, Repository, folder};
+use airlock_publish::session::{LegacySession, UploadSession};
+use airlock_publish::{DistKind, Distribution, FileReport, FileStatus, Repository};
 use airlock_stage::http::Timeouts;
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
@@ -76,6 +99,34 @@ struct Config {
     dry_run: bool,
     #[serde(default)]
     timeouts: TimeoutConfig,
+    #[serde(default = "yes")]
+    validate: bool,
+    #[serde(default)]
+    index_rules: Option<IndexRules>,
+    #[serde(default)]
+    max_file_mib: Option<u64>,
+    #[serde(default)]
+    window_days: Option<u64>,
+    #[serde(default)]
+    credential: Option<Need>,
+}
+
+/// `index_rules`: whose server rules the pre-flight applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum IndexRules {
+    /// PyPI's: 100 MiB per file, no new files on a release older than 14 days.
+    Pypi,
+    /// None beyond what every index does.
+    None,
+}
+
+/// `credential`: whether the pre-flight requires one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Need {
+    Required,
+    Optional,
 }
 
 /// `timeouts` in the config (seconds; KiB/s).
@@ -193,6 +244,86 @@ fn select_files(
     Ok(files.into_iter().map(|p| (p, None)).collect())
 }
 
+/// The index's rules the pre-flight applies (see [`preflight::Rules`]).
+fn rules(config: &Config, repository: &Repository) -> Rules {
+    let pypi = match repository {
+        Repository::Http { upload_url, .. } => {
+            let authority = upload_url
+                .split_once("://")
+                .map(|(_, r)| r.split('/').next().unwrap_or(""))
+                .unwrap_or("");
+            matches!(
+                airlock_publish::repository::host_of(authority).as_str(),
+                "upload.pypi.org" | "test.pypi.org"
+            )
+        }
+        Repository::Folder { .. } => false,
+    };
+    let which = config.index_rules.unwrap_or(if pypi {
+        IndexRules::Pypi
+    } else {
+        IndexRules::None
+    });
+    let base = if which == IndexRules::Pypi {
+        Rules::PYPI
+    } else {
+        Rules::default()
+    };
+    Rules {
+        max_file_size: config
+            .max_file_mib
+            .map(|m| m * 1024 * 1024)
+            .or(base.max_file_size),
+        release_window_s: config
+            .window_days
+            .map(|d| d as i64 * 86_400)
+            .or(base.release_window_s),
+    }
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The message of a failure after the first file: the error, where each file stands, and
+/// what finishes the release.
+fn halfway(
+    e: StageError,
+    done: &[FileReport],
+    failed: &str,
+    rest: &[&str],
+    public: bool,
+) -> StageError {
+    let on_index: Vec<&str> = done
+        .iter()
+        .filter(|r| public || r.status == FileStatus::Skipped)
+        .map(|r| r.filename.as_str())
+        .collect();
+    let mut missing: Vec<&str> = done
+        .iter()
+        .filter(|r| !(public || r.status == FileStatus::Skipped))
+        .map(|r| r.filename.as_str())
+        .collect();
+    missing.push(failed);
+    missing.extend(rest);
+    let state = if on_index.is_empty() {
+        "nothing of this release was published".to_string()
+    } else {
+        format!(
+            "on the index: {}; not on the index: {}. Run the stage again once the cause is fixed: files already there are skipped as identical",
+            on_index.join(", "),
+            missing.join(", ")
+        )
+    };
+    StageError {
+        message: format!("{} [{}] ({state})", e.message, summary(done, failed, rest)),
+        ..e
+    }
+}
+
 fn run(req: &Request) -> Result<serde_json::Value, StageError> {
     let config: Config = req.config()?;
     let repository = Repository::parse(&config.repository, config.simple.as_deref())?;
@@ -210,128 +341,152 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         }
         dists.push((path, dist));
     }
-    let total = dists.len() as u64;
-    let names: Vec<&str> = dists.iter().map(|(_, d)| d.filename.as_str()).collect();
-    let mut reports: Vec<(String, FileReport)> = Vec::new();
-    let fail = |reports: &[(String, FileReport)], i: usize, e: StageError| -> StageError {
-        let done: Vec<FileReport> = reports.iter().map(|(_, r)| r.clone()).collect();
-        StageError {
-            message: format!(
-                "{} [{}]",
-                e.message,
-                summary(&done, names[i], &names[i + 1..])
-            ),
-            ..e
-        }
-    };
-    let (verified, index_url, index_path) = match &repository {
+    let (paths, dists): (Vec<PathBuf>, Vec<Distribution>) = dists.into_iter().unzip();
+
+    // The session's backend, and what the index is called in messages.
+    let mut transport = SdkTransport;
+    let (mut session, target, index_url, index_path): (
+        Box<dyn UploadSession + '_>,
+        String,
+        String,
+        Option<String>,
+    ) = match &repository {
         Repository::Folder { path } => {
-            for (i, (src, dist)) in dists.iter().enumerate() {
-                host::progress(
-                    i as u64,
-                    Some(total),
-                    &format!("publishing {}", dist.filename),
-                );
-                let r = if config.dry_run {
-                    folder::check(path, dist)
-                } else {
-                    folder::publish(path, src, dist)
-                }
-                .map_err(|e| fail(&reports, i, e))?;
-                host::info(&match r.status {
-                    FileStatus::Uploaded => {
-                        format!("{}: published to {}", dist.filename, path.display())
-                    }
-                    FileStatus::Skipped => format!(
-                        "{}: already in {} with the same sha256, skipped",
-                        dist.filename,
-                        path.display()
-                    ),
-                    FileStatus::WouldUpload => format!(
-                        "{}: dry run, would publish to {}",
-                        dist.filename,
-                        path.display()
-                    ),
-                });
-                reports.push((dist.metadata.name().to_string(), r));
-            }
-            let verified = if config.verify && !config.dry_run {
-                folder::verify(path, &reports)?;
-                true
-            } else {
-                false
-            };
             let rel = format!("{}/simple", path.display());
-            (verified, format!("file:///{rel}/"), Some(rel))
+            (
+                Box::new(FolderSession::begin(path)),
+                path.display().to_string(),
+                format!("file:///{rel}/"),
+                Some(rel),
+            )
         }
         Repository::Http {
             upload_url,
             simple_url,
-        } => {
-            let mut transport = SdkTransport;
-            let mut index = Index::new(upload_url, simple_url, &mut transport)
-                .with_policy(config.retry.clone())
-                .with_timeouts(config.timeouts.timeouts());
-            for (i, (src, dist)) in dists.iter().enumerate() {
-                let existing = if config.check_existing {
-                    match index.lookup_cached(dist) {
-                        Ok(Some(listed)) => {
-                            index
-                                .compare(dist, &listed, "")
-                                .map_err(|e| fail(&reports, i, e))?;
-                            Some(FileReport::of(dist, FileStatus::Skipped))
-                        }
-                        Ok(None) => None,
-                        Err(e) => {
-                            host::warn(&format!(
-                                "cannot check whether {} is already on the index ({}); uploading, the index's answer decides",
-                                dist.filename, e.message
-                            ));
-                            None
-                        }
-                    }
-                } else {
-                    None
-                };
-                let r = match existing {
-                    Some(r) => r,
-                    None if config.dry_run => FileReport::of(dist, FileStatus::WouldUpload),
-                    None => {
-                        let message = format!("uploading {}", dist.filename);
-                        index
-                            .upload(dist, src, &mut |sent, len| {
-                                host::progress(sent, Some(len), &message)
-                            })
-                            .map_err(|e| fail(&reports, i, e))?
-                    }
-                };
-                host::info(&match r.status {
-                    FileStatus::Uploaded => format!("{}: uploaded to {upload_url}", dist.filename),
-                    FileStatus::Skipped => format!(
-                        "{}: already on the index with the same sha256 {}, skipped",
-                        dist.filename, dist.digests.sha256
-                    ),
-                    FileStatus::WouldUpload => format!(
-                        "{}: dry run, would upload {} bytes to {upload_url}",
-                        dist.filename, dist.digests.size
-                    ),
-                });
-                reports.push((dist.metadata.name().to_string(), r));
-            }
-            let verified = if config.verify && !config.dry_run {
-                index.verify(&reports)?;
-                true
-            } else {
-                false
-            };
-            (verified, simple_url.clone(), None)
+        } => (
+            Box::new(LegacySession {
+                index: Index::new(upload_url, simple_url, &mut transport)
+                    .with_policy(config.retry.clone())
+                    .with_timeouts(config.timeouts.timeouts()),
+            }),
+            upload_url.clone(),
+            simple_url.clone(),
+            None,
+        ),
+    };
+
+    // The pre-flight: every file checked before the first byte is sent.
+    let mut refusals = Vec::new();
+    if config.validate {
+        for path in &paths {
+            refusals.extend(preflight::validate(path)?);
         }
+    }
+    let mut pages = HashMap::new();
+    let check_index = config.check_existing || matches!(repository, Repository::Folder { .. });
+    if check_index {
+        let mut names: Vec<String> = dists.iter().map(|d| d.normalized_name()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let page = session.project_page(&name).map_err(|e| StageError {
+                message: format!(
+                    "the pre-flight cannot read what the index has of {name}, so nothing was uploaded: {}",
+                    e.message
+                ),
+                hint: Some(e.hint.clone().unwrap_or_else(|| "run the stage again later, or set check_existing = false to leave the check to the index's answers".into())),
+                ..e
+            })?;
+            pages.insert(name, page);
+        }
+    }
+    if let Repository::Http { upload_url, .. } = &repository {
+        let required = config
+            .credential
+            .map(|c| c == Need::Required)
+            .unwrap_or(upload_url.starts_with("https://"));
+        if required && host::credential_for(upload_url).is_none() {
+            refusals.push(Refusal::new(
+                "credential",
+                upload_url,
+                "no credential would be sent with the uploads: no secret of this stage's grants.secrets.inject covers this origin, or none has a value".into(),
+                "run an authenticate stage first (in `needs`) and inject its secret into the repository's origin; set credential = \"optional\" for an index that takes anonymous uploads",
+            ));
+        }
+    }
+    let mut plan = preflight::plan(&dists, &pages, &rules(&config, &repository), now_s());
+    plan.refuse(refusals);
+    if let Some(e) = plan.error(config.dry_run) {
+        session.abandon();
+        return Err(e);
+    }
+    host::info(&format!("pre-flight passed: {}", plan.summary()));
+
+    let total = plan.files.len() as u64;
+    let mut reports: Vec<(String, FileReport)> = Vec::new();
+    let public = session.public_on_add();
+    for (n, planned) in plan.files.iter().enumerate() {
+        let (src, dist) = (&paths[planned.index], &dists[planned.index]);
+        host::progress(
+            n as u64,
+            Some(total),
+            &format!("publishing {}", dist.filename),
+        );
+        let r = match planned.action {
+            Action::SkipIdentical => FileReport::of(dist, FileStatus::Skipped),
+            Action::Upload if config.dry_run => FileReport::of(dist, FileStatus::WouldUpload),
+            Action::Upload => {
+                let message = format!("uploading {}", dist.filename);
+                match session.add(dist, src, &mut |sent, len| {
+                    host::progress(sent, Some(len), &message)
+                }) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let done: Vec<FileReport> =
+                            reports.iter().map(|(_, r)| r.clone()).collect();
+                        let rest: Vec<&str> = plan.files[n + 1..]
+                            .iter()
+                            .map(|f| f.filename.as_str())
+                            .collect();
+                        session.abandon();
+                        return Err(halfway(e, &done, &dist.filename, &rest, public));
+                    }
+                }
+            }
+            Action::Conflict => unreachable!("a plan with a conflict is refused above"),
+        };
+        host::info(&match r.status {
+            FileStatus::Uploaded => format!("{}: uploaded to {target}", dist.filename),
+            FileStatus::Skipped => format!(
+                "{}: already on the index with the same sha256 {}, skipped",
+                dist.filename, dist.digests.sha256
+            ),
+            FileStatus::WouldUpload => format!(
+                "{}: dry run, would upload {} bytes to {target}",
+                dist.filename, dist.digests.size
+            ),
+        });
+        reports.push((dist.metadata.name().to_string(), r));
+    }
+    let verified = if config.dry_run {
+        session.abandon();
+        false
+    } else {
+        session.publish(&reports, config.verify)?;
+        config.verify
     };
     host::progress(total, Some(total), "done");
     let files: Vec<FileReport> = reports.into_iter().map(|(_, r)| r).collect();
+    let sha256: serde_json::Map<String, serde_json::Value> = files
+        .iter()
+        .map(|f| (f.filename.clone(), f.sha256.clone().into()))
+        .collect();
+    let hashes = serde_json::Value::Object(sha256.clone()).to_string();
     let mut out = serde_json::json!({
         "repository": config.repository,
         "files": files,
+        "sha256": sha256,
+        "hashes": hashes,
         "verified": verified,
         "dry_run": config.dry_run,
         "index_url": index_url,

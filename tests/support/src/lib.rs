@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 pub mod github;
 pub mod http;
 pub mod moto;
+pub mod pypi;
 
 pub use http::{http_get, http_post};
 

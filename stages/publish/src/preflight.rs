@@ -1,0 +1,596 @@
+//! The pre-flight: the whole release planned and checked before its first byte is sent.
+//!
+//! PyPI's legacy upload API takes one file per request, so a release that fails after its
+//! first file is half-published (and PyPI refuses new files on a release older than its
+//! window, so the rest may never follow). Until an index offers PEP 694 sessions, the most
+//! a publisher can do is refuse to start what would fail halfway. [`plan`] decides, for
+//! every file, from the files themselves and the index's project pages (PEP 691 JSON, else
+//! PEP 503 HTML), whether it would be uploaded, skipped as identical or refused, and names
+//! every rule that refuses the release:
+//!
+//! | rule | refused when | source |
+//! |---|---|---|
+//! | `validation` | the file fails [`airlock_pypkg::validate`] (an error finding) | twine check, forklift |
+//! | `exists-different` | the index lists the file name with another sha256 | forklift: "File already exists" |
+//! | `exists-unverifiable` | the index lists the file name with no sha256 | |
+//! | `project-status` | the project is `archived` or `quarantined` | PEP 792 |
+//! | `one-sdist` | a second sdist of one release (on the index or in the upload) | forklift: "Only one sdist may be uploaded per release." |
+//! | `release-window` | a new file for a release whose first file is older than the window | the index's rule, from PEP 700 `upload-time` |
+//! | `file-size` | a file over the index's size limit | forklift `MAX_FILESIZE` (100 MiB unless raised) |
+//! | `credential` | no credential would be sent to the upload URL | the stage's `inject` grant |
+//!
+//! Files are uploaded in [`upload_order`]: wheels first, the sdist last (as uv does), so a
+//! release whose sdist is on the index is complete.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use airlock_pypkg::filename::{DistFilename, FileKind};
+use airlock_stage::{Category, StageError};
+use serde::Serialize;
+
+use crate::dist::{DistKind, Distribution};
+use crate::simple::ProjectPage;
+
+/// The index's server-side rules the pre-flight applies beyond what any index enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rules {
+    /// Refuse a file larger than this many bytes (PyPI: 100 MiB, unless the project's
+    /// limit was raised). `None`: no limit known.
+    pub max_file_size: Option<u64>,
+    /// Refuse a new file for a release whose earliest listed file (PEP 700 `upload-time`)
+    /// is more than this many seconds old. `None`: no window.
+    pub release_window_s: Option<i64>,
+}
+
+impl Rules {
+    /// PyPI's and TestPyPI's: 100 MiB per file and a 14-day window for new files.
+    pub const PYPI: Rules = Rules {
+        max_file_size: Some(100 * 1024 * 1024),
+        release_window_s: Some(14 * 24 * 3600),
+    };
+}
+
+/// What the pre-flight plans for one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Not on the index: upload it.
+    Upload,
+    /// On the index with the same sha256: nothing to send.
+    SkipIdentical,
+    /// Refused by a rule (see [`Plan::refusals`]).
+    Conflict,
+}
+
+impl Action {
+    /// How a dry run words it: `would upload`, `would skip (identical)`, `would conflict`.
+    pub fn would(self) -> &'static str {
+        match self {
+            Action::Upload => "would upload",
+            Action::SkipIdentical => "would skip (identical on the index)",
+            Action::Conflict => "would conflict",
+        }
+    }
+}
+
+/// One file of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedFile {
+    /// Its position in the `dists` given to [`plan`].
+    #[serde(skip)]
+    pub index: usize,
+    /// File name.
+    pub filename: String,
+    /// sha256, lowercase hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// What would happen to it.
+    pub action: Action,
+}
+
+/// Why the release is refused: one rule, one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// The rule's name (see the module's table), e.g. `one-sdist`.
+    pub rule: &'static str,
+    /// The file it concerns.
+    pub file: String,
+    /// What is wrong, in a sentence.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+impl Refusal {
+    /// A refusal of `file` by `rule`.
+    pub fn new(rule: &'static str, file: &str, message: String, fix: &str) -> Self {
+        Refusal {
+            rule,
+            file: file.to_string(),
+            message,
+            fix: fix.to_string(),
+        }
+    }
+}
+
+/// The release, planned: every file in upload order, and what refuses it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Every file, in [`upload_order`].
+    pub files: Vec<PlannedFile>,
+    /// Every rule that refuses the release; empty when it may start.
+    pub refusals: Vec<Refusal>,
+}
+
+impl Plan {
+    /// Adds refusals found elsewhere (validation, the credential), marking their files
+    /// [`Action::Conflict`].
+    pub fn refuse(&mut self, refusals: impl IntoIterator<Item = Refusal>) {
+        for r in refusals {
+            if let Some(f) = self.files.iter_mut().find(|f| f.filename == r.file) {
+                f.action = Action::Conflict;
+            }
+            self.refusals.push(r);
+        }
+    }
+
+    /// "a.whl: would upload; b.tar.gz: would conflict".
+    pub fn summary(&self) -> String {
+        self.files
+            .iter()
+            .map(|f| format!("{}: {}", f.filename, f.action.would()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The error that refuses the release, or `None` when nothing refuses it. Its message
+    /// names every refusal (`[rule] file: message`) and the plan; its hint, each fix once;
+    /// its category is [`Category::Validation`] when every refusal is `validation`, else
+    /// [`Category::Upload`] ([`Category::Authentication`] for a missing credential alone).
+    pub fn error(&self, dry_run: bool) -> Option<StageError> {
+        if self.refusals.is_empty() {
+            return None;
+        }
+        let problems: Vec<String> = self
+            .refusals
+            .iter()
+            .map(|r| format!("[{}] {}: {}", r.rule, r.file, r.message))
+            .collect();
+        let mut fixes: Vec<&str> = Vec::new();
+        for r in &self.refusals {
+            if !fixes.contains(&r.fix.as_str()) {
+                fixes.push(&r.fix);
+            }
+        }
+        let category = if self.refusals.iter().all(|r| r.rule == "validation") {
+            Category::Validation
+        } else if self.refusals.iter().all(|r| r.rule == "credential") {
+            Category::Authentication
+        } else {
+            Category::Upload
+        };
+        Some(
+            StageError::new(
+                category,
+                format!(
+                    "{}the pre-flight refused the release, so nothing was uploaded: {}. Plan: {}",
+                    if dry_run { "dry run: " } else { "" },
+                    problems.join("; "),
+                    self.summary()
+                ),
+            )
+            .with_hint(fixes.join("; ")),
+        )
+    }
+}
+
+/// Upload order: wheels first (by file name), then sdists, so the sdist is last, as uv
+/// orders them. Returns indices into `dists`.
+pub fn upload_order(dists: &[Distribution]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..dists.len()).collect();
+    order.sort_by(|&a, &b| {
+        let key = |d: &Distribution| (d.kind == DistKind::Sdist, d.filename.clone());
+        key(&dists[a]).cmp(&key(&dists[b]))
+    });
+    order
+}
+
+/// Plans uploading `dists` to an index whose project pages are `pages` (by PEP 503
+/// normalised name; a project missing from it has no files there), under `rules`, at
+/// `now_s` (unix seconds). Pure: reads nothing, sends nothing.
+pub fn plan(
+    dists: &[Distribution],
+    pages: &HashMap<String, ProjectPage>,
+    rules: &Rules,
+    now_s: i64,
+) -> Plan {
+    let empty = ProjectPage::default();
+    let mut out = Plan::default();
+    // (project, version) of the sdists planned so far, for `one-sdist` within the upload.
+    let mut sdists: Vec<(String, String, String)> = Vec::new();
+    for i in upload_order(dists) {
+        let d = &dists[i];
+        let (name, version) = (d.normalized_name(), d.metadata.version().to_string());
+        let page = pages.get(&name).unwrap_or(&empty);
+        let mut refuse = |rule, message: String, fix: &str| {
+            out.refusals
+                .push(Refusal::new(rule, &d.filename, message, fix))
+        };
+        let mut action = Action::Upload;
+        if let Some(listed) = page.files.iter().find(|f| f.filename == d.filename) {
+            match &listed.sha256 {
+                Some(h) if *h == d.digests.sha256 => action = Action::SkipIdentical,
+                Some(h) => {
+                    action = Action::Conflict;
+                    refuse(
+                        "exists-different",
+                        format!(
+                            "already on the index with different content (index sha256 {h}, local {})",
+                            d.digests.sha256
+                        ),
+                        "a published file is never replaced: bump the version and build again",
+                    );
+                }
+                None => {
+                    action = Action::Conflict;
+                    refuse(
+                        "exists-unverifiable",
+                        "already on the index, which gives no sha256 to compare with".into(),
+                        "check the file on the index by hand; its simple pages should carry sha256 digests",
+                    );
+                }
+            }
+        }
+        if action == Action::Upload {
+            if let Some(status) = page.status.as_ref().filter(|s| !s.takes_uploads()) {
+                action = Action::Conflict;
+                refuse(
+                    "project-status",
+                    format!(
+                        "project {name} is {} on the index{}, which takes no uploads (PEP 792)",
+                        status.status,
+                        status
+                            .reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ),
+                    "ask the project's owners (or the index's admins) to set it active again",
+                );
+            }
+            if d.kind == DistKind::Sdist {
+                let on_index = page.files.iter().find(|f| {
+                    f.filename != d.filename
+                        && DistFilename::parse(&f.filename).is_some_and(|p| {
+                            p.kind == FileKind::Sdist
+                                && p.project() == name
+                                && p.is_version(&version)
+                        })
+                });
+                let in_upload = sdists.iter().find(|(n, v, _)| {
+                    *n == name && airlock_pypkg::filename::same_version(v, &version)
+                });
+                if let Some(other) = on_index
+                    .map(|f| f.filename.as_str())
+                    .or(in_upload.map(|s| s.2.as_str()))
+                {
+                    action = Action::Conflict;
+                    refuse(
+                        "one-sdist",
+                        format!(
+                            "release {name} {version} already has the sdist {other}; an index takes one sdist per release"
+                        ),
+                        "publish one sdist per release: remove the extra one from the upload, or bump the version",
+                    );
+                }
+                sdists.push((name.clone(), version.clone(), d.filename.clone()));
+            }
+            if let Some(window) = rules.release_window_s {
+                let first = page
+                    .files
+                    .iter()
+                    .filter(|f| {
+                        DistFilename::parse(&f.filename).is_some_and(|p| p.is_version(&version))
+                    })
+                    .filter_map(|f| f.upload_time)
+                    .min();
+                if let Some(first) = first.filter(|t| now_s - t > window) {
+                    action = Action::Conflict;
+                    refuse(
+                        "release-window",
+                        format!(
+                            "release {name} {version} was first uploaded {} days ago; the index takes no new files after {} days",
+                            (now_s - first) / 86_400,
+                            window / 86_400
+                        ),
+                        "publish the files as a new version (a post-release, e.g. 1.0.post1)",
+                    );
+                }
+            }
+            if let Some(max) = rules.max_file_size.filter(|m| d.digests.size > *m) {
+                action = Action::Conflict;
+                refuse(
+                    "file-size",
+                    format!(
+                        "{} bytes is over the index's limit of {max} bytes",
+                        d.digests.size
+                    ),
+                    "make the distribution smaller, or raise `max_file_mib` if the index raised your project's limit",
+                );
+            }
+        }
+        out.files.push(PlannedFile {
+            index: i,
+            filename: d.filename.clone(),
+            sha256: d.digests.sha256.clone(),
+            size: d.digests.size,
+            action,
+        });
+    }
+    out
+}
+
+/// Validates the file at `path` with [`airlock_pypkg::validate`], as PyPI's upload endpoint
+/// would: one [`Refusal`] (`validation`) per error finding. The `size` finding is left to
+/// [`Rules::max_file_size`], which the upload config can raise. Reads the whole file.
+pub fn validate(path: &Path) -> Result<Vec<Refusal>, StageError> {
+    let report = airlock_pypkg::validate::validate_path(path)
+        .map_err(|e| StageError::validation(format!("cannot validate {}: {e}", path.display())))?;
+    Ok(report
+        .errors()
+        .filter(|f| f.rule != "size")
+        .map(|f| {
+            Refusal::new(
+                "validation",
+                &report.filename,
+                format!("{} ({})", f.message, f.rule),
+                &f.fix,
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simple::{ListedFile, ProjectStatus};
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn fixtures() -> (Distribution, Distribution) {
+        let dir = airlock_test_support::fixtures();
+        (
+            Distribution::read(&dir.join(airlock_test_support::MYPYLOGGER_WHEEL)).unwrap(),
+            Distribution::read(&dir.join(airlock_test_support::MYPYLOGGER_SDIST)).unwrap(),
+        )
+    }
+
+    fn listed(filename: &str, sha256: Option<&str>, upload_time: Option<i64>) -> ListedFile {
+        ListedFile {
+            filename: filename.into(),
+            url: format!("../../packages/{filename}"),
+            sha256: sha256.map(str::to_string),
+            upload_time,
+        }
+    }
+
+    fn pages(page: ProjectPage) -> HashMap<String, ProjectPage> {
+        [("mypylogger".to_string(), page)].into_iter().collect()
+    }
+
+    #[test]
+    fn wheels_first_then_the_sdist_and_identical_files_are_skipped() {
+        let (wheel, sdist) = fixtures();
+        let dists = vec![sdist.clone(), wheel.clone()];
+        assert_eq!(upload_order(&dists), vec![1, 0]);
+        let page = ProjectPage {
+            files: vec![listed(
+                &wheel.filename,
+                Some(&wheel.digests.sha256),
+                Some(NOW - 60),
+            )],
+            status: None,
+        };
+        let plan = plan(&dists, &pages(page), &Rules::PYPI, NOW);
+        assert!(plan.refusals.is_empty(), "{plan:?}");
+        assert_eq!(
+            plan.files
+                .iter()
+                .map(|f| (f.filename.as_str(), f.action))
+                .collect::<Vec<_>>(),
+            vec![
+                (wheel.filename.as_str(), Action::SkipIdentical),
+                (sdist.filename.as_str(), Action::Upload)
+            ]
+        );
+        assert_eq!(plan.files[1].index, 0);
+        assert!(plan.error(false).is_none());
+    }
+
+    #[test]
+    fn every_rule_refuses_with_its_name_and_a_fix() {
+        let (wheel, sdist) = fixtures();
+        let dists = vec![wheel.clone(), sdist.clone()];
+        let other = "0".repeat(64);
+        let cases: Vec<(&str, ProjectPage, Rules)> = vec![
+            (
+                "exists-different",
+                ProjectPage {
+                    files: vec![listed(&wheel.filename, Some(&other), None)],
+                    status: None,
+                },
+                Rules::default(),
+            ),
+            (
+                "exists-unverifiable",
+                ProjectPage {
+                    files: vec![listed(&wheel.filename, None, None)],
+                    status: None,
+                },
+                Rules::default(),
+            ),
+            (
+                "project-status",
+                ProjectPage {
+                    files: vec![],
+                    status: Some(ProjectStatus {
+                        status: "archived".into(),
+                        reason: Some("done".into()),
+                    }),
+                },
+                Rules::default(),
+            ),
+            (
+                "one-sdist",
+                ProjectPage {
+                    files: vec![listed("MyPyLogger-0.2.8.zip", Some(&other), None)],
+                    status: None,
+                },
+                Rules::default(),
+            ),
+            (
+                "release-window",
+                ProjectPage {
+                    files: vec![listed(
+                        "mypylogger-0.2.8-py2-none-any.whl",
+                        Some(&other),
+                        Some(NOW - 15 * 86_400),
+                    )],
+                    status: None,
+                },
+                Rules::PYPI,
+            ),
+            (
+                "file-size",
+                ProjectPage::default(),
+                Rules {
+                    max_file_size: Some(1000),
+                    release_window_s: None,
+                },
+            ),
+        ];
+        for (rule, page, rules) in cases {
+            let plan = plan(&dists, &pages(page), &rules, NOW);
+            assert!(!plan.refusals.is_empty(), "{rule}: {plan:?}");
+            assert!(
+                plan.refusals.iter().all(|r| r.rule == rule),
+                "{rule}: {plan:?}"
+            );
+            assert!(
+                plan.files.iter().any(|f| f.action == Action::Conflict),
+                "{rule}"
+            );
+            let e = plan.error(true).unwrap();
+            assert!(
+                e.message.starts_with("dry run: the pre-flight refused"),
+                "{}",
+                e.message
+            );
+            assert!(e.message.contains(&format!("[{rule}]")), "{}", e.message);
+            assert!(e.message.contains("would conflict"), "{}", e.message);
+            assert!(e.hint.as_deref().is_some_and(|h| !h.is_empty()));
+            assert_eq!(e.category, Category::Upload);
+        }
+        // Inside the window, and for another version, the window does not apply.
+        for files in [
+            vec![listed(
+                "mypylogger-0.2.8-py2-none-any.whl",
+                None,
+                Some(NOW - 13 * 86_400),
+            )],
+            vec![listed(
+                "mypylogger-0.2.7.tar.gz",
+                None,
+                Some(NOW - 400 * 86_400),
+            )],
+        ] {
+            let plan = plan(
+                &dists,
+                &pages(ProjectPage {
+                    files,
+                    status: None,
+                }),
+                &Rules::PYPI,
+                NOW,
+            );
+            assert!(plan.refusals.is_empty(), "{plan:?}");
+        }
+        // A deprecated project takes uploads; identical files of an archived one are fine.
+        let page = ProjectPage {
+            files: vec![],
+            status: Some(ProjectStatus {
+                status: "deprecated".into(),
+                reason: None,
+            }),
+        };
+        assert!(
+            plan(&dists, &pages(page), &Rules::PYPI, NOW)
+                .refusals
+                .is_empty()
+        );
+        let page = ProjectPage {
+            files: vec![
+                listed(&wheel.filename, Some(&wheel.digests.sha256), None),
+                listed(&sdist.filename, Some(&sdist.digests.sha256), None),
+            ],
+            status: Some(ProjectStatus {
+                status: "archived".into(),
+                reason: None,
+            }),
+        };
+        assert!(
+            plan(&dists, &pages(page), &Rules::PYPI, NOW)
+                .refusals
+                .is_empty()
+        );
+        // Two sdists of one release in the upload itself.
+        let plan = plan(
+            &[sdist.clone(), sdist.clone()],
+            &HashMap::new(),
+            &Rules::default(),
+            NOW,
+        );
+        assert_eq!(plan.refusals.len(), 1);
+        assert_eq!(plan.refusals[0].rule, "one-sdist");
+    }
+
+    #[test]
+    fn validation_and_credential_refusals_set_the_category() {
+        let (wheel, _) = fixtures();
+        let mut p = plan(
+            std::slice::from_ref(&wheel),
+            &HashMap::new(),
+            &Rules::default(),
+            NOW,
+        );
+        p.refuse([Refusal::new(
+            "validation",
+            &wheel.filename,
+            "bad".into(),
+            "fix it",
+        )]);
+        assert_eq!(p.files[0].action, Action::Conflict);
+        assert_eq!(p.error(false).unwrap().category, Category::Validation);
+        let mut p = plan(
+            std::slice::from_ref(&wheel),
+            &HashMap::new(),
+            &Rules::default(),
+            NOW,
+        );
+        p.refuse([Refusal::new(
+            "credential",
+            &wheel.filename,
+            "none".into(),
+            "grant it",
+        )]);
+        assert_eq!(p.error(false).unwrap().category, Category::Authentication);
+        let fixtures = airlock_test_support::fixtures();
+        assert!(
+            validate(&fixtures.join(airlock_test_support::MYPYLOGGER_WHEEL))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
