@@ -5,12 +5,18 @@
 //! Config (all optional):
 //! - `mode`:
 //!   - `"token"` (default): an API token from a granted environment variable (`env`).
-//!   - `"trusted"`: PyPI Trusted Publishing from GitHub Actions: `GET {index}/_/oidc/audience`,
-//!     the GitHub ID token from `ACTIONS_ID_TOKEN_REQUEST_URL&audience=…` (the host injects
-//!     `ACTIONS_ID_TOKEN_REQUEST_TOKEN` as bearer: this stage never reads it), then
-//!     `POST {index}/_/oidc/mint-token`; the minted token (15 minutes) is stored.
+//!   - `"trusted"`: PyPI Trusted Publishing: `GET {index}/_/oidc/audience`, an ID token for
+//!     that audience, then `POST {index}/_/oidc/mint-token`; the minted token (15 minutes)
+//!     is stored. The ID token comes, on GitHub Actions, from
+//!     `ACTIONS_ID_TOKEN_REQUEST_URL&audience=…` (the host injects
+//!     `ACTIONS_ID_TOKEN_REQUEST_TOKEN` as bearer: this stage never reads it); on GitLab CI
+//!     (`GITLAB_CI=true`), from the job's `id_tokens:` variable: `id_token_env`, by default
+//!     `<AUDIENCE>_ID_TOKEN` (`PYPI_ID_TOKEN`, as PyPI's docs name it). Grant `GITLAB_CI` and
+//!     that variable in `grants.env`.
 //!   - `"auto"`: `"trusted"` when on GitHub Actions with `id-token: write`
-//!     (`GITHUB_ACTIONS=true` and `ACTIONS_ID_TOKEN_REQUEST_URL` set), else `"token"`.
+//!     (`GITHUB_ACTIONS=true` and `ACTIONS_ID_TOKEN_REQUEST_URL` set) or on GitLab CI with
+//!     the ID token variable set (`id_token_env`, else `PYPI_ID_TOKEN`, `TESTPYPI_ID_TOKEN`
+//!     for test.pypi.org), else `"token"`.
 //!   - `"aws"`: a token kept in AWS Secrets Manager (see docs/aws.md): the GitHub ID token
 //!     with audience `sts.amazonaws.com` (as in `"trusted"`), STS
 //!     `AssumeRoleWithWebIdentity` of `role_arn`, then `GetSecretValue` of `secret_id`
@@ -35,11 +41,12 @@
 //!   index, which needs no credential, as the bundled demo does).
 //!
 //! Output: `{ "mode": "token"|"trusted", "secret": "<secret>", "source": "env:<env>" |
-//! "github-oidc", "stored": bool }`, plus for trusted: `"index"`, `"audience"`,
+//! "github-oidc" | "gitlab-oidc", "stored": bool }`, plus for trusted: `"index"`, `"audience"`,
 //! `"expires_at"` (unix seconds; the token is stored with `store-secret-until`, so the host
 //! runs this stage again to renew it before a request would carry it stale) and
-//! `"claims"` (`sub`, `repository`, `workflow_ref`, `job_workflow_ref`, `ref`,
-//! `environment`: what the publisher was matched on). The token is never in the output or a
+//! `"claims"` (what the publisher was matched on: from GitHub `sub`, `repository`,
+//! `workflow_ref`, `job_workflow_ref`, `ref`, `environment`; from GitLab `sub`,
+//! `project_path`, `ci_config_ref_uri`, `ref_path`, `environment`). The token is never in the output or a
 //! log line; on GitHub Actions the host masks stored secrets (`::add-mask::`).
 
 // Natively `export_stage!` expands to nothing, so `run` is used only by the tests.
@@ -63,6 +70,8 @@ struct Config {
     secret: String,
     #[serde(default)]
     optional: bool,
+    #[serde(default)]
+    id_token_env: Option<String>,
     // mode = "aws"
     #[serde(default)]
     region: Option<String>,
@@ -129,13 +138,24 @@ fn run_with(
         "token" => false,
         "trusted" => true,
         "auto" => {
-            let t = actions.trusted_available();
-            host::info(&if t {
+            let gitlab_var = config.id_token_env.clone().unwrap_or_else(|| {
+                let test =
+                    oidc::oidc_base(&config.index).is_ok_and(|b| b.ends_with("://test.pypi.org"));
+                oidc::gitlab_token_var(if test { "testpypi" } else { "pypi" })
+            });
+            let gitlab =
+                actions.on_gitlab && getenv(&gitlab_var).is_some_and(|v| !v.trim().is_empty());
+            let t = actions.trusted_available() || gitlab;
+            host::info(&if actions.trusted_available() {
                 "mode auto: on GitHub Actions with id-token: write, using trusted publishing"
                     .to_string()
+            } else if gitlab {
+                format!(
+                    "mode auto: on GitLab CI with the ID token in {gitlab_var}, using trusted publishing"
+                )
             } else {
                 format!(
-                    "mode auto: not on GitHub Actions with id-token: write, using the API token in {}",
+                    "mode auto: not on GitHub Actions with id-token: write nor on GitLab CI with {gitlab_var}, using the API token in {}",
                     config.env
                 )
             });
@@ -151,7 +171,7 @@ fn run_with(
         }
     };
     if trusted {
-        return trusted_mode(&config, &actions, transport);
+        return trusted_mode(&config, &actions, transport, getenv);
     }
     let value = match getenv(&config.env) {
         Some(v) => Ok(v),
@@ -190,8 +210,19 @@ fn trusted_mode(
     config: &Config,
     actions: &ActionsEnv,
     transport: &mut dyn Transport,
+    getenv: &dyn Fn(&str) -> Option<String>,
 ) -> Result<serde_json::Value, StageError> {
-    let minted = oidc::trusted_publish_token(transport, &config.index, actions, now_s())?;
+    // On GitLab CI (and not on GitHub Actions) the ID token is a job variable.
+    let gitlab = actions.on_gitlab && !actions.on_actions;
+    let source = if gitlab {
+        oidc::IdTokenSource::GitLab {
+            get: getenv,
+            var: config.id_token_env.as_deref(),
+        }
+    } else {
+        oidc::IdTokenSource::GitHub(actions)
+    };
+    let minted = oidc::trusted_publish_token_from(transport, &config.index, &source, now_s())?;
     for w in &minted.warnings {
         host::warn(w);
     }
@@ -203,23 +234,37 @@ fn trusted_mode(
     let c = &minted.claims;
     host::info(&format!(
         "minted a trusted-publishing upload token for {} ({}) as secret '{}', valid until {} (unix seconds)",
-        c.repository.as_deref().unwrap_or("?"),
-        c.workflow_ref.as_deref().unwrap_or("?"),
+        c.repository
+            .as_deref()
+            .or(c.project_path.as_deref())
+            .unwrap_or("?"),
+        c.workflow_ref
+            .as_deref()
+            .or(c.ci_config_ref_uri.as_deref())
+            .unwrap_or("?"),
         config.secret,
         minted.expires.unwrap_or(0)
     ));
+    let claims = if gitlab {
+        serde_json::json!({
+            "sub": c.sub, "project_path": c.project_path, "ci_config_ref_uri": c.ci_config_ref_uri,
+            "ref_path": c.ref_path, "environment": c.environment,
+        })
+    } else {
+        serde_json::json!({
+            "sub": c.sub, "repository": c.repository, "workflow_ref": c.workflow_ref,
+            "job_workflow_ref": c.job_workflow_ref, "ref": c.r#ref, "environment": c.environment,
+        })
+    };
     Ok(serde_json::json!({
         "mode": "trusted",
         "secret": config.secret,
-        "source": "github-oidc",
+        "source": if gitlab { "gitlab-oidc" } else { "github-oidc" },
         "stored": true,
         "index": oidc::oidc_base(&config.index)?,
         "audience": minted.audience,
         "expires_at": minted.expires,
-        "claims": {
-            "sub": c.sub, "repository": c.repository, "workflow_ref": c.workflow_ref,
-            "job_workflow_ref": c.job_workflow_ref, "ref": c.r#ref, "environment": c.environment,
-        },
+        "claims": claims,
     }))
 }
 

@@ -1,5 +1,5 @@
-//! PyPI Trusted Publishing from GitHub Actions: OIDC audience → GitHub ID token → upload
-//! token (the authenticate stage's `mode = "trusted"`).
+//! PyPI Trusted Publishing from GitHub Actions or GitLab CI: OIDC audience → ID token →
+//! upload token (the authenticate stage's `mode = "trusted"`).
 //!
 //! Protocol, field by field:
 //! 1. `GET {index}/_/oidc/audience` → `200 {"audience": "pypi"}`; `403` when the index has
@@ -11,6 +11,12 @@
 //!    `core.getIDToken`). Both variables exist only in a job with `permissions: id-token:
 //!    write`, and never for a pull request from a fork. The bearer token is the host's
 //!    business: it injects it (the stage never sees it).
+//!
+//!    On GitLab CI the job gets its ID token as a variable instead, from the `id_tokens:`
+//!    keyword (`id_tokens: { PYPI_ID_TOKEN: { aud: pypi } }`; GitLab docs "OpenID Connect
+//!    (OIDC) Authentication Using ID Tokens"). PyPI's docs name it `<AUD>_ID_TOKEN` (the
+//!    audience upper-cased, other characters as `_`), which is what `id` (twine) and uv read:
+//!    see [`gitlab_token_var`] and [`gitlab_id_token`].
 //! 3. `POST {index}/_/oidc/mint-token` with `{"token": "<JWT>"}` → `200 {"success": true,
 //!    "token": "pypi-…", "expires": <unix seconds>}`, or `422 {"message": "Token request
 //!    failed", "errors": [{"code": "invalid-publisher", "description": "…"}]}` (warehouse
@@ -43,6 +49,8 @@ pub struct ActionsEnv {
     pub repository: Option<String>,
     /// `GITHUB_HEAD_REF`.
     pub head_ref: Option<String>,
+    /// `GITLAB_CI` is `"true"` (a GitLab CI job).
+    pub on_gitlab: bool,
 }
 
 impl ActionsEnv {
@@ -56,6 +64,7 @@ impl ActionsEnv {
             event_name: get("GITHUB_EVENT_NAME"),
             repository: get("GITHUB_REPOSITORY"),
             head_ref: get("GITHUB_HEAD_REF"),
+            on_gitlab: get("GITLAB_CI").as_deref() == Some("true"),
         }
     }
 
@@ -75,6 +84,88 @@ pub const ENV_VARS: &[&str] = &[
     "GITHUB_REPOSITORY",
     "GITHUB_HEAD_REF",
 ];
+
+/// The variables the trusted mode reads on GitLab CI: `GITLAB_CI` and the ID token's
+/// variable (by default [`gitlab_token_var`] of the audience, e.g. `PYPI_ID_TOKEN`).
+pub const GITLAB_ENV_VARS: &[&str] = &["GITLAB_CI", "PYPI_ID_TOKEN"];
+
+/// The variable PyPI's docs give a GitLab job's ID token for `audience`: the audience
+/// upper-cased with every character other than `A-Z0-9` as `_`, then `_ID_TOKEN`
+/// (`pypi` → `PYPI_ID_TOKEN`, `testpypi` → `TESTPYPI_ID_TOKEN`), as `id` and uv's
+/// `ambient-id` read it.
+pub fn gitlab_token_var(audience: &str) -> String {
+    let mut v: String = audience
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    v.push_str("_ID_TOKEN");
+    v
+}
+
+/// Where the ID token comes from.
+pub enum IdTokenSource<'a> {
+    /// GitHub Actions' token endpoint ([`id_token`]).
+    GitHub(&'a ActionsEnv),
+    /// A GitLab CI job's `id_tokens:` variable, read through `get`: `var`, or by default
+    /// [`gitlab_token_var`] of the audience ([`gitlab_id_token`]).
+    GitLab {
+        /// Reads an environment variable (blank counts as unset).
+        get: &'a dyn Fn(&str) -> Option<String>,
+        /// The variable's name, when not the default.
+        var: Option<&'a str>,
+    },
+}
+
+/// Step 2 on GitLab CI: the job's ID token for `audience` from variable `var` (default
+/// [`gitlab_token_var`]). Errors ([`Category::Authentication`]): the variable unset (the
+/// job has no `id_tokens:` entry, or the stage is not granted it), not a JWT, or a token
+/// for another audience; each says what to add to the job.
+pub fn gitlab_id_token(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: Option<&str>,
+    audience: &str,
+) -> Result<String, StageError> {
+    let var = var
+        .map(str::to_string)
+        .unwrap_or_else(|| gitlab_token_var(audience));
+    let job = format!("id_tokens:\n    {var}:\n      aud: {audience}");
+    let Some(token) = get(&var).filter(|v| !v.trim().is_empty()) else {
+        return Err(StageError::new(
+            Category::Authentication,
+            format!("no GitLab ID token: ${var} is not set in this job"),
+        )
+        .with_hint(format!(
+            "add to the publishing job (only that job):\n  {job}\nand grant {var} and GITLAB_CI in the stage's grants.env"
+        )));
+    };
+    let token = token.trim().to_string();
+    let Some(claims) = Claims::of_jwt(&token).filter(|_| token.split('.').count() == 3) else {
+        return Err(StageError::new(
+            Category::Authentication,
+            format!("${var} does not hold a JWT"),
+        )
+        .with_hint(format!(
+            "set it with GitLab's `id_tokens:` keyword, not by hand:\n  {job}"
+        )));
+    };
+    if !claims.aud.iter().any(|a| a == audience) {
+        return Err(StageError::new(
+            Category::Authentication,
+            format!(
+                "the GitLab ID token in ${var} is for audience {}, but the index asks for {audience}",
+                if claims.aud.is_empty() { "MISSING".to_string() } else { claims.aud.join(", ") }
+            ),
+        )
+        .with_hint(format!("set the job's token audience to the index's:\n  {job}")));
+    }
+    Ok(token)
+}
 
 /// The claims of a GitHub ID token that a trusted publisher is matched on (rendered as
 /// pypa/gh-action-pypi-publish does, `MISSING` when absent).
@@ -96,6 +187,23 @@ pub struct Claims {
     pub r#ref: Option<String>,
     /// The deployment environment, if any.
     pub environment: Option<String>,
+    /// `iss`: who issued it (`https://token.actions.githubusercontent.com`,
+    /// `https://gitlab.com`).
+    #[serde(default)]
+    pub iss: Option<String>,
+    /// `aud`, a string or a list in a JWT; here always a list.
+    #[serde(default)]
+    pub aud: Vec<String>,
+    /// GitLab: `group/project`.
+    #[serde(default)]
+    pub project_path: Option<String>,
+    /// GitLab: `host/group/project//path/to/.gitlab-ci.yml@refs/tags/v1`, which PyPI matches
+    /// a GitLab publisher's pipeline file against.
+    #[serde(default)]
+    pub ci_config_ref_uri: Option<String>,
+    /// GitLab: `refs/heads/main`, `refs/tags/v1`.
+    #[serde(default)]
+    pub ref_path: Option<String>,
 }
 
 impl Claims {
@@ -124,12 +232,41 @@ impl Claims {
             job_workflow_ref: s("job_workflow_ref"),
             r#ref: s("ref"),
             environment: s("environment"),
+            iss: s("iss"),
+            aud: match v.get("aud") {
+                Some(serde_json::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect(),
+                Some(serde_json::Value::String(a)) => vec![a.clone()],
+                _ => Vec::new(),
+            },
+            project_path: s("project_path"),
+            ci_config_ref_uri: s("ci_config_ref_uri"),
+            ref_path: s("ref_path"),
         })
     }
 
-    /// One line per claim, `name: value` (`MISSING` when absent).
+    /// True for a GitLab CI token (it has `project_path`).
+    pub fn gitlab(&self) -> bool {
+        self.project_path.is_some()
+    }
+
+    /// The claims a publisher is matched on, `name: value; …` (`MISSING` when absent):
+    /// GitHub's, or GitLab's (`sub`, `project_path`, `ci_config_ref_uri`, `ref_path`,
+    /// `environment`) for a GitLab token.
     pub fn render(&self) -> String {
         let m = |v: &Option<String>| v.clone().unwrap_or_else(|| "MISSING".into());
+        if self.gitlab() {
+            return format!(
+                "sub: {}; project_path: {}; ci_config_ref_uri: {}; ref_path: {}; environment: {}",
+                m(&self.sub),
+                m(&self.project_path),
+                m(&self.ci_config_ref_uri),
+                m(&self.ref_path),
+                m(&self.environment)
+            );
+        }
         format!(
             "sub: {}; repository: {}; repository_owner: {}; repository_owner_id: {}; workflow_ref: {}; job_workflow_ref: {}; ref: {}; environment: {}",
             m(&self.sub),
@@ -373,7 +510,9 @@ pub fn mint(
             .and_then(|e| e.as_array())
             .map(|a| a.iter().filter_map(|e| e.get("code")?.as_str()).collect())
             .unwrap_or_default();
-        let mut hint = if codes.contains(&"invalid-publisher") {
+        let mut hint = if codes.contains(&"invalid-publisher") && claims.gitlab() {
+            "no trusted publisher on the index matches this pipeline: on the project's Publishing settings, add (or fix) a GitLab publisher whose namespace, project, top-level pipeline file path (from ci_config_ref_uri) and environment match the claims shown".to_string()
+        } else if codes.contains(&"invalid-publisher") {
             "no trusted publisher on the index matches this workflow: on the project's Publishing settings, add (or fix) a GitHub publisher whose owner, repository, workflow file name and environment match the claims shown".to_string()
         } else if codes.iter().any(|c| c.contains("reuse")) {
             "the ID token was already used: each job run may mint once per token; re-run the job"
@@ -429,19 +568,34 @@ pub fn mint(
     Ok((token.to_string(), expires))
 }
 
-/// All three steps: audience, ID token, mint. `now` is unix seconds.
+/// All three steps from GitHub Actions: audience, ID token, mint. `now` is unix seconds.
 pub fn trusted_publish_token(
     t: &mut dyn Transport,
     index: &str,
     env: &ActionsEnv,
     now: u64,
 ) -> Result<Minted, StageError> {
-    if env.request_url.is_none() {
+    trusted_publish_token_from(t, index, &IdTokenSource::GitHub(env), now)
+}
+
+/// All three steps, with the ID token from `source`. `now` is unix seconds.
+pub fn trusted_publish_token_from(
+    t: &mut dyn Transport,
+    index: &str,
+    source: &IdTokenSource,
+    now: u64,
+) -> Result<Minted, StageError> {
+    if let IdTokenSource::GitHub(env) = source
+        && env.request_url.is_none()
+    {
         return Err(missing_permission(env));
     }
     let base = oidc_base(index)?;
     let audience = audience(t, &base)?;
-    let jwt = id_token(t, env, &audience)?;
+    let jwt = match source {
+        IdTokenSource::GitHub(env) => id_token(t, env, &audience)?,
+        IdTokenSource::GitLab { get, var } => gitlab_id_token(*get, *var, &audience)?,
+    };
     let claims = Claims::of_jwt(&jwt).unwrap_or_default();
     let mut warnings = Vec::new();
     if claims.reusable_workflow() {
@@ -562,6 +716,63 @@ mod tests {
         assert_eq!(t.1[2].url, "https://pypi.org/_/oidc/mint-token");
         let sent: serde_json::Value = serde_json::from_slice(&t.1[2].body).unwrap();
         assert_eq!(sent["token"].as_str().unwrap().split('.').count(), 3);
+    }
+
+    #[test]
+    fn gitlab_id_tokens_come_from_the_job_variable_of_the_audience() {
+        assert_eq!(gitlab_token_var("pypi"), "PYPI_ID_TOKEN");
+        assert_eq!(gitlab_token_var("test-pypi.x"), "TEST_PYPI_X_ID_TOKEN");
+        let claims = serde_json::json!({"iss": "https://gitlab.com", "aud": "pypi", "sub": "project_path:octo/mypylogger:ref_type:tag:ref:v0.2.8", "project_path": "octo/mypylogger", "ci_config_ref_uri": "gitlab.com/octo/mypylogger//.gitlab-ci.yml@refs/tags/v0.2.8", "ref_path": "refs/tags/v0.2.8"});
+        let token = jwt(claims);
+        let tok = token.clone();
+        let get = move |k: &str| (k == "PYPI_ID_TOKEN").then(|| tok.clone());
+        let mut t = Script(
+            vec![
+                (
+                    "/_/oidc/audience".into(),
+                    json(200, serde_json::json!({"audience": "pypi"})),
+                ),
+                (
+                    "/_/oidc/mint-token".into(),
+                    json(
+                        200,
+                        serde_json::json!({"success": true, "token": "pypi-minted"}),
+                    ),
+                ),
+            ],
+            vec![],
+        );
+        let source = IdTokenSource::GitLab {
+            get: &get,
+            var: None,
+        };
+        let m = trusted_publish_token_from(&mut t, "https://pypi.org", &source, 1000).unwrap();
+        assert_eq!(m.token, "pypi-minted");
+        assert_eq!(m.expires, Some(1000 + TOKEN_LIFETIME_S));
+        assert!(m.claims.gitlab());
+        assert!(m.claims.render().contains(
+            "ci_config_ref_uri: gitlab.com/octo/mypylogger//.gitlab-ci.yml@refs/tags/v0.2.8"
+        ));
+        let sent: serde_json::Value = serde_json::from_slice(&t.1[1].body).unwrap();
+        assert_eq!(sent["token"], token.as_str());
+        assert_eq!(t.1.len(), 2, "no token endpoint on GitLab");
+
+        // Unset, not a JWT, another audience: each says what to add to the job.
+        let none = |_: &str| None;
+        let e = gitlab_id_token(&none, None, "pypi").unwrap_err();
+        assert!(e.message.contains("$PYPI_ID_TOKEN is not set"), "{e}");
+        assert!(e.hint.as_deref().unwrap().contains("aud: pypi"), "{e:?}");
+        let junk = |_: &str| Some("not-a-jwt".to_string());
+        let e = gitlab_id_token(&junk, Some("MY_TOKEN"), "pypi").unwrap_err();
+        assert!(e.message.contains("$MY_TOKEN does not hold a JWT"), "{e}");
+        let test = jwt(serde_json::json!({"aud": ["testpypi"], "project_path": "o/p"}));
+        let other = move |_: &str| Some(test.clone());
+        let e = gitlab_id_token(&other, None, "pypi").unwrap_err();
+        assert!(
+            e.message
+                .contains("audience testpypi, but the index asks for pypi"),
+            "{e}"
+        );
     }
 
     #[test]

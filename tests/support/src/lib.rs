@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub mod github;
+pub mod gitlab;
 pub mod http;
 pub mod moto;
 pub mod pypi;
