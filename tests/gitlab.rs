@@ -58,11 +58,22 @@ fn a_gitlab_job_id_token_mints_the_upload_token_and_pip_installs() {
         "gitlab.com/octo/mypylogger//.gitlab-ci.yml@refs/tags/v0.2.8"
     );
     assert!(r.stderr.contains("mode auto: on GitLab CI"), "{}", r.stderr);
+    // This index offers no burn-token endpoint: the host says so, the run still succeeds.
+    assert!(
+        r.stderr
+            .contains("answered 404 (the index does not offer revocation)"),
+        "{}",
+        r.stderr
+    );
     assert!(upload_files(&r).iter().all(|(_, s)| s == "uploaded"));
     assert_eq!(on_server(&server).len(), 2);
     assert_eq!(
         *pypi.log.lock().unwrap(),
-        vec!["GET /_/oidc/audience", "POST /_/oidc/mint-token"]
+        vec![
+            "GET /_/oidc/audience",
+            "POST /_/oidc/mint-token",
+            "POST /_/oidc/burn-token"
+        ]
     );
     let id_token = job.id_token("pypi");
     assert_no_secret(&r, dir.path(), &[MINTED, &env[3].1]);

@@ -441,6 +441,26 @@ fn hostile_stages_are_refused_or_stopped_and_the_pipeline_goes_on() {
             ),
         ),
         (
+            "revoke-ungranted",
+            hx(
+                "revoke-ungranted",
+                json!({"attempt": "revoke", "target": "rv", "to": "http://127.0.0.9:9/burn"}),
+                &format!(
+                    "http = [\"http://127.0.0.1:{port}\"]\nsecrets = {{ produce = [\"rv\"] }}"
+                ),
+            ),
+        ),
+        (
+            "revoke-flood",
+            hx(
+                "revoke-flood",
+                json!({"attempt": "revoke", "target": "rvf", "to": format!("http://127.0.0.1:{port}/ok"), "n": 500}),
+                &format!(
+                    "http = [\"http://127.0.0.1:{port}\"]\nsecrets = {{ produce = [\"rvf\"] }}"
+                ),
+            ),
+        ),
+        (
             "secret-in-output",
             hx(
                 "secret-in-output",
@@ -805,6 +825,28 @@ fn hostile_stages_are_refused_or_stopped_and_the_pipeline_goes_on() {
     );
     failed("secret-too-large");
     failed("secret-flood");
+    // Revocations: only at a granted origin, and bounded however many a stage asks for.
+    expect(
+        "revoke-ungranted",
+        "capability",
+        "is not in stage \"revoke-ungranted\"'s grants.http",
+    );
+    assert_eq!(stage(&r, "revoke-flood")["status"], "succeeded");
+    let revocations = stderr
+        .lines()
+        .filter(|l| l.contains("secret \"rvf\""))
+        .count();
+    assert!(
+        (1..=8).contains(&revocations),
+        "{revocations} revocation notes for one secret (bound 8)"
+    );
+    for l in stdout.lines().chain(stderr.lines()) {
+        // `::add-mask::VALUE` is how the host asks the Actions runner to mask a value.
+        assert!(
+            l.starts_with("::add-mask::") || !l.contains("revoke-me-secret-value"),
+            "a revoked value was shown: {l}"
+        );
+    }
     expect("secret-in-output", "capability", "put a secret it stored");
     assert_eq!(stage(&r, "secret-to-downstream")["status"], "not_run");
     for l in stdout.lines().chain(unmasked.lines()) {

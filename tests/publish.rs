@@ -66,6 +66,8 @@ struct Oidc {
     index_log: Arc<Mutex<Vec<String>>>,
     /// Tokens minted in [`IndexMode::Expiring`], with their `expires` (unix seconds).
     minted: Arc<Mutex<Vec<(String, u64)>>>,
+    /// Tokens posted to `/_/oidc/burn-token`, in order.
+    burned: Arc<Mutex<Vec<String>>>,
 }
 
 impl Oidc {
@@ -93,7 +95,13 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
     });
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     let minted: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
-    let (iss, lg, mn) = (github.issued.clone(), log.clone(), minted.clone());
+    let burned: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (iss, lg, mn, bn) = (
+        github.issued.clone(),
+        log.clone(),
+        minted.clone(),
+        burned.clone(),
+    );
     let index = serve(move |mut s| {
         let Ok(req) = read_request(&mut s, true) else {
             return;
@@ -159,6 +167,16 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
                 let body = serde_json::json!({ "success": true, "token": MINTED, "expires": now_s() + 900 }).to_string();
                 respond(&mut s, 200, &json, body.as_bytes());
             }
+            // warehouse's burn_token: always 202, whatever the payload.
+            ("POST", "/_/oidc/burn-token", _) => {
+                if let Some(t) = serde_json::from_slice::<serde_json::Value>(&req.body)
+                    .ok()
+                    .and_then(|v| v["token"].as_str().map(String::from))
+                {
+                    bn.lock().unwrap().push(t);
+                }
+                respond(&mut s, 202, &json, br#"{"message":"Accepted","errors":[]}"#)
+            }
             _ => respond(&mut s, 404, &[], b"Not Found"),
         }
     });
@@ -167,6 +185,7 @@ fn start_oidc(mode: IndexMode, reusable: bool) -> Oidc {
         index,
         index_log: log,
         minted,
+        burned,
     }
 }
 
@@ -431,6 +450,14 @@ fn trusted_publishing_mints_a_token_the_upload_uses_and_pip_installs() {
         log.contains(&"POST /_/oidc/mint-token false".to_string()),
         "{log:?}"
     );
+    // The minted token is revoked (burned) once, when the run ends: after the upload.
+    assert_eq!(*oidc.burned.lock().unwrap(), vec![MINTED.to_string()]);
+    assert_eq!(log.last().unwrap(), "POST /_/oidc/burn-token false");
+    let (uploaded, revoked) = (
+        r.stderr.find("upload succeeded").unwrap(),
+        r.stderr.find("revoked secret \"pypi-token\"").unwrap(),
+    );
+    assert!(uploaded < revoked, "{}", r.stderr);
     pip_install(&server.simple(), "mypylogger==0.2.8", "mypylogger");
     let jwt = oidc.issued()[0].clone();
     assert_no_secret(&r, dir.path(), &[MINTED, ACTIONS_REQUEST_TOKEN, &jwt]);
@@ -495,6 +522,12 @@ fn an_expiring_trusted_publishing_token_is_renewed_mid_upload() {
                 minted.len(),
                 "one fresh ID token per mint"
             );
+            // Every token minted in the run is revoked at its end, the renewed ones too.
+            let mut burned = oidc.burned.lock().unwrap().clone();
+            burned.sort();
+            let mut all = minted.clone();
+            all.sort();
+            assert_eq!(burned, all);
             assert!(
                 r.stderr.contains("renewing secret \"pypi-token\"")
                     && r.stderr.contains("running stage \"authenticate\" again"),

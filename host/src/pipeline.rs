@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use tokio::task::JoinSet;
@@ -443,6 +443,10 @@ pub async fn run(
         }
     }
 
+    // Credentials a stage asked to have revoked (a trusted-publishing token), now that no
+    // stage of this run can use them.
+    revoke(&secrets, &reporter).await;
+
     // The state: this part's records merged into what the folder had.
     let mut out_state = previous;
     for st in &selected {
@@ -499,6 +503,91 @@ pub async fn run(
     }
     Ok(report)
 }
+
+/// Revokes what stages registered with `revoke-secret-at`: for each value, one POST of
+/// `{"token": VALUE}` (JSON) to the registered URL, 10 s at most, no redirect followed
+/// (a redirect would carry the value elsewhere); at most [`REVOCATION_REQUESTS`] requests
+/// and [`REVOCATION_TIME`] in all, whatever stages registered. Each outcome is a note
+/// naming the secret, the URL (cut) and the answer's status, never the value; a failure
+/// does not fail the run (the credential still expires by itself).
+async fn revoke(secrets: &Secrets, reporter: &Reporter) {
+    let revocations = secrets.take_revocations();
+    if revocations.is_empty() {
+        return;
+    }
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            reporter.note(&format!("cannot revoke credentials: no HTTP client: {e}"));
+            return;
+        }
+    };
+    let deadline = Instant::now() + REVOCATION_TIME;
+    let mut sent = 0;
+    for (name, url, values) in revocations {
+        let shown = crate::runtime::cut(&url, 256).into_owned();
+        for value in values {
+            if sent >= REVOCATION_REQUESTS || Instant::now() >= deadline {
+                reporter.note(&format!(
+                    "secret \"{name}\" was not revoked at {shown}: the run's revocations are bounded ({REVOCATION_REQUESTS} requests, {} s); it expires by itself",
+                    REVOCATION_TIME.as_secs()
+                ));
+                continue;
+            }
+            sent += 1;
+            let body = serde_json::json!({ "token": value }).to_string();
+            tracing::debug!(secret = %name, url = %shown, "revoking a credential");
+            let answer = tokio::time::timeout_at(
+                deadline.into(),
+                client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send(),
+            )
+            .await;
+            let answer = match answer {
+                Ok(a) => a,
+                Err(_) => {
+                    reporter.note(&format!(
+                        "secret \"{name}\" was not revoked: {shown} did not answer in time; it expires by itself"
+                    ));
+                    continue;
+                }
+            };
+            let said = match answer {
+                Ok(r) if r.status().is_success() => {
+                    format!(
+                        "revoked secret \"{name}\" at {shown} ({})",
+                        r.status().as_u16()
+                    )
+                }
+                Ok(r) if r.status().as_u16() == 404 => format!(
+                    "secret \"{name}\" was not revoked: {shown} answered 404 (the index does not offer revocation); it expires by itself"
+                ),
+                Ok(r) => format!(
+                    "secret \"{name}\" was not revoked: {shown} answered {}; it expires by itself",
+                    r.status().as_u16()
+                ),
+                Err(e) => format!(
+                    "secret \"{name}\" was not revoked: {}; it expires by itself",
+                    secrets.redact(&e.without_url().to_string())
+                ),
+            };
+            reporter.note(&said);
+        }
+    }
+}
+
+/// The most revocation requests the host sends at the end of a run.
+const REVOCATION_REQUESTS: usize = 16;
+/// How long the host spends on revocations at the end of a run, in all.
+const REVOCATION_TIME: Duration = Duration::from_secs(30);
 
 fn is_on_failure(manifest: &Manifest, id: &str) -> bool {
     manifest.stage(id).is_some_and(|s| s.on_failure)

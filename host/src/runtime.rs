@@ -1195,6 +1195,29 @@ impl bindings::airlock::stage::host::Host for StageState {
             .map_err(|e| format!("stage \"{}\": {e}", self.stage_id))
     }
 
+    fn revoke_secret_at(&mut self, name: String, url: String) -> Result<(), String> {
+        if !self.produce.contains(&name) {
+            return Err(format!(
+                "stage \"{}\" may not revoke secret \"{}\": it is not in grants.secrets.produce",
+                self.stage_id,
+                cut(&name, 64)
+            ));
+        }
+        if url.len() > bounds::URL {
+            return Err(format!("the revocation URL is over {} bytes", bounds::URL));
+        }
+        let origin = Origin::of_url(&url)
+            .map_err(|e| format!("the revocation URL is not an http(s) URL: {e}"))?;
+        if !self.hooks.allowed.iter().any(|g| g.covers(&origin)) {
+            return Err(format!(
+                "the revocation URL's origin {origin} is not in stage \"{}\"'s grants.http",
+                self.stage_id
+            ));
+        }
+        self.secrets.revoke_at(&name, &url);
+        Ok(())
+    }
+
     fn credential_for(&mut self, url: String) -> Option<String> {
         // The URL is the stage's text: bounded before it is parsed.
         if url.len() > bounds::URL {

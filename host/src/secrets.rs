@@ -45,6 +45,11 @@ pub const MAX_SECRET_BYTES: usize = 16 * 1024;
 /// since forgetting one would un-redact it.
 pub const MAX_VALUES: usize = 64;
 
+/// The most `(secret, URL)` revocations a run registers (WIT `revoke-secret-at`); a
+/// stage calling it in a loop cannot make the host send more requests than this times
+/// [`MAX_VALUES`].
+pub const MAX_REVOCATIONS: usize = 8;
+
 /// The most bytes the distinct values of one secret name (current and replaced) may total
 /// (128 KiB: 64 values of 2 KiB). Each value is looked for in a few dozen forms, up to
 /// about 30 times its size; this bounds the redactor at a few MiB, built in well under a
@@ -177,6 +182,8 @@ struct Store {
     basic_users: Vec<String>,
     /// Over every form of every current and retired value; `None` while nothing is stored.
     redactor: Option<Redactor>,
+    /// `(name, url)`: revoke every value of secret `name` at `url` when the run ends.
+    revocations: Vec<(String, String)>,
 }
 
 impl Store {
@@ -466,6 +473,37 @@ impl Secrets {
         self.store().values.is_empty()
     }
 
+    /// Registers that every value of `name` is to be revoked at `url` when the run ends
+    /// (WIT `revoke-secret-at`; the caller checked the grant). At most
+    /// [`MAX_REVOCATIONS`] registrations; more are ignored. Repeats are kept once.
+    pub fn revoke_at(&self, name: &str, url: &str) {
+        let mut store = self.store();
+        let entry = (name.to_string(), url.to_string());
+        if !store.revocations.contains(&entry) && store.revocations.len() < MAX_REVOCATIONS {
+            store.revocations.push(entry);
+        }
+    }
+
+    /// Takes the registered revocations: `(name, url, values)`, with every value `name` had
+    /// in this run (current and replaced by renewals). Afterwards none is registered.
+    pub fn take_revocations(&self) -> Vec<(String, String, Vec<String>)> {
+        let mut store = self.store();
+        let taken = std::mem::take(&mut store.revocations);
+        taken
+            .into_iter()
+            .map(|(name, url)| {
+                let mut values: Vec<String> = store
+                    .retired
+                    .iter()
+                    .filter(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                values.extend(store.values.get(&name).cloned());
+                (name, url, values)
+            })
+            .collect()
+    }
+
     /// The names of the stored secrets, sorted.
     pub fn names(&self) -> Vec<String> {
         self.store().values.keys().cloned().collect()
@@ -599,6 +637,27 @@ mod tests {
 
     fn pypi() -> Secrets {
         Secrets::with_forms([Credential::parse("basic:__token__").unwrap()])
+    }
+
+    #[test]
+    fn revocations_cover_every_value_and_are_bounded() {
+        let s = Secrets::default();
+        s.insert("tok", "first-token-value-1").unwrap();
+        s.insert("tok", "second-token-value-2").unwrap();
+        for i in 0..100 {
+            s.revoke_at("tok", &format!("https://pypi.org/_/oidc/burn-token?{i}"));
+        }
+        s.revoke_at("tok", "https://pypi.org/_/oidc/burn-token?0");
+        let taken = s.take_revocations();
+        assert_eq!(taken.len(), MAX_REVOCATIONS);
+        assert_eq!(
+            taken[0].2,
+            vec![
+                "first-token-value-1".to_string(),
+                "second-token-value-2".to_string()
+            ]
+        );
+        assert!(s.take_revocations().is_empty(), "taken once");
     }
 
     #[test]

@@ -36,6 +36,9 @@
 //!   `"PYPI_TOKEN"`; it must be granted in `[stage.grants] env`.
 //! - `secret`: the secret name to store it under, default `"pypi-token"`; it must be listed
 //!   in `grants.secrets.produce`.
+//! - `revoke` (trusted mode, default true): the host revokes the minted token when the run
+//!   ends (`POST {index}/_/oidc/burn-token` with `{"token"}`, PyPI's endpoint, as uv does);
+//!   an index that does not offer it answers 404 and the token expires by itself.
 //! - `optional`: default false. When true (token mode) and the variable is unset or empty,
 //!   nothing is stored and the output says `"stored": false` (for publishing to a `file:`
 //!   index, which needs no credential, as the bundled demo does).
@@ -72,6 +75,8 @@ struct Config {
     optional: bool,
     #[serde(default)]
     id_token_env: Option<String>,
+    #[serde(default = "yes")]
+    revoke: bool,
     // mode = "aws"
     #[serde(default)]
     region: Option<String>,
@@ -101,6 +106,9 @@ fn default_mode() -> String {
 }
 fn default_index() -> String {
     "https://pypi.org".into()
+}
+fn yes() -> bool {
+    true
 }
 fn default_env() -> String {
     "PYPI_TOKEN".into()
@@ -230,6 +238,17 @@ fn trusted_mode(
     match minted.expires {
         Some(expires) => host::store_secret_until(&config.secret, &minted.token, expires)?,
         None => host::store_secret(&config.secret, &minted.token)?,
+    }
+    // And revokes it when the run ends, where the index offers that (PyPI's burn-token).
+    let base = oidc::oidc_base(&config.index)?;
+    if config.revoke
+        && let Err(e) =
+            host::revoke_secret_at(&config.secret, &format!("{base}{}", oidc::BURN_TOKEN_PATH))
+    {
+        host::warn(&format!(
+            "the token will not be revoked when the run ends: {}",
+            e.message
+        ));
     }
     let c = &minted.claims;
     host::info(&format!(

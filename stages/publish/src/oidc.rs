@@ -32,6 +32,11 @@ use serde::Deserialize;
 
 use crate::index::{Transport, USER_AGENT};
 
+/// Where an index revokes a minted token: `POST {index}/_/oidc/burn-token` with
+/// `{"token": "<the minted token>"}`, answered `202 {"message": "Accepted"}` whatever the
+/// token (warehouse `oidc/views.py` `burn_token`; uv publish revokes with it).
+pub const BURN_TOKEN_PATH: &str = "/_/oidc/burn-token";
+
 /// How long a minted PyPI upload token lives (PyPI docs: "valid for 15 minutes").
 pub const TOKEN_LIFETIME_S: u64 = 15 * 60;
 

@@ -131,6 +131,28 @@ pub fn credential_for(url: &str) -> Option<String> {
     }
 }
 
+/// Asks the host to revoke secret `name` (stored by this stage) at `url` when the run ends:
+/// the host POSTs `{"token": "<value>"}` there for each value the secret had (WIT
+/// `revoke-secret-at`; PyPI's `/_/oidc/burn-token`). `url`'s origin must be in the stage's
+/// `grants.http`. A refusal is a [`Category::Capability`] error with the host's reason.
+/// Natively (unit tests) it is accepted and does nothing.
+pub fn revoke_secret_at(name: &str, url: &str) -> Result<(), StageError> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::airlock::stage::host::revoke_secret_at(name, url).map_err(|reason| {
+            StageError::new(
+                Category::Capability,
+                format!("the host refused to revoke secret \"{name}\": {reason}"),
+            )
+        })
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (name, url, Category::Capability);
+        Ok(())
+    }
+}
+
 /// The error for a refused store: the hint follows the host's reason.
 #[cfg(target_arch = "wasm32")]
 fn refusal(name: &str, reason: String) -> StageError {

@@ -14,7 +14,8 @@
 //! (`n` lines of `size` bytes), `progress-flood`, `fail` (a failure with `text` as message
 //! and hint, or `size` bytes of each), `log` (`text` as a log line, on stdout and stderr
 //! too), `json` (output `value`), `store` (`value` under `target`, `n` times with distinct
-//! suffixes), `store-and-output` (store `value`, then put it in the output), `echo-secret`
+//! suffixes), `revoke` (store a value under `target`, then ask the host to revoke it at
+//! `to`, `n` times with distinct URLs), `store-and-output` (store `value`, then put it in the output), `echo-secret`
 //! (fetch `target`, which echoes the request's Authorization header, then leak what came
 //! back through `mode`: log, output key, failure, refused URL).
 
@@ -302,6 +303,21 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
                 host::store_secret(t, &v)?;
             }
             escaped(json!({ "stored": n }))
+        }
+        // Store `value` under `target`, then ask the host to revoke it at `to` (`n` distinct
+        // URLs when n > 1): the host must refuse an ungranted origin and bound the rest.
+        "revoke" => {
+            host::store_secret(t, "revoke-me-secret-value")?;
+            let n = c.n.max(1);
+            for i in 0..n {
+                let url = if n == 1 {
+                    c.to.clone()
+                } else {
+                    format!("{}?{i}", c.to)
+                };
+                host::revoke_secret_at(t, &url)?;
+            }
+            Ok(json!({ "registered": n }))
         }
         "store-and-output" => {
             let value = c.value.as_str().unwrap_or("").to_string();
