@@ -13,8 +13,8 @@
 mod common;
 
 use airlock_test_support::pypi::{HeldFile, PypiStandIn};
-use airlock_test_support::{MYPYLOGGER_SDIST as SDIST, MYPYLOGGER_WHEEL as WHEEL};
-use common::{assert_no_secret, dist_project, run, upload_files, upload_stage};
+use airlock_test_support::{MYPYLOGGER_SDIST as SDIST, MYPYLOGGER_WHEEL as WHEEL, PypiServer};
+use common::{assert_no_secret, dist_project, on_server, run, upload_files, upload_stage};
 
 const TOKEN: &str = "pypi-AgEIcHlwaS5vcmcPreflightTestToken0042";
 /// The second wheel of the release: the same wheel with a build tag (PEP 427).
@@ -178,6 +178,44 @@ fn the_preflight_refuses_what_the_index_would_refuse_halfway() {
             "{case}: {rerun}"
         );
     }
+}
+
+#[test]
+fn a_conflicting_file_on_pypiserver_stops_the_release_before_its_first_file() {
+    // pypiserver already holds the second of the three files, with other bytes.
+    let server = PypiServer::start(Some(("__token__", TOKEN)));
+    let dir = three_files();
+    std::fs::copy(
+        dir.path().join("dist").join(SDIST),
+        server.packages.join(WHEEL),
+    )
+    .unwrap();
+    let before = on_server(&server);
+    let env = [("PYPI_TOKEN", TOKEN)];
+    for dry in ["", ", dry_run = true"] {
+        let r = run(dir.path(), &manifest(&server.url(), dry), &env);
+        assert_eq!(r.code, Some(1), "{}", r.stderr);
+        let said = r.said("upload");
+        assert!(
+            said.contains(&format!("[exists-different] {WHEEL}")),
+            "{said}"
+        );
+        assert!(
+            said.contains(&format!("{WHEEL_BUILD}: would upload")),
+            "{said}"
+        );
+        assert_eq!(on_server(&server), before, "nothing was uploaded");
+    }
+    // Without the pre-flight, pypiserver takes the first file and refuses the second.
+    let r = run(dir.path(), &manifest(&server.url(), WITHOUT), &env);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(on_server(&server).len(), before.len() + 1);
+    assert!(
+        r.said("upload")
+            .contains(&format!("on the index: {WHEEL_BUILD}")),
+        "{}",
+        r.said("upload")
+    );
 }
 
 #[test]

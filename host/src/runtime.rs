@@ -1321,7 +1321,7 @@ impl WasiHttpHooks for HttpPolicy {
         // The origin only: a path or query is the stage's text and may carry anything.
         tracing::debug!(
             stage = %self.stage,
-            method = %request.method(),
+            method = %cut(request.method().as_str(), 32),
             origin = %origin,
             inject = ?injects.iter().map(|(secret, _)| secret.as_str()).collect::<Vec<_>>(),
             "outgoing request"
