@@ -262,7 +262,12 @@ pub fn assert_no_secret(r: &Run, project: &Path, secrets: &[&str]) {
 
 /// The upload stage's `files` as (filename, status).
 pub fn upload_files(r: &Run) -> Vec<(String, String)> {
-    r.output("upload")["files"]
+    upload_files_of(&r.report)
+}
+
+/// The upload stage's `files` in a JSON run report, as (filename, status).
+pub fn upload_files_of(report: &serde_json::Value) -> Vec<(String, String)> {
+    stage(report, "upload")["output"]["files"]
         .as_array()
         .unwrap()
         .iter()

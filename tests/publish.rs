@@ -814,17 +814,7 @@ fn a_release_that_fails_halfway_says_where_it_stands_and_its_rerun_finishes_it()
         String::from_utf8_lossy(&out.stderr)
     );
     let report = common::report(&out);
-    let files: Vec<(String, String)> = common::stage(&report, "upload")["output"]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["filename"].as_str().unwrap().to_string(),
-                f["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let files = common::upload_files_of(&report);
     assert_eq!(
         files,
         vec![

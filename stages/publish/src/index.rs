@@ -169,23 +169,7 @@ impl<'t> Index<'t> {
                 Err(e) if e.retryable && e.category == Category::Network => (e, None),
                 Err(e) => return Err(e),
             };
-            let wait = (retry < self.policy.retries)
-                .then(|| self.policy.delay_random(retry, retry_after))
-                .flatten();
-            let Some(wait) = wait else {
-                return Err(StageError {
-                    message: format!("{} (gave up after {} attempts)", err.message, retry + 1),
-                    ..err
-                }
-                .with_hint("the index or the network is failing; run the stage again later, or check the `simple` URL"));
-            };
-            airlock_stage::host::warn(&format!(
-                "{} (attempt {}); retrying in {:.1} s",
-                err.message,
-                retry + 1,
-                wait.as_secs_f64()
-            ));
-            (self.sleep)(wait);
+            self.back_off(retry, err, retry_after)?;
             retry += 1;
         };
         match resp.status {
@@ -291,40 +275,57 @@ impl<'t> Index<'t> {
                 Err(e) if e.retryable && e.category == Category::Network => (e, None),
                 Err(e) => return Err(e),
             };
-            if retry >= self.policy.retries {
-                let attempts = retry + 1;
-                return Err(StageError {
-                    message: format!("{} (gave up after {attempts} attempts)", err.message),
-                    ..err
-                }
-                .with_hint("the index or the network is failing; run the stage again later, or raise `retry.retries`"));
-            }
-            let Some(wait) = self.policy.delay_random(retry, retry_after) else {
-                return Err(StageError {
-                    message: format!(
-                        "{} (the index asked to wait {:?}, longer than allowed)",
-                        err.message,
-                        retry_after.unwrap_or_default()
-                    ),
-                    ..err
-                }
-                .with_hint("run the stage again later, or raise `retry.max_retry_after_s`"));
-            };
-            airlock_stage::host::warn(&format!(
-                "{} (attempt {}); retrying in {:.1} s",
-                err.message,
-                retry + 1,
-                wait.as_secs_f64()
-            ));
-            (self.sleep)(wait);
+            self.back_off(retry, err, retry_after)?;
             retry += 1;
-            // The previous attempt may have stored the file with its answer lost.
-            if let Ok(Some(listed)) = self.lookup(dist) {
+            // The previous attempt may have stored the file with its answer lost. One look,
+            // not retried itself: the upload's own retries already wait for the index.
+            let retries = std::mem::replace(&mut self.policy.retries, 0);
+            let listed = self.lookup(dist);
+            self.policy.retries = retries;
+            if let Ok(Some(listed)) = listed {
                 return self
                     .compare(dist, &listed, "")
                     .map(|_| FileReport::of(dist, FileStatus::Uploaded));
             }
         }
+    }
+
+    /// After failed attempt `retry` (0-based) with `err`: waits as [`Index::policy`] says
+    /// (honouring the answer's `retry_after`), saying so, or gives up with `err` marked
+    /// "gave up after N attempts" (retries spent) or "asked to wait … longer than allowed".
+    fn back_off(
+        &mut self,
+        retry: u32,
+        err: StageError,
+        retry_after: Option<Duration>,
+    ) -> Result<(), StageError> {
+        if retry >= self.policy.retries {
+            let attempts = retry + 1;
+            return Err(StageError {
+                message: format!("{} (gave up after {attempts} attempts)", err.message),
+                ..err
+            }
+            .with_hint("the index or the network is failing; run the stage again later, or raise `retry.retries`"));
+        }
+        let Some(wait) = self.policy.delay_random(retry, retry_after) else {
+            return Err(StageError {
+                message: format!(
+                    "{} (the index asked to wait {:?}, longer than allowed)",
+                    err.message,
+                    retry_after.unwrap_or_default()
+                ),
+                ..err
+            }
+            .with_hint("run the stage again later, or raise `retry.max_retry_after_s`"));
+        };
+        airlock_stage::host::warn(&format!(
+            "{} (attempt {}); retrying in {:.1} s",
+            err.message,
+            retry + 1,
+            wait.as_secs_f64()
+        ));
+        (self.sleep)(wait);
+        Ok(())
     }
 
     /// The upload POST for `dist` read from `path`: the form's text fields in memory, the
