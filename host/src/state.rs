@@ -23,7 +23,6 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, anyhow, bail};
 use cap_std::fs::Dir;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::hostfs;
 use crate::manifest::{Access, Stage};
@@ -73,10 +72,8 @@ pub struct StateFile {
     pub stages: BTreeMap<String, Record>,
 }
 
-/// sha256 of `bytes`, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+/// sha256 of `bytes`, lowercase hex (the foundation's, [`airlock_pypkg::sha256_hex`]).
+pub use airlock_pypkg::sha256_hex;
 
 /// An artifact as a stage declared it in its WIT `response.artifacts`: hostile until
 /// [`collect_artifacts`] has checked it.

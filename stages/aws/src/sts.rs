@@ -82,19 +82,9 @@ pub fn parse_credentials(body: &[u8]) -> Option<Credentials> {
     })
 }
 
-/// `application/x-www-form-urlencoded` value (RFC 3986 unreserved kept, the rest
-/// percent-encoded, as the AWS query protocol expects).
-pub fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// `application/x-www-form-urlencoded` value as the AWS query protocol expects it (RFC 3986
+/// unreserved kept, the rest percent-encoded): the SDK's [`encode_component`].
+pub use airlock_stage::http::encode_component as form_encode;
 
 /// Exchanges GitHub ID token `jwt` for temporary credentials of `role` at STS origin `sts`
 /// (`region` is for messages). Errors say what to fix; for a trust-policy refusal the

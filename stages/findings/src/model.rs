@@ -204,22 +204,10 @@ impl Finding {
     }
 }
 
-/// PEP 503 name normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
+/// PEP 503 name normalisation of a package name as a scanner reports it (surrounding
+/// whitespace dropped), with the foundation's [`airlock_pypkg::normalize_name`].
 pub fn normalize_package_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    airlock_pypkg::normalize_name(name.trim())
 }
 
 /// Counts of findings per severity. JSON:

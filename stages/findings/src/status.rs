@@ -602,19 +602,6 @@ pub fn badges(index: &StatusIndex, now: OffsetDateTime) -> Vec<(&'static str, se
     ]
 }
 
-/// Percent-encodes a URL for a query parameter value (RFC 3986 unreserved kept).
-fn encode_component(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The README snippet (Markdown) showing the three badges through shields.io's endpoint
 /// badge (`https://img.shields.io/endpoint?url=<badge JSON URL>`), each linking to the page.
 /// `base_url` is where the status folder is published; `None` writes the placeholder
@@ -635,7 +622,7 @@ pub fn badge_markdown(base_url: Option<&str>) -> String {
     .map(|(alt, name)| {
         format!(
             "[![{alt}](https://img.shields.io/endpoint?url={})]({base})",
-            encode_component(&format!("{base}badges/{name}.json"))
+            airlock_stage::http::encode_component(&format!("{base}badges/{name}.json"))
         )
     })
     .collect::<Vec<_>>()

@@ -69,14 +69,10 @@ pub struct FailureReport {
 /// GitHub) with the pipeline name percent-encoded, e.g.
 /// `<!-- airlock-notify pipeline="my%20release" -->`.
 pub fn marker(pipeline: &str) -> String {
-    let mut enc = String::new();
-    for b in pipeline.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
-            enc.push(b as char);
-        } else {
-            let _ = write!(enc, "%{b:02X}");
-        }
-    }
+    // `~` is encoded too (unlike RFC 3986's unreserved set): markers of issues opened
+    // before must keep matching.
+    const MARKER: &percent_encoding::AsciiSet = &airlock_stage::http::COMPONENT.add(b'~');
+    let enc = percent_encoding::utf8_percent_encode(pipeline, MARKER);
     format!("<!-- airlock-notify pipeline=\"{enc}\" -->")
 }
 

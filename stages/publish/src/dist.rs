@@ -76,10 +76,8 @@ pub fn digest_file(path: &Path) -> Result<Digests, StageError> {
     })
 }
 
-/// sha256 of bytes, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+/// sha256 of bytes, lowercase hex (the foundation's, [`airlock_pypkg::sha256_hex`]).
+pub use airlock_pypkg::sha256_hex;
 
 /// A distribution file ready to publish.
 #[derive(Debug, Clone)]

@@ -43,32 +43,5 @@ pub use dist::{DistKind, Distribution};
 pub use index::{FileReport, FileStatus, Transport};
 pub use repository::Repository;
 
-/// PEP 503 name normalization: runs of `-`, `_`, `.` become one `-`, lowercased.
-///
-/// `normalize_name("Foo.Bar__baz")` is `"foo-bar-baz"`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.extend(c.to_lowercase());
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn normalizes_like_pep_503() {
-        assert_eq!(super::normalize_name("Foo.Bar__baz"), "foo-bar-baz");
-        assert_eq!(super::normalize_name("mypylogger"), "mypylogger");
-        assert_eq!(super::normalize_name("A-_-B"), "a-b");
-    }
-}
+/// PEP 503 name normalisation (the foundation's, [`airlock_pypkg::normalize_name`]).
+pub use airlock_pypkg::normalize_name;

@@ -420,7 +420,10 @@ pub fn id_token(
         return Err(missing_permission(env));
     };
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}audience={}", percent_encode(audience));
+    let url = format!(
+        "{base}{sep}audience={}",
+        airlock_stage::http::encode_component(audience)
+    );
     let shown = airlock_stage::http::strip_query(base);
     let resp = t.send(
         &Request::get(&url)
@@ -618,19 +621,6 @@ pub fn trusted_publish_token_from(
         claims,
         warnings,
     })
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

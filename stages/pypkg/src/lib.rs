@@ -58,7 +58,7 @@ pub mod validate;
 
 pub use error::{Error, Result};
 pub use metadata::core_metadata;
-pub use project::{Project, project_name, project_version, project_version_source};
+pub use project::{Project, normalize_name, project_name, project_version, project_version_source};
 
 /// hatchling's timestamp when `SOURCE_DATE_EPOCH` is unset: 2020-02-02T00:00:00Z.
 pub const DEFAULT_SOURCE_DATE_EPOCH: i64 = 1_580_601_600;

@@ -389,7 +389,10 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
         && b[b.len() - 1].is_ascii_alphanumeric()
 }
 
-/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
+/// PEP 503 name normalisation, `re.sub(r"[-_.]+", "-", name).lower()`: runs of `-`, `_`,
+/// `.` become one `-`, letters are lowercased. `normalize_name("Foo.Bar__baz")` is
+/// `"foo-bar-baz"`. The one normaliser of the workspace: the simple API's project URLs,
+/// file names, findings' package names and the build all use it.
 pub fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_sep = false;
@@ -400,7 +403,7 @@ pub fn normalize_name(name: &str) -> String {
             }
             in_sep = true;
         } else {
-            out.push(c.to_ascii_lowercase());
+            out.extend(c.to_lowercase());
             in_sep = false;
         }
     }

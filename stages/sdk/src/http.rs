@@ -30,6 +30,21 @@ use std::time::Duration;
 
 use crate::{Category, StageError};
 
+/// The bytes [`encode_component`] encodes: everything but the RFC 3986 unreserved
+/// characters (`A-Z a-z 0-9 - . _ ~`).
+pub const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `s` percent-encoded for a URL query value or an `application/x-www-form-urlencoded`
+/// field (RFC 3986 §2.3: unreserved characters kept, every other UTF-8 byte as `%XX`, upper
+/// case; a space is `%20`). `encode_component("a b/c=d")` is `"a%20b%2Fc%3Dd"`.
+pub fn encode_component(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, COMPONENT).to_string()
+}
+
 /// A part of a streamed request body (see [`Request::stream`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
