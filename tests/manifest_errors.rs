@@ -1,7 +1,7 @@
-//! Snapshot tests of manifest errors: every file in tests/manifest-errors/*.toml is a broken
-//! manifest; `airlock run` must exit 2 and print exactly the error in the `.expected` file
-//! beside it (file, line, field, and what is allowed). Run with `UPDATE_SNAPSHOTS=1` to
-//! rewrite the snapshots after a deliberate change, then review the diff.
+//! The manifest error snapshots through the binary: every broken manifest of the manifest
+//! crate's snapshots (host/manifest/tests/ui/errors/*.toml, checked there by
+//! `cargo test -p airlock-manifest`) makes `airlock run` exit 2 and print exactly the
+//! error in the `.expected` file beside it (the folder written `<dir>`).
 
 mod common;
 
@@ -10,7 +10,7 @@ use std::process::Command;
 #[test]
 fn manifest_errors_match_their_snapshots() {
     let root = airlock_test_support::workspace();
-    let dir = root.join("tests/manifest-errors");
+    let dir = root.join("host/manifest/tests/ui/errors");
     let mut cases: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -22,7 +22,6 @@ fn manifest_errors_match_their_snapshots() {
         "expected at least 20 cases, found {}",
         cases.len()
     );
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let mut mismatches = Vec::new();
     for case in &cases {
         let rel = case.strip_prefix(&root).unwrap();
@@ -41,12 +40,8 @@ fn manifest_errors_match_their_snapshots() {
             String::from_utf8_lossy(&out.stderr)
         );
         let got = String::from_utf8_lossy(&out.stderr)
-            .replace(&root.display().to_string(), "<workspace>");
+            .replace("host/manifest/tests/ui/errors/", "<dir>/");
         let expected_file = case.with_extension("expected");
-        if update {
-            std::fs::write(&expected_file, &got).unwrap();
-            continue;
-        }
         let want = std::fs::read_to_string(&expected_file).unwrap_or_default();
         if got != want {
             mismatches.push(format!("{}:\n  want: {want}  got:  {got}", rel.display()));
@@ -54,7 +49,7 @@ fn manifest_errors_match_their_snapshots() {
     }
     assert!(
         mismatches.is_empty(),
-        "snapshot mismatches (UPDATE_SNAPSHOTS=1 to accept):\n{}",
+        "the binary says something else than the manifest crate's snapshots:\n{}",
         mismatches.join("\n")
     );
 }

@@ -658,7 +658,11 @@ pub fn parse(
                         at("component"),
                         format!(
                             "\"{n}\" is not a component: use one of {} or {{ path = \"stage.wasm\", sha256 = \"…\" }}",
-                            builtins.iter().map(|n| format!("\"builtin:{n}\"")).collect::<Vec<_>>().join(", ")
+                            {
+                                let mut names: Vec<&str> = builtins.to_vec();
+                                names.sort_unstable();
+                                names.iter().map(|n| format!("\"builtin:{n}\"")).collect::<Vec<_>>().join(", ")
+                            }
                         ),
                     ))
                 }
