@@ -14,15 +14,14 @@ use airlock_manifest::capabilities::Origin;
 use airlock_manifest::manifest;
 use proptest::prelude::*;
 
-/// The built-in names the host passes (which names they are does not matter here).
-const BUILTINS: &[&str] = &[
-    "detect",
-    "decide",
-    "build",
-    "authenticate",
-    "upload",
-    "status",
-];
+mod common;
+
+/// The built-in names, as the host passes them.
+fn with_builtins<T>(f: impl FnOnce(&[&str]) -> T) -> T {
+    let names = common::builtins();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    f(&names)
+}
 
 fn label() -> impl Strategy<Value = String> {
     "[a-z][a-z0-9]{0,11}"
@@ -80,7 +79,7 @@ proptest! {
 
     #[test]
     fn manifest_parser_never_panics_on_any_text(s in "\\PC{0,400}") {
-        if let Err(e) = manifest::parse(Path::new("fuzz.toml"), &s, Some(Path::new(".")), BUILTINS) {
+        if let Err(e) = with_builtins(|b| manifest::parse(Path::new("fuzz.toml"), &s, Some(Path::new(".")), b)) {
             prop_assert_eq!(e.file.as_path(), Path::new("fuzz.toml"));
             prop_assert!(!e.message.is_empty());
         }
@@ -96,7 +95,7 @@ proptest! {
         let n = text.chars().count();
         let end = text.char_indices().map(|(i, _)| i).nth(cut % n).unwrap_or(text.len());
         let text = &text[..end];
-        match manifest::parse(Path::new("release.toml"), text, Some(Path::new(".")), BUILTINS) {
+        match with_builtins(|b| manifest::parse(Path::new("release.toml"), text, Some(Path::new(".")), b)) {
             Ok(mut m) => { let _ = m.resolve(); }
             Err(e) => {
                 let lines = text.lines().count().max(1);

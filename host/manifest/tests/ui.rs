@@ -13,31 +13,9 @@
 use std::path::{Path, PathBuf};
 
 use airlock_manifest::manifest;
+use common::{builtins, workspace};
 
-/// The workspace root (two levels above this crate).
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The built-in component names: the workspace's `stages/*` packages named `stage-NAME`
-/// (what host/build.rs embeds).
-fn builtins() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(workspace().join("stages"))
-        .unwrap()
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("Cargo.toml")).ok())
-        .filter_map(|toml| {
-            let line = toml.lines().find(|l| l.starts_with("name = "))?;
-            let name = line.trim_start_matches("name = ").trim_matches('"');
-            name.strip_prefix("stage-").map(str::to_string)
-        })
-        .collect();
-    names.sort();
-    assert!(names.len() >= 7, "built-in stages found: {names:?}");
-    names
-}
+mod common;
 
 /// `load` then `resolve`, as `airlock run` does.
 fn load(path: &Path, builtins: &[&str]) -> Result<manifest::Manifest, String> {
