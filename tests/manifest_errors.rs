@@ -40,7 +40,8 @@ fn manifest_errors_match_their_snapshots() {
             String::from_utf8_lossy(&out.stderr)
         );
         let got = String::from_utf8_lossy(&out.stderr)
-            .replace("host/manifest/tests/ui/errors/", "<dir>/");
+            .replace("host/manifest/tests/ui/errors/", "<dir>/")
+            .replace(&root.display().to_string(), "<workspace>");
         let expected_file = case.with_extension("expected");
         let want = std::fs::read_to_string(&expected_file).unwrap_or_default();
         if got != want {

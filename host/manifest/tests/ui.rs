@@ -6,8 +6,8 @@
 //! - every manifest the repository ships (`examples/*/release.toml`) parses and resolves,
 //!   and its validated form (`Debug`) must equal `tests/ui/ok/<example>.expected`.
 //!
-//! Paths in messages are written `<dir>/` (the errors folder) and `<workspace>` (the
-//! checkout). `UPDATE_SNAPSHOTS=1` rewrites the snapshots after a deliberate change;
+//! Paths in messages are written `<dir>/` (the errors folder, relative) and `<workspace>`
+//! (the checkout, absolute). `UPDATE_SNAPSHOTS=1` rewrites the snapshots after a deliberate change;
 //! review the diff.
 
 use std::path::{Path, PathBuf};
@@ -62,7 +62,9 @@ fn manifest_errors_match_their_snapshots() {
             Ok(_) => panic!("{} parsed, but it is a broken manifest", case.display()),
             Err(e) => e,
         };
-        let got = format!("error: {err}\n").replace("tests/ui/errors/", "<dir>/");
+        let got = format!("error: {err}\n")
+            .replace("tests/ui/errors/", "<dir>/")
+            .replace(&workspace().display().to_string(), "<workspace>");
         check(&case.with_extension("expected"), &got, &mut mismatches);
     }
     assert!(
