@@ -334,13 +334,16 @@ pub fn plan(
 
 /// Validates the file at `path` with [`airlock_pypkg::validate`], as PyPI's upload endpoint
 /// would: one [`Refusal`] (`validation`) per error finding. The `size` finding is left to
-/// [`Rules::max_file_size`], which the upload config can raise. Reads the whole file.
+/// [`Rules::max_file_size`], which the upload config can raise; the `readme` finding
+/// (`twine check --strict`'s, not the index's: PyPI takes a release without a long
+/// description) is the build stage's to report, not a reason to refuse an upload. Reads the
+/// whole file.
 pub fn validate(path: &Path) -> Result<Vec<Refusal>, StageError> {
     let report = airlock_pypkg::validate::validate_path(path)
         .map_err(|e| StageError::validation(format!("cannot validate {}: {e}", path.display())))?;
     Ok(report
         .errors()
-        .filter(|f| f.rule != "size")
+        .filter(|f| f.rule != "size" && f.rule != "readme")
         .map(|f| {
             Refusal::new(
                 "validation",
