@@ -508,7 +508,8 @@ pub async fn run(
 /// `{"token": VALUE}` (JSON) to the registered URL, 10 s at most, no redirect followed
 /// (a redirect would carry the value elsewhere); at most [`REVOCATION_REQUESTS`] requests
 /// and [`REVOCATION_TIME`] in all, whatever stages registered. Each outcome is a note
-/// naming the secret, the URL (cut) and the answer's status, never the value; a failure
+/// naming the secret, the URL (without query, redacted, cut) and the answer's status,
+/// never the value; a failure
 /// does not fail the run (the credential still expires by itself).
 async fn revoke(secrets: &Secrets, reporter: &Reporter) {
     let revocations = secrets.take_revocations();
@@ -530,7 +531,10 @@ async fn revoke(secrets: &Secrets, reporter: &Reporter) {
     let deadline = Instant::now() + REVOCATION_TIME;
     let mut sent = 0;
     for (name, url, values) in revocations {
-        let shown = crate::runtime::cut(&url, 256).into_owned();
+        // The URL is the stage's text: shown without its query or fragment, with every
+        // secret value masked, cut (a stage could put the value it revokes in the URL).
+        let shown =
+            crate::runtime::redact_cut(secrets, url.split(['?', '#']).next().unwrap_or(""), 256);
         for value in values {
             if sent >= REVOCATION_REQUESTS || Instant::now() >= deadline {
                 reporter.note(&format!(

@@ -310,10 +310,11 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             host::store_secret(t, "revoke-me-secret-value")?;
             let n = c.n.max(1);
             for i in 0..n {
+                // The URL carries the value too: the host must never show it.
                 let url = if n == 1 {
-                    c.to.clone()
+                    format!("{}?t=revoke-me-secret-value", c.to)
                 } else {
-                    format!("{}?{i}", c.to)
+                    format!("{}?{i}&t=revoke-me-secret-value", c.to)
                 };
                 host::revoke_secret_at(t, &url)?;
             }
