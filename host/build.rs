@@ -24,6 +24,7 @@ const STAGES: &[(&str, &str)] = &[
     ("decide", "stage-decide"),
     ("build", "stage-build"),
     ("authenticate", "stage-authenticate"),
+    ("attest", "stage-attest"),
     ("upload", "stage-upload"),
     ("status", "stage-status"),
     ("notify", "stage-notify"),

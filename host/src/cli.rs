@@ -1,4 +1,5 @@
-//! The command line: `airlock run`, `airlock audit` and `airlock new-stage`.
+//! The command line: `airlock run`, `airlock audit`, `airlock verify`, `airlock new-stage`
+//! and `airlock version`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +61,40 @@ pub enum Command {
         /// Override one config value of one stage (templates in grants follow it).
         #[arg(long = "set", value_name = "STAGE.KEY=VALUE")]
         set: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Verify the PEP 740 attestations of distribution files (each with its
+    /// `<file>.*.attestation` beside it), or of a release on an index (NAME==VERSION with
+    /// --index), against the GitHub workflow expected to have published them.
+    Verify {
+        /// Distribution files, or NAME==VERSION with --index.
+        #[arg(required = true, value_name = "FILE|NAME==VERSION")]
+        targets: Vec<String>,
+        /// The publishing repository, OWNER/REPO.
+        #[arg(long, value_name = "OWNER/REPO")]
+        repository: String,
+        /// The publishing workflow's file name, e.g. release.yml.
+        #[arg(long, value_name = "FILE")]
+        workflow: String,
+        /// The Git ref the workflow ran on, e.g. refs/tags/v1.0 (checked when given).
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// The GitHub environment of the trusted publisher (checked against the index's
+        /// provenance; needs --index).
+        #[arg(long, value_name = "NAME")]
+        environment: Option<String>,
+        /// A Sigstore trusted root (JSON) to verify against, offline [default: Sigstore's
+        /// public-good root, bundled].
+        #[arg(long, value_name = "FILE")]
+        trusted_root: Option<PathBuf>,
+        /// The attestation of the single FILE, when it is not beside it.
+        #[arg(long, value_name = "FILE")]
+        attestation: Option<PathBuf>,
+        /// A simple index (PEP 503/691) for NAME==VERSION targets, e.g. https://pypi.org/simple/.
+        #[arg(long, value_name = "URL")]
+        index: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
@@ -346,12 +381,66 @@ pub fn main(cli: Cli) -> i32 {
                 }
             }
         }
+        Command::Verify {
+            targets,
+            repository,
+            workflow,
+            git_ref,
+            environment,
+            trusted_root,
+            attestation,
+            index,
+            format,
+        } => verify_command(
+            crate::verify::Options {
+                targets,
+                policy: airlock_attest::Policy {
+                    repository,
+                    workflow,
+                    git_ref,
+                },
+                environment,
+                trusted_root,
+                attestation,
+                index,
+            },
+            format,
+        ),
         Command::NewStage { name, dir, sdk } => new_stage(scaffold::Options { name, dir, sdk }),
         Command::Version {
             project,
             manifest,
             bump,
         } => version_command(project, manifest, bump),
+    }
+}
+
+/// `airlock verify`: exit 0 when every attestation verified, 1 when one was refused or a
+/// source could not be read, 2 on a usage error.
+fn verify_command(opts: crate::verify::Options, format: Format) -> i32 {
+    match crate::verify::run(&opts) {
+        Ok(outcomes) => {
+            let ok = outcomes.iter().all(|o| o.refused.is_none());
+            match format {
+                Format::Human => print!("{}", crate::verify::render_human(&outcomes)),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "verified": ok, "attestations": outcomes
+                    }))
+                    .unwrap_or_default()
+                ),
+            }
+            if ok { EXIT_OK } else { EXIT_STAGE_FAILED }
+        }
+        Err(crate::verify::Error::Usage(e)) => {
+            eprintln!("error: verify: {e}");
+            EXIT_USAGE
+        }
+        Err(crate::verify::Error::Failed(e)) => {
+            eprintln!("error: verify: {e}");
+            EXIT_STAGE_FAILED
+        }
     }
 }
 

@@ -36,4 +36,5 @@ pub mod runtime;
 pub mod scaffold;
 pub mod secrets;
 pub mod state;
+pub mod verify;
 pub mod version;

@@ -9,6 +9,7 @@ use airlock_stage::{Category, StageError};
 use serde::{Deserialize, Serialize};
 
 use crate::answer::{Answer, classify};
+use crate::attestation::{self, ServedProvenance};
 use crate::dist::Distribution;
 use crate::form::{Multipart, upload_fields};
 use crate::retry::RetryPolicy;
@@ -70,6 +71,14 @@ pub struct FileReport {
     pub size: u64,
     /// Uploaded or skipped.
     pub status: FileStatus,
+    /// How many PEP 740 attestations were sent with it (the upload form's `attestations`
+    /// field; 0 when none, or when it was skipped; for a dry run, how many would be).
+    #[serde(default)]
+    pub attestations: usize,
+    /// What the repository serves of those attestations after the upload (checked equal to
+    /// what was sent), when it lists a provenance for the file; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<ServedProvenance>,
 }
 
 impl FileReport {
@@ -80,6 +89,8 @@ impl FileReport {
             sha256: dist.digests.sha256.clone(),
             size: dist.digests.size,
             status,
+            attestations: 0,
+            provenance: None,
         }
     }
 }
@@ -98,6 +109,9 @@ pub struct Index<'t> {
     sleep: Box<dyn FnMut(Duration) + 't>,
     /// Simple pages read by [`Index::page_cached`], by normalized project name.
     cache: std::collections::HashMap<String, ProjectPage>,
+    /// The attestations sent with each file stored through [`Index::upload_attested`], by
+    /// file name, for [`Index::verify_attested`].
+    sent: Vec<(String, Vec<serde_json::Value>)>,
 }
 
 impl<'t> Index<'t> {
@@ -112,6 +126,7 @@ impl<'t> Index<'t> {
             transport,
             sleep: Box::new(std::thread::sleep),
             cache: Default::default(),
+            sent: Vec::new(),
         }
     }
 
@@ -141,37 +156,7 @@ impl<'t> Index<'t> {
     /// [`Category::Upload`].
     pub fn project_page(&mut self, name: &str) -> Result<ProjectPage, StageError> {
         let url = format!("{}{}/", self.simple_url, crate::normalize_name(name));
-        let req = Request::get(&url)
-            .header("accept", ACCEPT)
-            .header("user-agent", USER_AGENT)
-            .with_timeouts(self.timeouts);
-        let mut retry = 0u32;
-        let resp = loop {
-            let (err, retry_after) = match self.transport.send(&req, &mut |_, _| {}) {
-                Ok(resp) if crate::retry::is_retryable_status(resp.status) => {
-                    let retry_after = resp
-                        .header("retry-after")
-                        .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
-                    (
-                        StageError::new(
-                            Category::Network,
-                            format!(
-                                "the simple index {url} answered {}: {}",
-                                resp.status,
-                                crate::answer::server_message(&resp.body)
-                            ),
-                        )
-                        .retryable(true),
-                        retry_after,
-                    )
-                }
-                Ok(resp) => break resp,
-                Err(e) if e.retryable && e.category == Category::Network => (e, None),
-                Err(e) => return Err(e),
-            };
-            self.back_off(retry, err, retry_after)?;
-            retry += 1;
-        };
+        let resp = self.get(&url, ACCEPT)?;
         match resp.status {
             200 => parse_project_page(
                 resp.header("content-type").unwrap_or("text/html"),
@@ -192,6 +177,44 @@ impl<'t> Index<'t> {
             )
             .with_hint("check the `simple` URL in the upload stage's config")),
         }
+    }
+
+    /// GETs `url` with `accept`, retrying transport errors and 408/429/5xx per
+    /// [`Index::policy`] (a GET is safe to repeat). Returns any other answer. Errors:
+    /// transport errors once retries are spent (retryable [`Category::Network`]).
+    fn get(&mut self, url: &str, accept: &str) -> Result<Response, StageError> {
+        let req = Request::get(url)
+            .header("accept", accept)
+            .header("user-agent", USER_AGENT)
+            .with_timeouts(self.timeouts);
+        let mut retry = 0u32;
+        let resp = loop {
+            let (err, retry_after) = match self.transport.send(&req, &mut |_, _| {}) {
+                Ok(resp) if crate::retry::is_retryable_status(resp.status) => {
+                    let retry_after = resp
+                        .header("retry-after")
+                        .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
+                    (
+                        StageError::new(
+                            Category::Network,
+                            format!(
+                                "{url} answered {}: {}",
+                                resp.status,
+                                crate::answer::server_message(&resp.body)
+                            ),
+                        )
+                        .retryable(true),
+                        retry_after,
+                    )
+                }
+                Ok(resp) => break resp,
+                Err(e) if e.retryable && e.category == Category::Network => (e, None),
+                Err(e) => return Err(e),
+            };
+            self.back_off(retry, err, retry_after)?;
+            retry += 1;
+        };
+        Ok(resp)
     }
 
     /// The files the simple index lists for project `name` ([`Index::project_page`]'s).
@@ -244,13 +267,43 @@ impl<'t> Index<'t> {
         path: &Path,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FileReport, StageError> {
-        let req = self.upload_request(dist, path)?;
+        self.upload_attested(dist, path, &[], progress)
+    }
+
+    /// [`Index::upload`] with the PEP 740 `attestations` of the file (attestation objects,
+    /// checked by [`crate::preflight::attestations`]) sent as the form field
+    /// `attestations` (a compact JSON array; left out when there are none), as uv-publish
+    /// and warehouse's forklift expect. A stored file's report counts them
+    /// ([`FileReport::attestations`]) and [`Index::verify_attested`] checks them afterwards;
+    /// a file skipped as identical sent none. Errors: as [`Index::upload`]; an index that
+    /// refuses the attestations answers 400 ("Invalid attestations supplied during upload:
+    /// …"), a [`Category::Upload`] error carrying its words.
+    pub fn upload_attested(
+        &mut self,
+        dist: &Distribution,
+        path: &Path,
+        attestations: &[serde_json::Value],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<FileReport, StageError> {
+        let req = self.upload_request_attested(dist, path, attestations)?;
+        let stored = |index: &mut Self| {
+            if !attestations.is_empty() {
+                index.sent.retain(|(f, _)| *f != dist.filename);
+                index
+                    .sent
+                    .push((dist.filename.clone(), attestations.to_vec()));
+            }
+            FileReport {
+                attestations: attestations.len(),
+                ..FileReport::of(dist, FileStatus::Uploaded)
+            }
+        };
         let mut retry = 0u32;
         loop {
             let (err, retry_after) = match self.transport.send(&req, progress) {
                 Ok(resp) => {
                     match classify(&self.upload_url, &dist.filename, &resp, SystemTime::now()) {
-                        Answer::Stored => return Ok(FileReport::of(dist, FileStatus::Uploaded)),
+                        Answer::Stored => return Ok(stored(self)),
                         Answer::AlreadyExists { message } => {
                             return self.resolve_existing(dist, &message);
                         }
@@ -283,9 +336,8 @@ impl<'t> Index<'t> {
             let listed = self.lookup(dist);
             self.policy.retries = retries;
             if let Ok(Some(listed)) = listed {
-                return self
-                    .compare(dist, &listed, "")
-                    .map(|_| FileReport::of(dist, FileStatus::Uploaded));
+                self.compare(dist, &listed, "")?;
+                return Ok(stored(self));
             }
         }
     }
@@ -337,6 +389,18 @@ impl<'t> Index<'t> {
     /// [`Multipart::boundary_for`]), so the chance that it occurs in the file is about
     /// `size / 2^64`; the file is not scanned for it (that would read it once more).
     pub fn upload_request(&self, dist: &Distribution, path: &Path) -> Result<Request, StageError> {
+        self.upload_request_attested(dist, path, &[])
+    }
+
+    /// [`Index::upload_request`] with the form field `attestations` (the JSON array of
+    /// `attestations`, compact, before the file part) when there are any
+    /// ([`attestation::form_field`]). Errors: as [`Index::upload_request`].
+    pub fn upload_request_attested(
+        &self,
+        dist: &Distribution,
+        path: &Path,
+        attestations: &[serde_json::Value],
+    ) -> Result<Request, StageError> {
         let shown = path.display().to_string();
         let len = std::fs::metadata(path)
             .map_err(|e| StageError::io(&shown, &e))?
@@ -348,8 +412,12 @@ impl<'t> Index<'t> {
             ))
             .with_hint("nothing should modify dist/ between build and upload; rebuild"));
         }
+        let mut fields = upload_fields(dist);
+        if let Some(json) = attestation::form_field(attestations) {
+            fields.push(("attestations".into(), json));
+        }
         let form = Multipart::new(
-            &upload_fields(dist),
+            &fields,
             &dist.filename,
             &Multipart::boundary_for(&dist.digests.sha256),
         );
@@ -420,6 +488,113 @@ impl<'t> Index<'t> {
     /// Checks that the simple index lists every file of `files` (with each project's `name`)
     /// with its sha256. Errors: [`Category::Upload`] naming the missing or different files.
     pub fn verify(&mut self, files: &[(String, FileReport)]) -> Result<(), StageError> {
+        self.verify_pages(files).map(|_| ())
+    }
+
+    /// [`Index::verify`], then PEP 740: for each file of `files` that
+    /// [`Index::upload_attested`] stored with attestations, the provenance URL its simple
+    /// page lists (JSON `provenance`, HTML `data-provenance`; resolved against the page) is
+    /// read through the same [`Transport`] (Accept [`attestation::PROVENANCE_ACCEPT`],
+    /// retried like a page) and its `attestation_bundles[*].attestations` must hold exactly
+    /// what was sent ([`attestation::same_attestations`]). When the page lists no
+    /// provenance for such files, a warning names the index and the files: it published
+    /// them without attestations (pypiserver ignores the field).
+    ///
+    /// Returns, per file sent with attestations, `(file name, Some(what is served))`, or
+    /// `None` when the index lists no provenance. Errors: [`Index::verify`]'s; a provenance
+    /// that cannot be read or parsed, or that differs from what was sent
+    /// ([`Category::Upload`], naming the file).
+    pub fn verify_attested(
+        &mut self,
+        files: &[(String, FileReport)],
+    ) -> Result<Vec<(String, Option<ServedProvenance>)>, StageError> {
+        let pages = self.verify_pages(files)?;
+        let mut out = Vec::new();
+        let mut unlisted = Vec::new();
+        let mut problems = Vec::new();
+        let sent = std::mem::take(&mut self.sent);
+        for (name, f) in files {
+            let Some((_, attestations)) = sent.iter().find(|(n, _)| *n == f.filename) else {
+                continue;
+            };
+            let page_url = format!("{}{}/", self.simple_url, crate::normalize_name(name));
+            let listed = pages
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, l)| l.iter().find(|l| l.filename == f.filename));
+            let Some(href) = listed.and_then(|l| l.provenance.clone()) else {
+                unlisted.push(f.filename.clone());
+                out.push((f.filename.clone(), None));
+                continue;
+            };
+            let url = attestation::resolve_url(&page_url, &href);
+            match self.served_provenance(&url) {
+                Ok(p) if attestation::same_attestations(attestations, &p.attestations) => {
+                    out.push((
+                        f.filename.clone(),
+                        Some(ServedProvenance {
+                            url,
+                            publisher: p.publishers.first().cloned().unwrap_or_default(),
+                            publishers: p.publishers,
+                        }),
+                    ));
+                }
+                Ok(p) => problems.push(format!(
+                    "{}: the provenance at {url} holds {} attestation(s) that are not the {} sent with it",
+                    f.filename,
+                    p.attestations.len(),
+                    attestations.len()
+                )),
+                Err(why) => problems.push(format!("{}: {why}", f.filename)),
+            }
+        }
+        self.sent = sent;
+        if !unlisted.is_empty() {
+            airlock_stage::host::warn(&format!(
+                "the index {} lists no provenance for {}: its files were published without attestations (the index ignores the upload's `attestations` field, as pypiserver does)",
+                self.simple_url,
+                unlisted.join(", ")
+            ));
+        }
+        if problems.is_empty() {
+            Ok(out)
+        } else {
+            Err(StageError::new(
+                Category::Upload,
+                format!(
+                    "the attestations served by {} are not the ones uploaded: {}",
+                    self.simple_url,
+                    problems.join("; ")
+                ),
+            )
+            .with_hint("the index changed or dropped the attestations; check the files' provenance on the index by hand"))
+        }
+    }
+
+    /// Reads the provenance object at `url`. Errors: a sentence (not 200, not a provenance
+    /// object), or the transport's error message.
+    fn served_provenance(&mut self, url: &str) -> Result<attestation::Provenance, String> {
+        let resp = self
+            .get(url, attestation::PROVENANCE_ACCEPT)
+            .map_err(|e| e.message)?;
+        if resp.status != 200 {
+            return Err(format!(
+                "its provenance {url} answered {}: {}",
+                resp.status,
+                crate::answer::server_message(&resp.body)
+            ));
+        }
+        attestation::parse_provenance(&resp.body).map_err(|why| {
+            format!("its provenance {url} is not a PEP 740 provenance object: {why}")
+        })
+    }
+
+    /// [`Index::verify`]'s check; returns the files listed per project name.
+    fn verify_pages(
+        &mut self,
+        files: &[(String, FileReport)],
+    ) -> Result<Vec<(String, Vec<ListedFile>)>, StageError> {
+        let mut pages = Vec::new();
         let files: Vec<&(String, FileReport)> = files
             .iter()
             .filter(|(_, f)| f.status != FileStatus::WouldUpload)
@@ -430,6 +605,8 @@ impl<'t> Index<'t> {
         let mut problems = Vec::new();
         for name in names {
             let listed = self.project_files(name)?;
+            pages.push((name.to_string(), listed));
+            let listed = &pages.last().expect("pushed").1;
             for (_, f) in files.iter().filter(|(n, _)| n == name) {
                 match listed.iter().find(|l| l.filename == f.filename) {
                     None => problems.push(format!("{} is not listed", f.filename)),
@@ -446,7 +623,7 @@ impl<'t> Index<'t> {
             }
         }
         if problems.is_empty() {
-            Ok(())
+            Ok(pages)
         } else {
             Err(StageError::new(
                 Category::Upload,

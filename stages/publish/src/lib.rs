@@ -15,6 +15,8 @@
 //! - [`simple`]: reading PEP 503 HTML / PEP 691 JSON simple pages and writing them.
 //! - [`index`]: uploading through an abstract [`index::Transport`] (the stage implements it
 //!   over wasi:http, tests over a native client) with skip-identical and verification.
+//! - [`attestation`]: PEP 740 attestations: the files beside a distribution, their checks,
+//!   the upload form's `attestations` field and an index's provenance.
 //! - [`preflight`]: the whole release planned and checked before its first byte.
 //! - [`session`]: the uploader as a PEP 694-shaped session (begin, add, publish or abandon)
 //!   over the legacy API or a folder.
@@ -26,6 +28,7 @@
 //! Errors are [`airlock_stage::StageError`]s with the categories of the stage contract.
 
 pub mod answer;
+pub mod attestation;
 pub mod auth;
 pub mod dist;
 pub mod folder;
@@ -37,6 +40,7 @@ pub mod preflight;
 pub mod repository;
 pub mod retry;
 pub mod session;
+pub mod sigstore;
 pub mod simple;
 
 pub use dist::{DistKind, Distribution};

@@ -18,6 +18,7 @@
 //! | `release-window` | a new file for a release whose first file is older than the window | the index's rule, from PEP 700 `upload-time` |
 //! | `file-size` | a file over the index's size limit | forklift `MAX_FILESIZE` (100 MiB unless raised) |
 //! | `credential` | no credential would be sent to the upload URL | the stage's `inject` grant |
+//! | `attestations` | an attestation beside the file is malformed, is about another file (subject name or sha256), has an unknown predicate type, or the file has more than 2 or two of one type; with `require`, a file to upload has no publish attestation | PEP 740, warehouse's `attestations` checks ([`crate::attestation`]) |
 //!
 //! Files are uploaded in [`upload_order`]: wheels first, the sdist last (as uv does), so a
 //! release whose sdist is on the index is complete.
@@ -29,6 +30,7 @@ use airlock_pypkg::filename::{DistFilename, FileKind};
 use airlock_stage::{Category, StageError};
 use serde::Serialize;
 
+use crate::attestation::{self, Attestation};
 use crate::dist::{DistKind, Distribution};
 use crate::simple::ProjectPage;
 
@@ -147,7 +149,8 @@ impl Plan {
 
     /// The error that refuses the release, or `None` when nothing refuses it. Its message
     /// names every refusal (`[rule] file: message`) and the plan; its hint, each fix once;
-    /// its category is [`Category::Validation`] when every refusal is `validation`, else
+    /// its category is [`Category::Validation`] when every refusal is `validation` or
+    /// `attestations`, else
     /// [`Category::Upload`] ([`Category::Authentication`] for a missing credential alone).
     pub fn error(&self, dry_run: bool) -> Option<StageError> {
         if self.refusals.is_empty() {
@@ -164,7 +167,11 @@ impl Plan {
                 fixes.push(&r.fix);
             }
         }
-        let category = if self.refusals.iter().all(|r| r.rule == "validation") {
+        let category = if self
+            .refusals
+            .iter()
+            .all(|r| r.rule == "validation" || r.rule == "attestations")
+        {
             Category::Validation
         } else if self.refusals.iter().all(|r| r.rule == "credential") {
             Category::Authentication
@@ -355,6 +362,68 @@ pub fn validate(path: &Path) -> Result<Vec<Refusal>, StageError> {
         .collect())
 }
 
+/// Checks the attestations of `dist` before anything is sent (rule `attestations`):
+/// `files` are its attestation files as `(file name, contents)` (see
+/// [`attestation::read_files`]). Each must pass [`attestation::check`] against `dist`'s
+/// file name and the sha256 the pre-flight computed, and the set
+/// [`attestation::check_set`] (at most 2, one per predicate type, as warehouse). With
+/// `require`, a file without a publish attestation ([`attestation::PUBLISH_V1`]) is refused
+/// too (the caller asks it only for files it will upload).
+///
+/// Returns the attestations to send (empty when any is refused) and one [`Refusal`] per
+/// problem, naming the attestation file and what did not match.
+pub fn attestations(
+    dist: &Distribution,
+    files: &[(String, Vec<u8>)],
+    require: bool,
+) -> (Vec<Attestation>, Vec<Refusal>) {
+    const FIX: &str = "an attestation must be made for this very file: attest the files again after the last build (nothing may change dist/ between attest and upload), or remove the stale .attestation file";
+    let mut good = Vec::new();
+    let mut refusals = Vec::new();
+    for (source, bytes) in files {
+        match attestation::check(source, bytes, &dist.filename, &dist.digests.sha256) {
+            Ok(a) => good.push(a),
+            Err(why) => refusals.push(Refusal::new(
+                "attestations",
+                &dist.filename,
+                format!("{source}: {why}"),
+                FIX,
+            )),
+        }
+    }
+    if refusals.is_empty()
+        && let Err(why) = attestation::check_set(&good)
+    {
+        refusals.push(Refusal::new(
+            "attestations",
+            &dist.filename,
+            why,
+            "keep at most one attestation per predicate type (publish, SLSA provenance) beside each file",
+        ));
+    }
+    if require
+        && refusals.is_empty()
+        && !good
+            .iter()
+            .any(|a| a.predicate_type == attestation::PUBLISH_V1)
+    {
+        refusals.push(Refusal::new(
+            "attestations",
+            &dist.filename,
+            format!(
+                "no publish attestation beside it ({}.publish.attestation with predicate type {}), and attestations = \"require\"",
+                dist.filename,
+                attestation::PUBLISH_V1
+            ),
+            "run the attest stage before the upload (in `needs`), or set attestations = \"auto\"",
+        ));
+    }
+    if !refusals.is_empty() {
+        good.clear();
+    }
+    (good, refusals)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,6 +445,7 @@ mod tests {
             url: format!("../../packages/{filename}"),
             sha256: sha256.map(str::to_string),
             upload_time,
+            provenance: None,
         }
     }
 
@@ -594,6 +664,121 @@ mod tests {
             validate(&fixtures.join(airlock_test_support::MYPYLOGGER_WHEEL))
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn attestations_rule_checks_each_against_its_file() {
+        use crate::attestation::tests::attestation;
+        use crate::attestation::{PUBLISH_V1, SLSA_PROVENANCE_V1};
+        let (wheel, _) = fixtures();
+        let (name, sha) = (wheel.filename.clone(), wheel.digests.sha256.clone());
+        let file = |kind: &str, v: &serde_json::Value| {
+            (
+                format!("{name}.{kind}.attestation"),
+                v.to_string().into_bytes(),
+            )
+        };
+        let publish = attestation(&name, &sha, PUBLISH_V1);
+        let slsa = attestation(&name, &sha, SLSA_PROVENANCE_V1);
+
+        // Good: one of each type; nothing at all is fine unless required.
+        let (good, refused) = attestations(
+            &wheel,
+            &[file("publish", &publish), file("slsa", &slsa)],
+            true,
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(good.len(), 2);
+        assert_eq!(good[0].object, publish);
+        let (good, refused) = attestations(&wheel, &[], false);
+        assert!(good.is_empty() && refused.is_empty());
+
+        let wrong_name = attestation("mypylogger-0.2.8.tar.gz", &sha, PUBLISH_V1);
+        let wrong_digest = attestation(&name, &"00".repeat(32), PUBLISH_V1);
+        let mut not_base64 = publish.clone();
+        not_base64["envelope"]["statement"] = "not base64!".into();
+        type Files = Vec<(String, Vec<u8>)>;
+        let cases: Vec<(&str, Files, bool, &str)> = vec![
+            (
+                "wrong subject name",
+                vec![file("publish", &wrong_name)],
+                false,
+                "mypylogger-0.2.8.tar.gz",
+            ),
+            (
+                "wrong digest",
+                vec![file("publish", &wrong_digest)],
+                false,
+                &sha,
+            ),
+            (
+                "three attestations",
+                vec![file("a", &publish), file("b", &slsa), file("c", &publish)],
+                false,
+                "at most 2",
+            ),
+            (
+                "two of one predicate type",
+                vec![file("a", &publish), file("b", &publish)],
+                false,
+                "same predicate type",
+            ),
+            (
+                "not base64",
+                vec![file("publish", &not_base64)],
+                false,
+                "not base64",
+            ),
+            (
+                "not JSON",
+                vec![(format!("{name}.publish.attestation"), b"{nope".to_vec())],
+                false,
+                "not JSON",
+            ),
+            (
+                "required but only SLSA",
+                vec![file("slsa", &slsa)],
+                true,
+                "no publish attestation",
+            ),
+        ];
+        for (case, files, require, says) in cases {
+            let (good, refused) = attestations(&wheel, &files, require);
+            assert!(
+                good.is_empty(),
+                "{case}: nothing is sent when any is refused"
+            );
+            assert_eq!(refused.len(), 1, "{case}: {refused:?}");
+            let r = &refused[0];
+            assert_eq!(r.rule, "attestations", "{case}");
+            assert_eq!(r.file, name, "{case}");
+            assert!(r.message.contains(says), "{case}: {}", r.message);
+            // The plan is refused before any byte, naming the file and the rule.
+            let mut p = plan(
+                std::slice::from_ref(&wheel),
+                &HashMap::new(),
+                &Rules::default(),
+                NOW,
+            );
+            p.refuse(refused);
+            let e = p.error(false).unwrap();
+            assert!(
+                e.message.contains(&format!("[attestations] {name}")),
+                "{}",
+                e.message
+            );
+            assert!(e.message.contains("nothing was uploaded"), "{}", e.message);
+            assert_eq!(e.category, Category::Validation);
+        }
+        // The refusal names the attestation file that did not match.
+        let (_, refused) = attestations(&wheel, &[file("publish", &wrong_digest)], false);
+        assert!(
+            refused[0]
+                .message
+                .starts_with(&format!("{name}.publish.attestation: ")),
+            "{}",
+            refused[0].message
         );
     }
 }

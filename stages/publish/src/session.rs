@@ -11,7 +11,9 @@
 use std::path::Path;
 
 use airlock_stage::StageError;
+use serde_json::Value;
 
+use crate::attestation::ServedProvenance;
 use crate::dist::Distribution;
 use crate::folder::{self, FolderSession};
 use crate::index::{FileReport, Index};
@@ -23,12 +25,15 @@ pub trait UploadSession {
     /// status), for the pre-flight. Errors: the repository cannot be read.
     fn project_page(&mut self, name: &str) -> Result<ProjectPage, StageError>;
 
-    /// Adds `dist`, read from `path`; `progress(sent, total)` reports body bytes. Errors:
-    /// the backend's (see [`Index::upload`], [`FolderSession::add`]).
+    /// Adds `dist`, read from `path`, with its PEP 740 `attestations` (attestation
+    /// objects, checked by [`crate::preflight::attestations`]; empty for none);
+    /// `progress(sent, total)` reports body bytes. Errors: the backend's (see
+    /// [`Index::upload_attested`], [`FolderSession::add_attested`]).
     fn add(
         &mut self,
         dist: &Distribution,
         path: &Path,
+        attestations: &[Value],
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FileReport, StageError>;
 
@@ -39,16 +44,25 @@ pub trait UploadSession {
 
     /// Makes the added files public (where they are not yet) and, with `verify`, checks
     /// that the repository lists each of `files` (`(project name, report)`) with its
-    /// sha256. Errors: the backend's, or [`crate::index::Index::verify`]'s.
+    /// sha256 and, for the files added with attestations, serves them back as their PEP
+    /// 740 provenance ([`Index::verify_attested`], [`folder::verify_provenance`]).
+    ///
+    /// Returns [`Provenances`] (empty without `verify`). Errors: the backend's, or the
+    /// verification's.
     fn publish(
         self: Box<Self>,
         files: &[(String, FileReport)],
         verify: bool,
-    ) -> Result<(), StageError>;
+    ) -> Result<Provenances, StageError>;
 
     /// Gives up: takes back whatever is not public yet.
     fn abandon(self: Box<Self>);
 }
+
+/// What publishing found of the attestations sent: for each file added with attestations,
+/// `(file name, Some(what the repository serves))`, or `None` when the repository lists no
+/// provenance for it (an index that ignores attestations; a warning was logged).
+pub type Provenances = Vec<(String, Option<ServedProvenance>)>;
 
 /// The legacy upload API as a session: `add` is the upload, `publish` the verification.
 pub struct LegacySession<'t> {
@@ -65,9 +79,11 @@ impl UploadSession for LegacySession<'_> {
         &mut self,
         dist: &Distribution,
         path: &Path,
+        attestations: &[Value],
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FileReport, StageError> {
-        self.index.upload(dist, path, progress)
+        self.index
+            .upload_attested(dist, path, attestations, progress)
     }
 
     fn public_on_add(&self) -> bool {
@@ -78,11 +94,11 @@ impl UploadSession for LegacySession<'_> {
         mut self: Box<Self>,
         files: &[(String, FileReport)],
         verify: bool,
-    ) -> Result<(), StageError> {
+    ) -> Result<Provenances, StageError> {
         if verify {
-            self.index.verify(files)?;
+            return self.index.verify_attested(files);
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
     fn abandon(self: Box<Self>) {}
@@ -97,9 +113,10 @@ impl UploadSession for FolderSession {
         &mut self,
         dist: &Distribution,
         path: &Path,
+        attestations: &[Value],
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<FileReport, StageError> {
-        let r = FolderSession::add(self, dist, path)?;
+        let r = FolderSession::add_attested(self, dist, path, attestations)?;
         progress(dist.digests.size, dist.digests.size);
         Ok(r)
     }
@@ -112,13 +129,24 @@ impl UploadSession for FolderSession {
         self: Box<Self>,
         files: &[(String, FileReport)],
         verify: bool,
-    ) -> Result<(), StageError> {
+    ) -> Result<Provenances, StageError> {
         let root = self.root().to_path_buf();
+        let attested: Vec<(String, String, Vec<Value>)> = self
+            .attested()
+            .iter()
+            .filter_map(|(filename, atts)| {
+                files
+                    .iter()
+                    .find(|(_, r)| r.filename == *filename)
+                    .map(|(name, _)| (name.clone(), filename.clone(), atts.clone()))
+            })
+            .collect();
         FolderSession::publish(*self)?;
         if verify {
             folder::verify(&root, files)?;
+            return folder::verify_provenance(&root, &attested);
         }
-        Ok(())
+        Ok(Vec::new())
     }
 
     fn abandon(self: Box<Self>) {

@@ -55,6 +55,10 @@ pub struct ListedFile {
     /// PEP 700 `upload-time` (JSON only), as unix seconds; `None` when not given or not an
     /// ISO 8601 / RFC 3339 timestamp.
     pub upload_time: Option<i64>,
+    /// PEP 740's provenance URL of the file: JSON `provenance`, HTML `data-provenance`
+    /// (entities unescaped), as given (possibly relative to the page); `None` when the
+    /// index lists none (or `null`).
+    pub provenance: Option<String>,
 }
 
 /// Parses a project page whose `Content-Type` is `content_type`: JSON when it names
@@ -101,6 +105,8 @@ pub fn parse_json_page(body: &[u8]) -> Result<ProjectPage, StageError> {
         hashes: std::collections::BTreeMap<String, String>,
         #[serde(default, rename = "upload-time")]
         upload_time: Option<String>,
+        #[serde(default)]
+        provenance: Option<String>,
     }
     let page: Page = serde_json::from_slice(body).map_err(|e| {
         StageError::new(
@@ -115,6 +121,7 @@ pub fn parse_json_page(body: &[u8]) -> Result<ProjectPage, StageError> {
             .map(|f| ListedFile {
                 sha256: f.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
                 upload_time: f.upload_time.as_deref().and_then(unix_seconds),
+                provenance: f.provenance.filter(|p| !p.is_empty()),
                 filename: f.filename,
                 url: f.url,
             })
@@ -162,7 +169,7 @@ fn html_project_status(html: &str) -> Option<ProjectStatus> {
 }
 
 /// Parses a PEP 503 HTML project page: every `<a href="…">filename</a>`; the digest comes
-/// from a `#sha256=<hex>` URL fragment.
+/// from a `#sha256=<hex>` URL fragment, the PEP 740 provenance URL from `data-provenance`.
 pub fn parse_html(html: &str) -> Vec<ListedFile> {
     let mut out = Vec::new();
     let lower = html.to_ascii_lowercase();
@@ -204,6 +211,9 @@ pub fn parse_html(html: &str) -> Vec<ListedFile> {
                 url: href,
                 sha256,
                 upload_time: None,
+                provenance: attribute(tag, "data-provenance")
+                    .map(|p| unescape(&p))
+                    .filter(|p| !p.is_empty()),
             });
         }
         pos = close;
@@ -313,9 +323,14 @@ pub struct PageFile {
     pub size: u64,
     /// The release version (PEP 700 `versions`).
     pub version: String,
+    /// PEP 740's provenance URL, relative to the project page (e.g.
+    /// `../../packages/x.whl.provenance`): written as `data-provenance` (HTML-escaped) and
+    /// JSON `provenance`; `None`: neither is written.
+    pub provenance: Option<String>,
 }
 
-/// The PEP 503 HTML of a project page for `name` (normalized) listing `files`.
+/// The PEP 503 HTML of a project page for `name` (normalized) listing `files` (with
+/// `data-requires-python` and PEP 740 `data-provenance` where known, HTML-escaped).
 pub fn project_html(name: &str, files: &[PageFile]) -> String {
     let mut s = format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <title>Links for {0}</title>\n  </head>\n  <body>\n    <h1>Links for {0}</h1>\n",
@@ -327,8 +342,13 @@ pub fn project_html(name: &str, files: &[PageFile]) -> String {
             .as_deref()
             .map(|r| format!(" data-requires-python=\"{}\"", escape(r)))
             .unwrap_or_default();
+        let prov = f
+            .provenance
+            .as_deref()
+            .map(|p| format!(" data-provenance=\"{}\"", escape(p)))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "    <a href=\"{}#sha256={}\"{rp}>{}</a><br>\n",
+            "    <a href=\"{}#sha256={}\"{rp}{prov}>{}</a><br>\n",
             escape(&f.url),
             f.sha256,
             escape(&f.filename)
@@ -338,7 +358,8 @@ pub fn project_html(name: &str, files: &[PageFile]) -> String {
     s
 }
 
-/// The PEP 691 JSON of a project page (API 1.1: with `versions` and file `size`).
+/// The PEP 691 JSON of a project page (API 1.1: with `versions` and file `size`; PEP 740
+/// `provenance` on files that have one).
 pub fn project_json(name: &str, files: &[PageFile]) -> String {
     #[derive(Serialize)]
     struct Meta {
@@ -353,6 +374,8 @@ pub fn project_json(name: &str, files: &[PageFile]) -> String {
         #[serde(rename = "requires-python", skip_serializing_if = "Option::is_none")]
         requires_python: Option<&'a str>,
         size: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        provenance: Option<&'a str>,
     }
     #[derive(Serialize)]
     struct Page<'a> {
@@ -377,6 +400,7 @@ pub fn project_json(name: &str, files: &[PageFile]) -> String {
                 hashes: [("sha256", f.sha256.as_str())].into_iter().collect(),
                 requires_python: f.requires_python.as_deref(),
                 size: f.size,
+                provenance: f.provenance.as_deref(),
             })
             .collect(),
         versions,
@@ -485,6 +509,7 @@ mod tests {
             requires_python: Some(">=3.8, <4".into()),
             size: 10,
             version: "1.0".into(),
+            provenance: None,
         }];
         let html = project_html("a", &files);
         assert!(
@@ -502,5 +527,49 @@ mod tests {
         assert_eq!(v["files"][0]["requires-python"], ">=3.8, <4");
         assert!(root_html(&["a".into()]).contains("<a href=\"a/\">a</a>"));
         assert_eq!(unescape("a&amp;b&#39;&#x41;&bogus"), "a&b'A&bogus");
+        assert_eq!(parsed[0].provenance, None);
+        assert!(!html.contains("data-provenance"));
+        assert!(!json.contains("provenance"));
+    }
+
+    #[test]
+    fn pep_740_provenance_is_written_and_read() {
+        let files = vec![PageFile {
+            filename: "a-1.0.tar.gz".into(),
+            url: "../../packages/a-1.0.tar.gz".into(),
+            sha256: "ab".into(),
+            requires_python: None,
+            size: 10,
+            version: "1.0".into(),
+            provenance: Some("../../packages/a-1.0.tar.gz.provenance?x=1&y=\"2\"".into()),
+        }];
+        let html = project_html("a", &files);
+        assert!(
+            html.contains(
+                "data-provenance=\"../../packages/a-1.0.tar.gz.provenance?x=1&amp;y=&quot;2&quot;\""
+            ),
+            "{html}"
+        );
+        assert_eq!(parse_html(&html)[0].provenance, files[0].provenance);
+        let json = project_json("a", &files);
+        assert_eq!(
+            parse_json(json.as_bytes()).unwrap()[0].provenance,
+            files[0].provenance
+        );
+        // PyPI's forms: an absolute URL, or null.
+        let body = br#"{"meta":{"api-version":"1.4"},"name":"a","files":[
+            {"filename":"a-1.tar.gz","url":"u","hashes":{},"provenance":"https://pypi.org/integrity/a/1/a-1.tar.gz/provenance"},
+            {"filename":"a-1.whl","url":"u","hashes":{},"provenance":null}]}"#;
+        let page = parse_json_page(body).unwrap();
+        assert_eq!(
+            page.files[0].provenance.as_deref(),
+            Some("https://pypi.org/integrity/a/1/a-1.tar.gz/provenance")
+        );
+        assert_eq!(page.files[1].provenance, None);
+        let html = r#"<a href="a-1.tar.gz#sha256=00" data-provenance="https://pypi.org/integrity/a/1/a-1.tar.gz/provenance">a-1.tar.gz</a>"#;
+        assert_eq!(
+            parse_html(html)[0].provenance.as_deref(),
+            Some("https://pypi.org/integrity/a/1/a-1.tar.gz/provenance")
+        );
     }
 }

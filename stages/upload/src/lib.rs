@@ -36,6 +36,15 @@
 //!   exponential backoff and jitter, honouring `Retry-After`; never 400/401/403.
 //! - `timeouts`: `{ connect_s = 30, response_s = 120, between_bytes_s = 60, min_rate_kib_s = 16 }`
 //!   per request; a body of N KiB gets N / `min_rate_kib_s` seconds more to be sent.
+//! - `attestations` (default `"auto"`): PEP 740 attestations. Each distribution `dist/X` is
+//!   sent with the attestation files beside it named `X.<type>.attestation` (uv's
+//!   convention; the attest stage writes `X.publish.attestation`), each one attestation
+//!   object, as the upload form's `attestations` field (a JSON array). The pre-flight checks
+//!   them first (rule `attestations`: JSON object, `version` 1, the statement's one subject
+//!   is X with X's sha256, a predicate type an index takes, at most 2 and one per type).
+//!   `"require"`: the pre-flight also refuses a file to upload that has no publish
+//!   attestation. `"off"`: none are read or sent. `.attestation` files are never
+//!   distributions, neither in `dist/` nor among an upstream stage's artifacts.
 //!
 //! The credential is not the stage's business: the host injects it into requests to the
 //! repository's origin (`grants.secrets.inject`). An expiring credential (a
@@ -53,7 +62,9 @@
 //! each file stands (on the index or not); running the stage again finishes the release.
 //!
 //! Output: `{ "repository": "<as configured>", "files": [{ "filename", "sha256", "size",
-//! "status": "uploaded"|"skipped-identical"|"would-upload" }], "sha256": { "<filename>":
+//! "status": "uploaded"|"skipped-identical"|"would-upload", "attestations": <how many were
+//! sent (would be, in a dry run)>, "provenance"?: { "url", "publisher", "publishers" } }],
+//! "sha256": { "<filename>":
 //! "<hex>" }, "hashes": "<the same map as one line of JSON>", "verified": bool, "dry_run":
 //! bool, "index_url": "<simple index URL>" }`. The built-in pipelines publish `hashes` as
 //! the step output `hashes` (for hash-pinned installs; a step output holds 1 KiB, about
@@ -61,6 +72,14 @@
 //! For a `file:` repository `index_url` is `file:///<folder>/simple/` in the sandbox's terms
 //! (project root = `/`) and `index_path` is the project-relative `<folder>/simple`; the host
 //! knows the project's absolute path to make a URL pip can use outside the sandbox.
+//!
+//! `files[*].provenance` is present for a file sent with attestations when, at
+//! verification, the index's simple page lists a PEP 740 provenance URL for it and the
+//! provenance there holds exactly the attestations sent (else the stage fails, category
+//! upload); `publisher` is its first bundle's publisher (PyPI: the Trusted Publisher, e.g.
+//! `{"kind": "GitHub", "repository", "workflow", "environment"}`; a `file:` repository
+//! writes `null`), `publishers` every bundle's. An index that lists no provenance (it
+//! ignores the field, as pypiserver does) gets a warning in the log instead.
 
 // Natively `export_stage!` expands to nothing, so `run` is used only by the tests.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -70,6 +89,7 @@ use std::time::Duration;
 
 use std::collections::HashMap;
 
+use airlock_publish::attestation;
 use airlock_publish::folder::FolderSession;
 use airlock_publish::index::{Index, SdkTransport};
 use airlock_publish::preflight::{self, Action, Refusal, Rules};
@@ -109,6 +129,21 @@ struct Config {
     window_days: Option<u64>,
     #[serde(default)]
     credential: Option<Need>,
+    #[serde(default)]
+    attestations: Attestations,
+}
+
+/// `attestations`: what happens to the PEP 740 attestation files beside each distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Attestations {
+    /// Check and send those found.
+    #[default]
+    Auto,
+    /// As `auto`, and refuse a file to upload that has no publish attestation.
+    Require,
+    /// Read and send none.
+    Off,
 }
 
 /// `index_rules`: whose server rules the pre-flight applies.
@@ -211,13 +246,23 @@ fn select_files(
     req: &Request,
     config: &Config,
 ) -> Result<Vec<(PathBuf, Option<String>)>, StageError> {
-    if let Some((id, build)) = req.find_input::<BuildOutput>() {
+    // The first upstream output with artifacts other than attestations (an attest stage's
+    // output lists its `.attestation` files: those go with the distributions, not as ones).
+    let build = req.inputs.iter().find_map(|(id, v)| {
+        let build: BuildOutput = serde_json::from_value(v.clone()).ok()?;
+        let artifacts: Vec<Artifact> = build
+            .artifacts
+            .into_iter()
+            .filter(|a| !is_attestation(&a.path))
+            .collect();
+        (!artifacts.is_empty()).then(|| (id.clone(), artifacts))
+    });
+    if let Some((id, artifacts)) = build {
         host::info(&format!(
             "publishing the {} artifacts of stage '{id}'",
-            build.artifacts.len()
+            artifacts.len()
         ));
-        return Ok(build
-            .artifacts
+        return Ok(artifacts
             .into_iter()
             .map(|a| (PathBuf::from(a.path.trim_start_matches('/')), a.sha256))
             .collect());
@@ -242,6 +287,14 @@ fn select_files(
         .with_hint("build first (a build stage in `needs`), or point `dist` to the folder holding the distributions"));
     }
     Ok(files.into_iter().map(|p| (p, None)).collect())
+}
+
+/// True for a path whose file name is a PEP 740 attestation file (`X.<type>.attestation`).
+fn is_attestation(path: &str) -> bool {
+    Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(attestation::SUFFIX))
 }
 
 /// The index's rules the pre-flight applies (see [`preflight::Rules`]).
@@ -415,6 +468,30 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         }
     }
     let mut plan = preflight::plan(&dists, &pages, &rules(&config, &repository), now_s());
+    // PEP 740 attestations beside each file, checked against it (rule `attestations`).
+    let mut attestations: Vec<Vec<serde_json::Value>> = vec![Vec::new(); dists.len()];
+    if config.attestations != Attestations::Off {
+        for planned in &plan.files {
+            let (path, dist) = (&paths[planned.index], &dists[planned.index]);
+            let found = attestation::read_files(path)?;
+            let require =
+                config.attestations == Attestations::Require && planned.action == Action::Upload;
+            let (good, refused) = preflight::attestations(dist, &found, require);
+            refusals.extend(refused);
+            if !good.is_empty() {
+                host::info(&format!(
+                    "{}: {} attestation(s) to send ({})",
+                    dist.filename,
+                    good.len(),
+                    good.iter()
+                        .map(|a| a.source.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            attestations[planned.index] = good.into_iter().map(|a| a.object).collect();
+        }
+    }
     plan.refuse(refusals);
     if let Some(e) = plan.error(config.dry_run) {
         session.abandon();
@@ -434,10 +511,13 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         );
         let r = match planned.action {
             Action::SkipIdentical => FileReport::of(dist, FileStatus::Skipped),
-            Action::Upload if config.dry_run => FileReport::of(dist, FileStatus::WouldUpload),
+            Action::Upload if config.dry_run => FileReport {
+                attestations: attestations[planned.index].len(),
+                ..FileReport::of(dist, FileStatus::WouldUpload)
+            },
             Action::Upload => {
                 let message = format!("uploading {}", dist.filename);
-                match session.add(dist, src, &mut |sent, len| {
+                match session.add(dist, src, &attestations[planned.index], &mut |sent, len| {
                     host::progress(sent, Some(len), &message)
                 }) {
                     Ok(r) => r,
@@ -456,6 +536,10 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             Action::Conflict => unreachable!("a plan with a conflict is refused above"),
         };
         host::info(&match r.status {
+            FileStatus::Uploaded if r.attestations > 0 => format!(
+                "{}: uploaded to {target} with {} attestation(s)",
+                dist.filename, r.attestations
+            ),
             FileStatus::Uploaded => format!("{}: uploaded to {target}", dist.filename),
             FileStatus::Skipped => format!(
                 "{}: already on the index with the same sha256 {}, skipped",
@@ -468,15 +552,26 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         });
         reports.push((dist.metadata.name().to_string(), r));
     }
-    let verified = if config.dry_run {
+    let (verified, provenances) = if config.dry_run {
         session.abandon();
-        false
+        (false, Vec::new())
     } else {
-        session.publish(&reports, config.verify)?;
-        config.verify
+        let p = session.publish(&reports, config.verify)?;
+        (config.verify, p)
     };
     host::progress(total, Some(total), "done");
-    let files: Vec<FileReport> = reports.into_iter().map(|(_, r)| r).collect();
+    let mut files: Vec<FileReport> = reports.into_iter().map(|(_, r)| r).collect();
+    for (filename, served) in provenances {
+        if let Some(f) = files.iter_mut().find(|f| f.filename == filename) {
+            if let Some(p) = &served {
+                host::info(&format!(
+                    "{filename}: the index serves its {} attestation(s) at {}",
+                    f.attestations, p.url
+                ));
+            }
+            f.provenance = served;
+        }
+    }
     let sha256: serde_json::Map<String, serde_json::Value> = files
         .iter()
         .map(|f| (f.filename.clone(), f.sha256.clone().into()))

@@ -5,7 +5,11 @@
 //! `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=AUD` with
 //! `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN` and gets
 //! `{"count": N, "value": "<JWT>"}`, a JWT whose claims include `iss`, `aud`, `sub`,
-//! `repository`, `workflow_ref`, `job_workflow_ref`, `ref`, `environment`, `iat`, `exp`.
+//! `repository`, `workflow_ref`, `job_workflow_ref`, `ref`, `environment`, `iat`, `exp`,
+//! and the claims Fulcio turns into certificate extensions (`sha`, `workflow`,
+//! `workflow_sha`, `job_workflow_sha`, `event_name`, `run_id`, `run_attempt`,
+//! `repository_id`, `repository_visibility`, `runner_environment`; fixed values, see
+//! [`IdTokenSpec::claims`]).
 //! A wrong or missing bearer gets `401 {"message": "Bad credentials"}`.
 //!
 //! The JWT is signed by no one (its signature part is a fixed string): the stand-ins that
@@ -19,6 +23,14 @@ use crate::http::{b64url, read_request, respond, serve};
 
 /// The `ACTIONS_ID_TOKEN_REQUEST_TOKEN` the stand-in accepts as bearer.
 pub const ACTIONS_REQUEST_TOKEN: &str = "ghs-actions-request-token-9f8e7d6c5b4a";
+
+/// The commit the stand-in's jobs run on: the `sha` and `workflow_sha` claims (and
+/// `job_workflow_sha` unless a reusable workflow runs), 40 hex digits.
+pub const COMMIT_SHA: &str = "a7c1e9b2d4f60381952e7b6c0d8f4a3e1b2c9d70";
+
+/// `job_workflow_sha` when [`IdTokenSpec::reusable_workflow_ref`] is set: the commit of the
+/// other repository's reusable workflow.
+pub const REUSABLE_WORKFLOW_SHA: &str = "5e0b3c8d1f2a4967b8c0d1e2f3a4b5c6d7e8f901";
 
 /// What the stand-in's ID tokens say, and how they are formed. [`Default`]: the job
 /// `octo/mypylogger`, workflow `.github/workflows/release.yml` at `refs/tags/v0.2.8`,
@@ -71,7 +83,13 @@ impl IdTokenSpec {
         format!("{}/{}@{}", self.repository, self.workflow, self.git_ref)
     }
 
-    /// The claims of a token issued now for audience `aud`.
+    /// The claims of a token issued now for audience `aud`. Besides those the spec sets,
+    /// fixed values as GitHub documents them: `sha` and `workflow_sha` [`COMMIT_SHA`],
+    /// `job_workflow_sha` ([`REUSABLE_WORKFLOW_SHA`] for a reusable workflow), `workflow`
+    /// `Release`, `event_name` `push`, `run_id` `9876543210`, `run_number` `42`,
+    /// `run_attempt` `1`, `repository_id` `712345678`, `repository_visibility` `public`,
+    /// `runner_environment` `github-hosted`, `actor` `octocat`, `actor_id` `583231`,
+    /// `ref_type` (`tag` for `refs/tags/…`, else `branch`).
     pub fn claims(&self, aud: &str) -> serde_json::Value {
         let now = now_s() as i64;
         let exp = now + self.expires_in_s;
@@ -86,7 +104,21 @@ impl IdTokenSpec {
             "repository_owner_id": "4242",
             "workflow_ref": self.workflow_ref(),
             "job_workflow_ref": self.reusable_workflow_ref.clone().unwrap_or_else(|| self.workflow_ref()),
+            "job_workflow_sha": if self.reusable_workflow_ref.is_some() { REUSABLE_WORKFLOW_SHA } else { COMMIT_SHA },
             "ref": self.git_ref,
+            "ref_type": if self.git_ref.starts_with("refs/tags/") { "tag" } else { "branch" },
+            "sha": COMMIT_SHA,
+            "workflow": "Release",
+            "workflow_sha": COMMIT_SHA,
+            "event_name": "push",
+            "run_id": "9876543210",
+            "run_number": "42",
+            "run_attempt": "1",
+            "repository_id": "712345678",
+            "repository_visibility": "public",
+            "runner_environment": "github-hosted",
+            "actor": "octocat",
+            "actor_id": "583231",
             "environment": self.environment,
             "iat": iat,
             "nbf": iat,

@@ -1,8 +1,9 @@
 //! Shared support for airlock's tests: the real mypylogger 0.2.8 sdist and wheel from PyPI
 //! (downloaded once into `target/fixtures`), a real pypiserver on 127.0.0.1, pip
 //! installing what was published, a real moto server ([`moto`]), a stand-in for GitHub
-//! Actions' ID-token endpoint ([`github`]) and the small HTTP toolkit stand-ins are built
-//! with ([`http`]).
+//! Actions' ID-token endpoint ([`github`]), stand-ins for Sigstore's Fulcio and Rekor with
+//! their trust material ([`sigstore`]) and the small HTTP toolkit stand-ins are built with
+//! ([`http`]).
 //!
 //! Everything here needs Python with pip; pypiserver, hatchling and twine need `python3 -m
 //! pip install -r tests/requirements.txt`. Functions panic with that instruction when a tool
@@ -24,11 +25,13 @@ pub mod gitlab;
 pub mod http;
 pub mod moto;
 pub mod pypi;
+pub mod sigstore;
 
 pub use http::{http_get, http_post};
 
 pub use github::{ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec};
 pub use moto::Moto;
+pub use sigstore::Sigstore;
 
 /// The published wheel's file name.
 pub const MYPYLOGGER_WHEEL: &str = "mypylogger-0.2.8-py3-none-any.whl";

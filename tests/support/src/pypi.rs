@@ -11,8 +11,22 @@
 //!   `_is_duplicate_file`), a new file for a release created more than 14 days ago (400
 //!   "Uploading new files to releases older than 14 days is not allowed."), a second sdist
 //!   (400 "Only one sdist may be uploaded per release."). Stores the rest.
+//!   PEP 740 attestations (the form field `attestations`) are checked as warehouse's
+//!   `IntegrityService.parse_attestations` does short of the signature, after the rules
+//!   above: a JSON list, not empty, at most 2, each statement's one subject naming the
+//!   uploaded file with its sha256, a supported predicate type, one per type; otherwise 400
+//!   "Invalid attestations supplied during upload: <reason>" (warehouse's words). Accepted
+//!   ones are kept (see [`PypiStandIn::attestations`]) and served as the file's provenance.
+//!   Unlike PyPI, a token upload may carry attestations (PyPI takes them only with Trusted
+//!   Publishing).
 //! - `GET /simple/<name>/`: the project page in PEP 691 JSON, API version 1.4: files with
-//!   `hashes`, `size`, PEP 700 `upload-time`, and PEP 792 `project-status`.
+//!   `hashes`, `size`, PEP 700 `upload-time`, PEP 740 `provenance` (the integrity URL, or
+//!   `null`), and PEP 792 `project-status`.
+//! - `GET /integrity/<name>/<version>/<filename>/provenance`: warehouse's integrity API:
+//!   `{"version": 1, "attestation_bundles": [{"publisher", "attestations"}]}` with the
+//!   publisher set by [`PypiStandIn::set_publisher`] (default: GitHub, `octo/mypylogger`,
+//!   `release.yml`, environment `pypi`); 404 `{"message": "No provenance available for
+//!   <filename>"}` for a file without one.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -50,6 +64,106 @@ pub struct PypiState {
     pub status: Vec<(String, String)>,
     /// Every upload POST received, as `filename -> answer status`.
     pub posts: Vec<(String, u16)>,
+    /// The attestations accepted with each stored file, `(filename, attestation objects)`.
+    pub attestations: Vec<(String, Vec<serde_json::Value>)>,
+    /// The publisher object of the provenance of files uploaded from now on (PEP 740;
+    /// `None`: the default, see [`default_publisher`]).
+    pub publisher: Option<serde_json::Value>,
+    /// The provenance objects served, `(filename, provenance)`.
+    pub provenance: Vec<(String, serde_json::Value)>,
+    /// The stand-in's port (for the absolute provenance URLs of its pages).
+    pub port: u16,
+}
+
+/// The default publisher of the stand-in's provenance (warehouse's GitHub Trusted
+/// Publisher `attestation_identity`): `{"kind": "GitHub", "repository": "octo/mypylogger",
+/// "workflow": "release.yml", "environment": "pypi"}`.
+pub fn default_publisher() -> serde_json::Value {
+    serde_json::json!({
+        "kind": "GitHub",
+        "repository": "octo/mypylogger",
+        "workflow": "release.yml",
+        "environment": "pypi",
+    })
+}
+
+/// PEP 740's predicate types warehouse takes (`SUPPORTED_ATTESTATION_TYPES`).
+const PREDICATE_TYPES: [&str; 2] = [
+    "https://docs.pypi.org/attestations/publish/v1",
+    "https://slsa.dev/provenance/v1",
+];
+
+/// Checks the `attestations` form field as warehouse does (short of verifying signatures)
+/// for the uploaded file `filename` with `sha256`; `Err(reason)` in warehouse's words.
+fn check_attestations(
+    field: &str,
+    filename: &str,
+    sha256: &str,
+) -> Result<Vec<serde_json::Value>, String> {
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(field).map_err(|e| format!("Malformed attestations: {e}"))?;
+    if list.is_empty() {
+        return Err("Malformed attestations: an empty attestation set is not permitted".into());
+    }
+    if list.len() > PREDICATE_TYPES.len() {
+        return Err(format!(
+            "A maximum of {} attestations per file are supported",
+            PREDICATE_TYPES.len()
+        ));
+    }
+    let b64 = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for a in &list {
+        let malformed = |what: &str| format!("Malformed attestations: {what}");
+        if a["version"] != 1 {
+            return Err(malformed("version must be 1"));
+        }
+        if b64(&a["verification_material"]["certificate"]).is_none()
+            || b64(&a["envelope"]["signature"]).is_none()
+            || a["verification_material"]["transparency_entries"]
+                .as_array()
+                .is_none_or(|t| t.is_empty())
+        {
+            return Err(malformed("invalid verification material or envelope"));
+        }
+        let statement: serde_json::Value = b64(&a["envelope"]["statement"])
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| malformed("the statement is not base64 JSON"))?;
+        let verify = |why: String| {
+            format!("Could not verify the uploaded artifact using the included attestation: {why}")
+        };
+        let subjects = statement["subject"].as_array().cloned().unwrap_or_default();
+        if subjects.len() != 1 {
+            return Err(verify(
+                "too many subjects in statement (must be exactly one)".into(),
+            ));
+        }
+        let name = subjects[0]["name"].as_str().unwrap_or("");
+        if name != filename {
+            return Err(verify(format!(
+                "subject does not match distribution name: {name} != {filename}"
+            )));
+        }
+        if subjects[0]["digest"]["sha256"].as_str() != Some(sha256) {
+            return Err(verify("subject does not match distribution digest".into()));
+        }
+        let predicate = statement["predicateType"].as_str().unwrap_or("");
+        if !PREDICATE_TYPES.contains(&predicate) {
+            return Err(format!(
+                "Attestation with unsupported predicate type: {predicate}"
+            ));
+        }
+        if seen.iter().any(|p| p == predicate) {
+            return Err(format!(
+                "Multiple attestations for the same file with the same predicate type ({predicate}) are not supported"
+            ));
+        }
+        seen.push(predicate.to_string());
+    }
+    Ok(list)
 }
 
 /// The running stand-in.
@@ -144,6 +258,39 @@ impl PypiStandIn {
             let Ok(req) = read_request(&mut s, true) else {
                 return;
             };
+            if req.method == "GET" && req.target.starts_with("/integrity/") {
+                // /integrity/{project}/{version}/{filename}/provenance
+                let parts: Vec<&str> = req.target.trim_start_matches('/').split('/').collect();
+                let st = st.lock().unwrap();
+                let found = match parts.as_slice() {
+                    ["integrity", _, _, filename, "provenance"] => st
+                        .provenance
+                        .iter()
+                        .find(|(f, _)| f == filename)
+                        .map(|(_, p)| p.clone()),
+                    _ => None,
+                };
+                match found {
+                    Some(p) => respond(
+                        &mut s,
+                        200,
+                        &[("Content-Type", "application/vnd.pypi.integrity.v1+json")],
+                        p.to_string().as_bytes(),
+                    ),
+                    None => {
+                        let body = serde_json::json!({
+                            "message": format!("No provenance available for {}", parts.get(3).unwrap_or(&""))
+                        });
+                        respond(
+                            &mut s,
+                            404,
+                            &[("Content-Type", "application/json")],
+                            body.to_string().as_bytes(),
+                        )
+                    }
+                }
+                return;
+            }
             if req.method == "GET" {
                 let name = req
                     .target
@@ -162,6 +309,12 @@ impl PypiStandIn {
                             "hashes": { "sha256": f.sha256 },
                             "size": f.size,
                             "upload-time": rfc3339(f.uploaded),
+                            "provenance": st.provenance.iter().any(|(n, _)| *n == f.filename).then(|| {
+                                format!(
+                                    "http://127.0.0.1:{}/integrity/{name}/{}/{}/provenance",
+                                    st.port, f.version, f.filename
+                                )
+                            }),
                         })
                     })
                     .collect();
@@ -278,6 +431,30 @@ impl PypiStandIn {
                 );
                 return;
             }
+            let attestations = match form.iter().find(|(k, _, _)| k == "attestations") {
+                None => None,
+                Some((_, _, v)) => {
+                    match check_attestations(&String::from_utf8_lossy(v), &filename, &sha256) {
+                        Ok(list) => Some(list),
+                        Err(why) => {
+                            let msg = format!("Invalid attestations supplied during upload: {why}");
+                            answer(&mut st, &mut s, 400, &msg);
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Some(list) = attestations {
+                let publisher = st.publisher.clone().unwrap_or_else(default_publisher);
+                st.provenance.push((
+                    filename.clone(),
+                    serde_json::json!({
+                        "version": 1,
+                        "attestation_bundles": [{ "publisher": publisher, "attestations": list }],
+                    }),
+                ));
+                st.attestations.push((filename.clone(), list));
+            }
             if created.is_none() {
                 st.releases.push((project.clone(), version.clone(), now()));
             }
@@ -294,11 +471,30 @@ impl PypiStandIn {
             ));
             answer(&mut st, &mut s, 200, "OK");
         });
+        state.lock().unwrap().port = port;
         PypiStandIn {
             port,
             state,
             max_file_size,
         }
+    }
+
+    /// Sets the publisher of the provenance of files uploaded from now on: a GitHub Trusted
+    /// Publisher `{"kind": "GitHub", "repository", "workflow", "environment"}` (see
+    /// [`default_publisher`]).
+    pub fn set_publisher(&self, repository: &str, workflow: &str, environment: &str) {
+        self.state.lock().unwrap().publisher = Some(serde_json::json!({
+            "kind": "GitHub",
+            "repository": repository,
+            "workflow": workflow,
+            "environment": environment,
+        }));
+    }
+
+    /// The attestations accepted with each stored file, `(filename, attestation objects)`,
+    /// in upload order.
+    pub fn attestations(&self) -> Vec<(String, Vec<serde_json::Value>)> {
+        self.state.lock().unwrap().attestations.clone()
     }
 
     /// Puts a file on the index as if uploaded `age_s` seconds ago (creating its release
