@@ -1,4 +1,4 @@
-//! Builds the seven built-in stage components for wasm32-wasip2 and embeds them.
+//! Builds the eight built-in stage components for wasm32-wasip2 and embeds them.
 //!
 //! The stages are built by a nested `cargo build --release --target wasm32-wasip2` with its
 //! own `--target-dir` (`<target>/wasm-stages`): sharing the outer build's target dir would

@@ -12,8 +12,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use airlock_test_support::Sigstore;
 use airlock_test_support::github::{ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec};
+use airlock_test_support::{ReleaseStandins, Sigstore};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
@@ -450,5 +450,191 @@ fn a_job_without_id_token_permission_is_told_what_to_add() {
     assert!(
         said.contains("transparency log") && said.contains("could not be reached"),
         "{said}"
+    );
+}
+
+/// The settings `sigstore-standins` prints, parsed as a shell would take them: the
+/// `export` line's variables and the `--set` arguments.
+fn printed_settings(s: &ReleaseStandins, root: &Path) -> (Vec<(String, String)>, Vec<String>) {
+    let text = s.instructions(root);
+    let mut lines = text.lines();
+    let env = lines
+        .next()
+        .unwrap()
+        .strip_prefix("export ")
+        .unwrap()
+        .split(' ')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k.to_string(), v.trim_matches('\'').to_string())
+        })
+        .collect();
+    let sets = lines
+        .next()
+        .unwrap()
+        .split("--set ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    (env, sets)
+}
+
+fn release(project: &Path, env: &[(String, String)], sets: &[String]) -> std::process::Output {
+    let manifest = airlock_test_support::workspace().join("examples/mypylogger/release.toml");
+    let mut args = vec![
+        "run".to_string(),
+        manifest.to_str().unwrap().into(),
+        "--project".into(),
+        project.to_str().unwrap().into(),
+        "--set".into(),
+        "decide.manual=true".into(),
+        "--set".into(),
+        "decide.tag=v0.2.8".into(),
+        "--format".into(),
+        "json".into(),
+    ];
+    for s in sets {
+        args.push("--set".into());
+        args.push(s.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    airlock(&args, &env)
+}
+
+/// mypylogger's own pipeline (examples/mypylogger/release.toml) with the settings
+/// `sigstore-standins` prints: built, attested in the sandbox, uploaded with its
+/// attestations to an index that keeps them, installed by pip, and verified from the index
+/// by `airlock verify` (publisher and environment included).
+#[test]
+fn mypylogger_is_built_attested_uploaded_and_verified_from_the_index() {
+    let s = ReleaseStandins::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("trusted_root.json");
+    s.sigstore.write_trusted_root(&root).unwrap();
+    let project = airlock_test_support::unpack_mypylogger(tmp.path());
+    let (env, sets) = printed_settings(&s, &root);
+    assert_eq!(sets.len(), 5, "{sets:?}");
+    let out = release(&project, &env, &sets);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let r = report(&out);
+    assert_eq!(
+        stage(&r, "attest")["output"]["attestations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let upload = &stage(&r, "upload")["output"];
+    for f in upload["files"].as_array().unwrap() {
+        assert_eq!(f["status"], "uploaded", "{f}");
+        assert_eq!(f["attestations"], 2, "{f}");
+        assert_eq!(
+            f["provenance"]["publisher"]["repository"], "octo/mypylogger",
+            "{f}"
+        );
+    }
+    // The index received each file's publish and SLSA attestations.
+    let got = s.pypi.attestations();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|(_, a)| a.len() == 2), "{got:?}");
+    // pip installs what was uploaded.
+    airlock_test_support::pip_install(&s.simple(), "mypylogger==0.2.8", "mypylogger");
+    // No token in the run's output (on GitHub Actions the host asks the runner to mask each
+    // secret with `::add-mask::`, the one place a value is meant to appear).
+    let unmasked = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let (stdout, stderr) = (unmasked(&stdout), unmasked(&stderr));
+    let jwt = s.github.issued()[0].clone();
+    for secret in [
+        airlock_test_support::standins::PYPI_TOKEN,
+        ACTIONS_REQUEST_TOKEN,
+        jwt.as_str(),
+    ] {
+        for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            if let Some(i) = text.find(secret) {
+                let a = text[..i]
+                    .char_indices()
+                    .rev()
+                    .nth(300)
+                    .map_or(0, |(j, _)| j);
+                panic!(
+                    "a secret leaked into {name}: …{}",
+                    &text[a..(i + 200).min(text.len())]
+                );
+            }
+        }
+    }
+
+    // airlock verify, from the index: files, provenance, publisher, environment.
+    let s_simple = s.simple();
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "mypylogger==0.2.8",
+            "--index",
+            &s_simple,
+            "--trusted-root",
+            root.to_str().unwrap(),
+            "--repository",
+            "octo/mypylogger",
+            "--workflow",
+            "release.yml",
+        ];
+        args.extend_from_slice(extra);
+        let out = airlock(&args, &[]);
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, said) = verify(&["--environment", "pypi", "--ref", "refs/tags/v0.2.8"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(said.matches("OK ").count(), 4, "{said}");
+    let (code, said) = verify(&["--environment", "staging"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("environment pypi, expected staging"),
+        "{said}"
+    );
+    let (code, said) = verify(&["--ref", "refs/tags/v9"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("signed on ref refs/tags/v0.2.8, expected refs/tags/v9"),
+        "{said}"
+    );
+
+    // An index whose trusted publisher is not the workflow that signed: the upload stage
+    // refuses what it reads back.
+    let other = ReleaseStandins::start();
+    other
+        .pypi
+        .set_publisher("octo/other", "release.yml", "pypi");
+    std::fs::create_dir_all(tmp.path().join("again")).unwrap();
+    let project = airlock_test_support::unpack_mypylogger(&tmp.path().join("again"));
+    let (env, sets) = printed_settings(&other, &root);
+    let out = release(&project, &env, &sets);
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    let msg = stage(&r, "upload")["failure"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("publisher octo/other") && msg.contains("repository octo/mypylogger"),
+        "{msg}"
     );
 }

@@ -317,54 +317,80 @@ pub fn same_attestations(sent: &[Value], served: &[Value]) -> bool {
     true
 }
 
-/// Resolves a link `href` found on the page at `base` (an absolute `http(s)://` URL) as a
-/// browser would (RFC 3986 §5.2, without query or fragment subtleties): absolute URLs as
-/// they are, `//host/…` with the base's scheme, `/path` on the base's origin, others
-/// against the base's folder with `.` and `..` segments removed.
+/// Resolves a link `href` found on the page at `base` (an absolute URL) as RFC 3986 §5.2
+/// says, with the `url` crate; `href` as it is when either does not parse.
 pub fn resolve_url(base: &str, href: &str) -> String {
-    let href = href.trim();
-    if href.contains("://") {
-        return href.to_string();
+    url::Url::parse(base)
+        .and_then(|b| b.join(href))
+        .map(String::from)
+        .unwrap_or_else(|_| href.to_string())
+}
+
+/// Checks what an index serves as the provenance of `filename` (read from `url`, parsed or
+/// not) against the attestations `sent` with it: the same attestations
+/// ([`same_attestations`]) and, for each bundle's publisher, the identity that signed them
+/// ([`check_publisher`]). Ok: what the stage reports. Errors: a sentence naming the file.
+pub fn check_served(
+    filename: &str,
+    url: &str,
+    sent: &[Value],
+    served: Result<Provenance, String>,
+) -> Result<ServedProvenance, String> {
+    let p = served.map_err(|why| format!("{filename}: {why}"))?;
+    if !same_attestations(sent, &p.attestations) {
+        return Err(format!(
+            "{filename}: the provenance at {url} holds {} attestation(s) that are not the {} sent with it",
+            p.attestations.len(),
+            sent.len()
+        ));
     }
-    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
-    if let Some(net) = href.strip_prefix("//") {
-        return format!("{scheme}://{net}");
+    if let Some(e) = p
+        .publishers
+        .iter()
+        .find_map(|pb| check_publisher(pb, sent).err())
+    {
+        return Err(format!("{filename}: {e}"));
     }
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let path = path.split(['?', '#']).next().unwrap_or("/");
-    let joined = if href.starts_with('/') {
-        href.to_string()
-    } else {
-        let dir = &path[..path.rfind('/').map(|i| i + 1).unwrap_or(0)];
-        format!("{dir}{href}")
-    };
-    let (joined, suffix) = match joined.find(['?', '#']) {
-        Some(i) => (joined[..i].to_string(), joined[i..].to_string()),
-        None => (joined, String::new()),
-    };
-    let mut segments: Vec<&str> = Vec::new();
-    let parts: Vec<&str> = joined.split('/').skip(1).collect();
-    for (i, seg) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        match *seg {
-            "." => {
-                if last {
-                    segments.push("");
-                }
-            }
-            ".." => {
-                segments.pop();
-                if last {
-                    segments.push("");
-                }
-            }
-            s => segments.push(s),
+    Ok(ServedProvenance {
+        url: url.to_string(),
+        publisher: p.publishers.first().cloned().unwrap_or_default(),
+        publishers: p.publishers,
+    })
+}
+
+/// Checks that the index's `publisher` (a provenance bundle's, e.g. `{"kind": "GitHub",
+/// "repository": "octo/repo", "workflow": "release.yml", "environment": "pypi"}`) is the
+/// identity that signed each of `attestations` (the Fulcio certificate's source repository
+/// and build config URI, [`airlock_attest::Identity`]), as PyPI itself checks a trusted
+/// publisher's attestations. Publishers of other kinds (GitLab, Google, ActiveState) are
+/// not compared. Errors: a sentence naming both identities.
+pub fn check_publisher(publisher: &Value, attestations: &[Value]) -> Result<(), String> {
+    if publisher.get("kind").and_then(Value::as_str) != Some("GitHub") {
+        return Ok(());
+    }
+    let want_repo = publisher
+        .get("repository")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let want_wf = publisher
+        .get("workflow")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    for a in attestations {
+        let att = airlock_attest::Attestation::from_json(a.to_string().as_bytes())?;
+        let der = decode_base64(&att.verification_material.certificate)
+            .ok_or("its certificate is not base64")?;
+        let id = airlock_attest::Identity::of_der(&der)?;
+        let repo = id.github_repository().unwrap_or("");
+        let wf = id.github_workflow().unwrap_or("");
+        if !repo.eq_ignore_ascii_case(want_repo) || wf != want_wf {
+            return Err(format!(
+                "the index names publisher {want_repo} ({want_wf}), but the attestation was signed by {}",
+                id.describe()
+            ));
         }
     }
-    format!("{scheme}://{authority}/{}{suffix}", segments.join("/"))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -513,6 +539,61 @@ pub(crate) mod tests {
         assert_eq!(
             resolve_url("http://127.0.0.1:8/simple/a/", "../../../x"),
             "http://127.0.0.1:8/x"
+        );
+    }
+
+    #[test]
+    fn publishers_are_the_signers() {
+        // A real attestation (pypi-attestations 0.0.19's sdist, Sigstore public good).
+        let real: Value = serde_json::from_str(include_str!(
+            "../../../crates/attest/tests/fixtures/pypi_attestations-0.0.19.tar.gz.publish.attestation"
+        ))
+        .unwrap();
+        let github = |repo: &str, wf: &str| serde_json::json!({ "kind": "GitHub", "repository": repo, "workflow": wf, "environment": "" });
+        let sent = std::slice::from_ref(&real);
+        check_publisher(
+            &github("trailofbits/pypi-attestations", "release.yml"),
+            sent,
+        )
+        .unwrap();
+        check_publisher(
+            &github("TrailOfBits/PyPI-Attestations", "release.yml"),
+            sent,
+        )
+        .unwrap();
+        let e = check_publisher(&github("octo/other", "release.yml"), sent).unwrap_err();
+        assert!(
+            e.contains("publisher octo/other") && e.contains("trailofbits/pypi-attestations"),
+            "{e}"
+        );
+        let e =
+            check_publisher(&github("trailofbits/pypi-attestations", "ci.yml"), sent).unwrap_err();
+        assert!(e.contains("(ci.yml)"), "{e}");
+        // Other kinds are not compared here.
+        check_publisher(&serde_json::json!({ "kind": "GitLab" }), sent).unwrap();
+        // check_served puts both checks together.
+        let provenance = Provenance {
+            publishers: vec![github("octo/other", "release.yml")],
+            attestations: vec![real.clone()],
+        };
+        let e = check_served("f.tar.gz", "u", sent, Ok(provenance)).unwrap_err();
+        assert!(
+            e.starts_with("f.tar.gz: the index names publisher octo/other"),
+            "{e}"
+        );
+        let e = check_served(
+            "f.tar.gz",
+            "u",
+            sent,
+            Ok(Provenance {
+                publishers: vec![],
+                attestations: vec![],
+            }),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("0 attestation(s) that are not the 1 sent"),
+            "{e}"
         );
     }
 }

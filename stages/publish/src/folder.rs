@@ -347,19 +347,10 @@ pub fn verify_provenance(
         };
         let path = provenance_path(root, filename);
         let body = fs::read(&path).map_err(|e| io(&path, &e))?;
-        match attestation::parse_provenance(&body) {
-            Ok(p) if attestation::same_attestations(sent, &p.attestations) => out.push((
-                filename.clone(),
-                Some(ServedProvenance {
-                    url: href,
-                    publisher: p.publishers.first().cloned().unwrap_or_default(),
-                    publishers: p.publishers,
-                }),
-            )),
-            Ok(_) => problems.push(format!(
-                "the provenance of {filename} does not hold the attestations published with it"
-            )),
-            Err(why) => problems.push(format!("the provenance of {filename}: {why}")),
+        match attestation::check_served(filename, &href, sent, attestation::parse_provenance(&body))
+        {
+            Ok(p) => out.push((filename.clone(), Some(p))),
+            Err(why) => problems.push(why),
         }
     }
     if problems.is_empty() {
@@ -465,7 +456,9 @@ mod tests {
             crate::attestation::PUBLISH_V1,
         );
         let root = tempfile::tempdir().unwrap();
-        let publisher = serde_json::json!({ "kind": "GitHub", "repository": "octo/mypylogger" });
+        // Not a GitHub publisher: those are compared with the signing certificate, which this
+        // placeholder attestation lacks (attestation::tests::publishers_are_the_signers).
+        let publisher = serde_json::json!({ "kind": "GitLab", "repository": "octo/mypylogger" });
         let mut session: Box<dyn UploadSession> =
             Box::new(FolderSession::begin(root.path()).with_publisher(Some(publisher.clone())));
         let rw = session

@@ -496,7 +496,8 @@ impl<'t> Index<'t> {
     /// page lists (JSON `provenance`, HTML `data-provenance`; resolved against the page) is
     /// read through the same [`Transport`] (Accept [`attestation::PROVENANCE_ACCEPT`],
     /// retried like a page) and its `attestation_bundles[*].attestations` must hold exactly
-    /// what was sent ([`attestation::same_attestations`]). When the page lists no
+    /// what was sent ([`attestation::same_attestations`]), and its publisher must be the
+    /// identity that signed them ([`attestation::check_publisher`]). When the page lists no
     /// provenance for such files, a warning names the index and the files: it published
     /// them without attestations (pypiserver ignores the field).
     ///
@@ -528,24 +529,10 @@ impl<'t> Index<'t> {
                 continue;
             };
             let url = attestation::resolve_url(&page_url, &href);
-            match self.served_provenance(&url) {
-                Ok(p) if attestation::same_attestations(attestations, &p.attestations) => {
-                    out.push((
-                        f.filename.clone(),
-                        Some(ServedProvenance {
-                            url,
-                            publisher: p.publishers.first().cloned().unwrap_or_default(),
-                            publishers: p.publishers,
-                        }),
-                    ));
-                }
-                Ok(p) => problems.push(format!(
-                    "{}: the provenance at {url} holds {} attestation(s) that are not the {} sent with it",
-                    f.filename,
-                    p.attestations.len(),
-                    attestations.len()
-                )),
-                Err(why) => problems.push(format!("{}: {why}", f.filename)),
+            let served = self.served_provenance(&url);
+            match attestation::check_served(&f.filename, &url, attestations, served) {
+                Ok(p) => out.push((f.filename.clone(), Some(p))),
+                Err(why) => problems.push(why),
             }
         }
         self.sent = sent;

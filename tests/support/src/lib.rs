@@ -26,12 +26,14 @@ pub mod http;
 pub mod moto;
 pub mod pypi;
 pub mod sigstore;
+pub mod standins;
 
 pub use http::{http_get, http_post};
 
 pub use github::{ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec};
 pub use moto::Moto;
 pub use sigstore::Sigstore;
+pub use standins::ReleaseStandins;
 
 /// The published wheel's file name.
 pub const MYPYLOGGER_WHEEL: &str = "mypylogger-0.2.8-py3-none-any.whl";

@@ -21,7 +21,8 @@
 //!   Publishing).
 //! - `GET /simple/<name>/`: the project page in PEP 691 JSON, API version 1.4: files with
 //!   `hashes`, `size`, PEP 700 `upload-time`, PEP 740 `provenance` (the integrity URL, or
-//!   `null`), and PEP 792 `project-status`.
+//!   `null`), and PEP 792 `project-status`; each file's `url` is `/packages/<filename>`.
+//! - `GET /packages/<filename>`: the uploaded bytes (so pip installs from it).
 //! - `GET /integrity/<name>/<version>/<filename>/provenance`: warehouse's integrity API:
 //!   `{"version": 1, "attestation_bundles": [{"publisher", "attestations"}]}` with the
 //!   publisher set by [`PypiStandIn::set_publisher`] (default: GitHub, `octo/mypylogger`,
@@ -73,6 +74,9 @@ pub struct PypiState {
     pub provenance: Vec<(String, serde_json::Value)>,
     /// The stand-in's port (for the absolute provenance URLs of its pages).
     pub port: u16,
+    /// The bytes of each uploaded file, `(filename, content)`, served at
+    /// `/packages/<filename>` (the page's file URLs).
+    pub contents: Vec<(String, Vec<u8>)>,
 }
 
 /// The default publisher of the stand-in's provenance (warehouse's GitHub Trusted
@@ -291,6 +295,21 @@ impl PypiStandIn {
                 }
                 return;
             }
+            if req.method == "GET"
+                && let Some(filename) = req.target.strip_prefix("/packages/")
+            {
+                let st = st.lock().unwrap();
+                match st.contents.iter().find(|(f, _)| f == filename) {
+                    Some((_, bytes)) => respond(
+                        &mut s,
+                        200,
+                        &[("Content-Type", "application/octet-stream")],
+                        bytes,
+                    ),
+                    None => respond(&mut s, 404, &[], b"Not Found"),
+                }
+                return;
+            }
             if req.method == "GET" {
                 let name = req
                     .target
@@ -305,7 +324,7 @@ impl PypiStandIn {
                     .map(|(_, f)| {
                         serde_json::json!({
                             "filename": f.filename,
-                            "url": format!("https://files.example/{}", f.filename),
+                            "url": format!("/packages/{}", f.filename),
                             "hashes": { "sha256": f.sha256 },
                             "size": f.size,
                             "upload-time": rfc3339(f.uploaded),
@@ -458,6 +477,7 @@ impl PypiStandIn {
             if created.is_none() {
                 st.releases.push((project.clone(), version.clone(), now()));
             }
+            st.contents.push((filename.clone(), content.clone()));
             st.files.push((
                 project,
                 HeldFile {
