@@ -638,3 +638,51 @@ fn mypylogger_is_built_attested_uploaded_and_verified_from_the_index() {
         "{msg}"
     );
 }
+
+/// `airlock verify` on real attestations from Sigstore's public-good instance, with the
+/// trusted root bundled in the binary: a GitLab.com pipeline's (pypi-attestations' test
+/// asset, in crates/attest/tests/fixtures), accepted for its project and CI file only.
+#[test]
+fn airlock_verify_accepts_a_real_gitlab_attestation_for_its_pipeline_only() {
+    let fixtures = airlock_test_support::workspace().join("crates/attest/tests/fixtures");
+    let file = fixtures.join("gitlab_oidc_project-0.0.3.tar.gz");
+    let verify = |repository: &str, workflow: &str, forge: &str| {
+        let out = airlock(
+            &[
+                "verify",
+                file.to_str().unwrap(),
+                "--forge",
+                forge,
+                "--repository",
+                repository,
+                "--workflow",
+                workflow,
+            ],
+            &[],
+        );
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, said) = verify("facutuesca/gitlab-oidc-project", ".gitlab-ci.yml", "gitlab");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.starts_with("OK "), "{said}");
+    assert!(
+        said.contains("repository facutuesca/gitlab-oidc-project, workflow .gitlab-ci.yml"),
+        "{said}"
+    );
+    let (code, said) = verify("facutuesca/other", ".gitlab-ci.yml", "gitlab");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("identity: signed by repository facutuesca/gitlab-oidc-project"),
+        "{said}"
+    );
+    let (code, said) = verify("facutuesca/gitlab-oidc-project", ".gitlab-ci.yml", "github");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("not GitHub"), "{said}");
+}

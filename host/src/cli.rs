@@ -72,10 +72,15 @@ pub enum Command {
         /// Distribution files, or NAME==VERSION with --index.
         #[arg(required = true, value_name = "FILE|NAME==VERSION")]
         targets: Vec<String>,
-        /// The publishing repository, OWNER/REPO.
+        /// Where the publishing workflow runs: github (GitHub Actions) or gitlab (GitLab.com
+        /// CI/CD).
+        #[arg(long, value_enum, default_value = "github")]
+        forge: ForgeArg,
+        /// The publishing repository: OWNER/REPO (GitLab: GROUP/[SUBGROUP/]PROJECT).
         #[arg(long, value_name = "OWNER/REPO")]
         repository: String,
-        /// The publishing workflow's file name, e.g. release.yml.
+        /// The publishing workflow's file name, e.g. release.yml (GitLab: the CI
+        /// configuration's path, e.g. .gitlab-ci.yml).
         #[arg(long, value_name = "FILE")]
         workflow: String,
         /// The Git ref the workflow ran on, e.g. refs/tags/v1.0 (checked when given).
@@ -125,6 +130,15 @@ pub enum Command {
         #[arg(long, value_name = "patch|minor|major|X.Y.Z")]
         bump: Option<String>,
     },
+}
+
+/// `airlock verify --forge`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ForgeArg {
+    /// GitHub Actions.
+    Github,
+    /// GitLab.com CI/CD.
+    Gitlab,
 }
 
 /// Exit code: success.
@@ -383,6 +397,7 @@ pub fn main(cli: Cli) -> i32 {
         }
         Command::Verify {
             targets,
+            forge,
             repository,
             workflow,
             git_ref,
@@ -395,6 +410,10 @@ pub fn main(cli: Cli) -> i32 {
             crate::verify::Options {
                 targets,
                 policy: airlock_attest::Policy {
+                    forge: match forge {
+                        ForgeArg::Github => airlock_attest::Forge::GitHub,
+                        ForgeArg::Gitlab => airlock_attest::Forge::GitLab,
+                    },
                     repository,
                     workflow,
                     git_ref,

@@ -383,15 +383,21 @@ fn check_provenance(
     let mut out = Vec::new();
     for b in bundles {
         let p = &b["publisher"];
+        let forge = opts.policy.forge;
         let kind = p["kind"].as_str().unwrap_or("MISSING");
         let repo = p["repository"].as_str().unwrap_or("MISSING");
-        let workflow = p["workflow"].as_str().unwrap_or("MISSING");
+        let workflow = p[forge.workflow_field()].as_str().unwrap_or("MISSING");
         let env = p["environment"].as_str().filter(|e| !e.is_empty());
-        let mismatch = if kind != "GitHub" {
+        let same_repo = match forge {
+            airlock_attest::Forge::GitHub => repo.eq_ignore_ascii_case(&opts.policy.repository),
+            airlock_attest::Forge::GitLab => repo == opts.policy.repository,
+        };
+        let mismatch = if kind != forge.kind() {
             Some(format!(
-                "the index names a {kind} publisher, expected GitHub"
+                "the index names a {kind} publisher, expected {}",
+                forge.kind()
             ))
-        } else if !repo.eq_ignore_ascii_case(&opts.policy.repository) {
+        } else if !same_repo {
             Some(format!(
                 "the index names publisher repository {repo}, expected {}",
                 opts.policy.repository

@@ -37,3 +37,76 @@ pub const PUBLISH_SUFFIX: &str = ".publish.attestation";
 
 /// The OIDC issuer of GitHub Actions ID tokens (Fulcio extension 1.3.6.1.4.1.57264.1.8).
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// The OIDC issuer of GitLab.com CI ID tokens.
+pub const GITLAB_ISSUER: &str = "https://gitlab.com";
+
+/// The CI service of a trusted publisher, as Fulcio certifies its jobs (`docs/oid-info.md`)
+/// and PyPI names its publishers (PEP 740 provenance `publisher.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forge {
+    /// GitHub Actions: build config URI
+    /// `https://github.com/OWNER/REPO/.github/workflows/WORKFLOW@REF`.
+    GitHub,
+    /// GitLab.com CI/CD: build config URI `https://gitlab.com/GROUP/PROJECT//PATH@REF`.
+    GitLab,
+}
+
+impl Forge {
+    /// The OIDC issuer Fulcio writes into extension .8.
+    pub fn issuer(self) -> &'static str {
+        match self {
+            Forge::GitHub => GITHUB_ISSUER,
+            Forge::GitLab => GITLAB_ISSUER,
+        }
+    }
+
+    /// The web origin repositories live under, with a trailing `/`.
+    pub fn web(self) -> &'static str {
+        match self {
+            Forge::GitHub => "https://github.com/",
+            Forge::GitLab => "https://gitlab.com/",
+        }
+    }
+
+    /// PEP 740's `publisher.kind`: `GitHub` or `GitLab`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Forge::GitHub => "GitHub",
+            Forge::GitLab => "GitLab",
+        }
+    }
+
+    /// The forge of an OIDC issuer.
+    pub fn of_issuer(issuer: &str) -> Option<Forge> {
+        [Forge::GitHub, Forge::GitLab]
+            .into_iter()
+            .find(|f| f.issuer() == issuer)
+    }
+
+    /// The forge of a PEP 740 `publisher.kind`.
+    pub fn of_kind(kind: &str) -> Option<Forge> {
+        [Forge::GitHub, Forge::GitLab]
+            .into_iter()
+            .find(|f| f.kind() == kind)
+    }
+
+    /// The build config URI Fulcio certifies for `workflow` of `repository` at `suffix`
+    /// (the commit or the ref), as pypi-attestations' publisher policies rebuild it.
+    pub fn build_config_uri(self, repository: &str, workflow: &str, suffix: &str) -> String {
+        match self {
+            Forge::GitHub => {
+                format!("https://github.com/{repository}/.github/workflows/{workflow}@{suffix}")
+            }
+            Forge::GitLab => format!("https://gitlab.com/{repository}//{workflow}@{suffix}"),
+        }
+    }
+
+    /// The name of the publisher object's workflow field: `workflow` (GitHub) or
+    /// `workflow_filepath` (GitLab).
+    pub fn workflow_field(self) -> &'static str {
+        match self {
+            Forge::GitHub => "workflow",
+            Forge::GitLab => "workflow_filepath",
+        }
+    }
+}

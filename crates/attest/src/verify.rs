@@ -26,13 +26,18 @@ use crate::statement::{PAYLOAD_TYPE, Statement};
 use crate::trust::TrustedRoot;
 use crate::x509::{self, Hash, Identity, verify_ecdsa};
 
-/// The publisher an attestation must come from: a GitHub Actions workflow (PyPI's GitHub
-/// trusted publisher: repository and workflow file; optionally the ref the job ran on).
+/// The publisher an attestation must come from, as PyPI's trusted publishers name it: a
+/// GitHub Actions workflow (repository and workflow file name) or a GitLab CI/CD pipeline
+/// (project path and CI configuration file path); optionally the ref the job ran on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// `OWNER/REPO`, compared case-insensitively as GitHub does.
+    /// GitHub or GitLab.
+    pub forge: crate::Forge,
+    /// `OWNER/REPO` (GitHub, compared case-insensitively as GitHub does) or
+    /// `GROUP/[SUBGROUP/]PROJECT` (GitLab, compared exactly, as pypi-attestations does).
     pub repository: String,
-    /// The workflow file name, e.g. `release.yml`.
+    /// The workflow file name (GitHub, e.g. `release.yml`) or the CI configuration file's
+    /// path (GitLab, e.g. `.gitlab-ci.yml`).
     pub workflow: String,
     /// The Git ref the job ran for, e.g. `refs/tags/v1.0` (certificate extension .14).
     pub git_ref: Option<String>,
@@ -337,22 +342,29 @@ pub fn verify(
     })
 }
 
-/// Checks `identity` against `policy` as pypi-attestations' GitHub publisher policy does:
-/// the issuer is GitHub Actions, the source repository URI is the repository, and the build
-/// config URI is `https://github.com/{repo}/.github/workflows/{workflow}@{digest or ref}`.
+/// Checks `identity` against `policy` as pypi-attestations' GitHub and GitLab publisher
+/// policies do: the issuer is the forge's, the source repository URI is the repository's,
+/// and the build config URI is the workflow's at the certificate's own commit or ref
+/// ([`crate::Forge::build_config_uri`]); and the ref, when the policy names one.
 pub fn check_identity(identity: &Identity, policy: &Policy) -> Result<(), VerifyError> {
-    if identity.issuer.as_deref() != Some(crate::GITHUB_ISSUER) {
+    let forge = policy.forge;
+    if identity.issuer.as_deref() != Some(forge.issuer()) {
         return fail(
             "identity",
             format!(
-                "the certificate was issued for an identity from {}, not GitHub Actions ({})",
+                "the certificate was issued for an identity from {}, not {} ({})",
                 identity.issuer.as_deref().unwrap_or("MISSING"),
-                crate::GITHUB_ISSUER
+                forge.kind(),
+                forge.issuer()
             ),
         );
     }
-    let repo = identity.github_repository().unwrap_or("MISSING");
-    if !repo.eq_ignore_ascii_case(&policy.repository) {
+    let repo = identity.repository().unwrap_or("MISSING");
+    let same_repo = match forge {
+        crate::Forge::GitHub => repo.eq_ignore_ascii_case(&policy.repository),
+        crate::Forge::GitLab => repo == policy.repository,
+    };
+    if !same_repo {
         return fail(
             "identity",
             format!(
@@ -372,17 +384,22 @@ pub fn check_identity(identity: &Identity, policy: &Policy) -> Result<(), Verify
     .map(String::as_str)
     .collect();
     let matches = suffixes.iter().any(|s| {
-        uri.eq_ignore_ascii_case(&format!(
-            "https://github.com/{}/.github/workflows/{}@{s}",
-            policy.repository, policy.workflow
-        )) && uri.ends_with(&format!("/{}@{s}", policy.workflow))
+        let want = forge.build_config_uri(&policy.repository, &policy.workflow, s);
+        match forge {
+            // GitHub paths are case-insensitive, workflow file names are not.
+            crate::Forge::GitHub => {
+                uri.eq_ignore_ascii_case(&want)
+                    && uri.ends_with(&format!("/{}@{s}", policy.workflow))
+            }
+            crate::Forge::GitLab => uri == want,
+        }
     });
     if !matches {
         return fail(
             "identity",
             format!(
                 "signed by workflow {} ({uri}), expected {} of {}",
-                identity.github_workflow().unwrap_or("MISSING"),
+                identity.workflow().unwrap_or("MISSING"),
                 policy.workflow,
                 policy.repository
             ),

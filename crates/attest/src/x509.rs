@@ -281,24 +281,33 @@ impl Identity {
         Self::of_certificate(&parse(der)?)
     }
 
-    /// `OWNER/REPO` from the source repository URI on github.com.
-    pub fn github_repository(&self) -> Option<&str> {
-        self.source_repository_uri
-            .as_deref()?
-            .strip_prefix("https://github.com/")
+    /// The forge whose OIDC issuer Fulcio certified (by extension .8).
+    pub fn forge(&self) -> Option<crate::Forge> {
+        crate::Forge::of_issuer(self.issuer.as_deref()?)
     }
 
-    /// The workflow file name (e.g. `release.yml`) from the build config URI
-    /// `https://github.com/OWNER/REPO/.github/workflows/WF@REF`.
-    pub fn github_workflow(&self) -> Option<&str> {
+    /// The repository path (`OWNER/REPO`, or `GROUP/SUBGROUP/PROJECT` on GitLab) from the
+    /// source repository URI on the issuer's forge.
+    pub fn repository(&self) -> Option<&str> {
+        let host = self.forge()?.web();
+        self.source_repository_uri.as_deref()?.strip_prefix(host)
+    }
+
+    /// The workflow from the build config URI: GitHub's workflow file name (`release.yml`
+    /// of `https://github.com/OWNER/REPO/.github/workflows/release.yml@REF`), or GitLab's CI
+    /// configuration path (`.gitlab-ci.yml` of `https://gitlab.com/G/P//.gitlab-ci.yml@REF`).
+    pub fn workflow(&self) -> Option<&str> {
         let uri = self.build_config_uri.as_deref()?;
-        let (_, rest) = uri.split_once("/.github/workflows/")?;
+        let rest = match self.forge()? {
+            crate::Forge::GitHub => uri.split_once("/.github/workflows/")?.1,
+            crate::Forge::GitLab => uri.strip_prefix("https://")?.split_once("//")?.1,
+        };
         Some(rest.split_once('@').map_or(rest, |(w, _)| w))
     }
 
     /// One line for people: `octo/repo, workflow release.yml, ref refs/tags/v1 (issuer …)`.
     pub fn describe(&self) -> String {
-        let mut s = match (self.github_repository(), self.github_workflow()) {
+        let mut s = match (self.repository(), self.workflow()) {
             (Some(r), Some(w)) => format!("repository {r}, workflow {w}"),
             _ => format!("SAN {}", self.san.join(", ")),
         };

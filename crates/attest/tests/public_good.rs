@@ -19,6 +19,7 @@ fn fixture(name: &str) -> Attestation {
 
 fn policy(repository: &str, workflow: &str) -> Policy {
     Policy {
+        forge: airlock_attest::Forge::GitHub,
         repository: repository.into(),
         workflow: workflow.into(),
         git_ref: None,
@@ -42,10 +43,10 @@ fn real_publish_and_slsa_attestations_verify() {
         "https://docs.pypi.org/attestations/publish/v1"
     );
     assert_eq!(
-        v.identity.github_repository(),
+        v.identity.repository(),
         Some("trailofbits/pypi-attestations")
     );
-    assert_eq!(v.identity.github_workflow(), Some("release.yml"));
+    assert_eq!(v.identity.workflow(), Some("release.yml"));
     let v = verify(
         &fixture(&format!("{SDIST}.slsa.attestation")),
         SDIST,
@@ -139,4 +140,59 @@ fn real_attestations_are_refused_for_what_does_not_match() {
     };
     let e = verify(&att, SDIST, SDIST_SHA256, &empty, Some(&p)).unwrap_err();
     assert_eq!(e.check, "certificate", "{e}");
+}
+
+#[test]
+fn a_real_gitlab_attestation_verifies_for_its_pipeline_only() {
+    let name = "gitlab_oidc_project-0.0.3.tar.gz";
+    let sha = "c1ca9b0d85df1606451098233018534497bf584362e10e4a8c21dfaea92c02a8";
+    let att = fixture(&format!("{name}.publish.attestation"));
+    let root = TrustedRoot::public_good();
+    let gitlab = |repo: &str, path: &str| Policy {
+        forge: airlock_attest::Forge::GitLab,
+        repository: repo.into(),
+        workflow: path.into(),
+        git_ref: None,
+    };
+    let v = verify(
+        &att,
+        name,
+        sha,
+        &root,
+        Some(&gitlab("facutuesca/gitlab-oidc-project", ".gitlab-ci.yml")),
+    )
+    .unwrap();
+    assert_eq!(
+        v.identity.repository(),
+        Some("facutuesca/gitlab-oidc-project")
+    );
+    assert_eq!(v.identity.workflow(), Some(".gitlab-ci.yml"));
+    let e = verify(
+        &att,
+        name,
+        sha,
+        &root,
+        Some(&gitlab("facutuesca/other", ".gitlab-ci.yml")),
+    )
+    .unwrap_err();
+    assert_eq!(e.check, "identity", "{e}");
+    let e = verify(
+        &att,
+        name,
+        sha,
+        &root,
+        Some(&gitlab("facutuesca/gitlab-oidc-project", "ci/release.yml")),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("expected ci/release.yml"), "{e}");
+    // The same names as a GitHub publisher: the issuer is GitLab's.
+    let e = verify(
+        &att,
+        name,
+        sha,
+        &root,
+        Some(&policy("facutuesca/gitlab-oidc-project", ".gitlab-ci.yml")),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("not GitHub"), "{e}");
 }

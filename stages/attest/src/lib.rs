@@ -260,8 +260,8 @@ fn run_with(
         "attested": true,
         "identity": {
             "issuer": identity.issuer,
-            "repository": identity.github_repository(),
-            "workflow": identity.github_workflow(),
+            "repository": identity.repository(),
+            "workflow": identity.workflow(),
             "ref": identity.source_repository_ref,
             "san": identity.san,
         },

@@ -359,33 +359,34 @@ pub fn check_served(
 }
 
 /// Checks that the index's `publisher` (a provenance bundle's, e.g. `{"kind": "GitHub",
-/// "repository": "octo/repo", "workflow": "release.yml", "environment": "pypi"}`) is the
-/// identity that signed each of `attestations` (the Fulcio certificate's source repository
-/// and build config URI, [`airlock_attest::Identity`]), as PyPI itself checks a trusted
-/// publisher's attestations. Publishers of other kinds (GitLab, Google, ActiveState) are
-/// not compared. Errors: a sentence naming both identities.
+/// "repository": "octo/repo", "workflow": "release.yml", "environment": "pypi"}`, or
+/// GitLab's with `workflow_filepath`) is the identity that signed each of `attestations`
+/// (the Fulcio certificate's issuer, source repository and build config URI,
+/// [`airlock_attest::Identity`]), as PyPI itself checks a trusted publisher's attestations.
+/// Publishers of other kinds (Google, ActiveState) are not compared. Errors: a sentence
+/// naming both identities.
 pub fn check_publisher(publisher: &Value, attestations: &[Value]) -> Result<(), String> {
-    if publisher.get("kind").and_then(Value::as_str) != Some("GitHub") {
+    let kind = publisher.get("kind").and_then(Value::as_str).unwrap_or("");
+    let Some(forge) = airlock_attest::Forge::of_kind(kind) else {
         return Ok(());
-    }
-    let want_repo = publisher
-        .get("repository")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let want_wf = publisher
-        .get("workflow")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    };
+    let field = |k: &str| publisher.get(k).and_then(Value::as_str).unwrap_or("");
+    let policy = airlock_attest::Policy {
+        forge,
+        repository: field("repository").to_string(),
+        workflow: field(forge.workflow_field()).to_string(),
+        git_ref: None,
+    };
     for a in attestations {
         let att = airlock_attest::Attestation::from_json(a.to_string().as_bytes())?;
         let der = decode_base64(&att.verification_material.certificate)
             .ok_or("its certificate is not base64")?;
         let id = airlock_attest::Identity::of_der(&der)?;
-        let repo = id.github_repository().unwrap_or("");
-        let wf = id.github_workflow().unwrap_or("");
-        if !repo.eq_ignore_ascii_case(want_repo) || wf != want_wf {
+        if airlock_attest::verify::check_identity(&id, &policy).is_err() {
             return Err(format!(
-                "the index names publisher {want_repo} ({want_wf}), but the attestation was signed by {}",
+                "the index names publisher {} ({}), but the attestation was signed by {}",
+                policy.repository,
+                policy.workflow,
                 id.describe()
             ));
         }
@@ -569,8 +570,17 @@ pub(crate) mod tests {
         let e =
             check_publisher(&github("trailofbits/pypi-attestations", "ci.yml"), sent).unwrap_err();
         assert!(e.contains("(ci.yml)"), "{e}");
-        // Other kinds are not compared here.
-        check_publisher(&serde_json::json!({ "kind": "GitLab" }), sent).unwrap();
+        // A GitLab publisher is compared too (and this signer is not one); other kinds are not.
+        let e = check_publisher(
+            &serde_json::json!({ "kind": "GitLab", "repository": "trailofbits/pypi-attestations", "workflow_filepath": ".gitlab-ci.yml" }),
+            sent,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("signed by repository trailofbits/pypi-attestations"),
+            "{e}"
+        );
+        check_publisher(&serde_json::json!({ "kind": "Google" }), sent).unwrap();
         // check_served puts both checks together.
         let provenance = Provenance {
             publishers: vec![github("octo/other", "release.yml")],

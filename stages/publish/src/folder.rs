@@ -456,9 +456,9 @@ mod tests {
             crate::attestation::PUBLISH_V1,
         );
         let root = tempfile::tempdir().unwrap();
-        // Not a GitHub publisher: those are compared with the signing certificate, which this
-        // placeholder attestation lacks (attestation::tests::publishers_are_the_signers).
-        let publisher = serde_json::json!({ "kind": "GitLab", "repository": "octo/mypylogger" });
+        // Not a GitHub or GitLab publisher: those are compared with the signing certificate,
+        // which this placeholder attestation lacks (attestation::tests::publishers_are_the_signers).
+        let publisher = serde_json::json!({ "kind": "Google", "email": "ci@example.com" });
         let mut session: Box<dyn UploadSession> =
             Box::new(FolderSession::begin(root.path()).with_publisher(Some(publisher.clone())));
         let rw = session
