@@ -280,19 +280,19 @@ fn verify_release(
             .build()
             .map_err(|e| Error::Failed(e.to_string()))?;
         let project = airlock_pypkg::normalize_name(name);
-        let page_url = format!("{}/{project}/", index.trim_end_matches('/'));
+        let page_url = airlock_pypkg::simple::project_url(index, &project);
         let (status, ctype, body) = get(
             &client,
             &page_url,
-            "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
+            airlock_pypkg::simple::ACCEPT,
             MAX_DOCUMENT,
         )
         .await?;
         if status != 200 {
             return Err(Error::Failed(format!("{page_url} answered {status}")));
         }
-        let page = airlock_publish::simple::parse_project_page(&ctype, &body)
-            .map_err(|e| Error::Failed(format!("{page_url}: {}", e.message)))?;
+        let page = airlock_pypkg::simple::parse_project_page(&ctype, &body)
+            .map_err(|e| Error::Failed(format!("{page_url}: {e}")))?;
         let files: Vec<_> = page
             .files
             .iter()

@@ -29,8 +29,9 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock_findings::decide::{SIMPLE_ACCEPT, parse_threshold, simple_page_url};
+use airlock_findings::decide::parse_threshold;
 use airlock_findings::{DecideOptions, DetectReport, Gates, IndexAnswer, Thresholds};
+use airlock_pypkg::simple::{ACCEPT, project_url};
 use airlock_stage::{Category, Request, StageError, host, http};
 use serde::Deserialize;
 
@@ -98,8 +99,8 @@ fn thresholds(stage: &str, r: &ReleaseOn) -> Result<Thresholds, StageError> {
 
 /// GETs the project's simple API page.
 fn fetch_index(index: &str, name: &str) -> (IndexAnswer, Option<StageError>) {
-    let url = simple_page_url(index, name);
-    let req = http::Request::get(&url).header("accept", SIMPLE_ACCEPT);
+    let url = project_url(index, name);
+    let req = http::Request::get(&url).header("accept", ACCEPT);
     match http::send(&req, &mut |_, _| {}) {
         Ok(resp) => {
             let ctype = resp.header("content-type").unwrap_or("").to_string();

@@ -20,6 +20,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
+use airlock_pypkg::filename::DistFilename;
 use pep440_rs::Version;
 use serde::{Deserialize, Serialize};
 
@@ -176,56 +177,6 @@ pub struct DecideOptions {
     pub gates: Gates,
     /// The index's answer for the project page; `None` skips the `not_on_index` check.
     pub index: Option<IndexAnswer>,
-}
-
-/// The simple API page of project `name` under `index` (a simple API root such as
-/// `https://pypi.org/simple/`): `<index>/<PEP 503 normalized name>/`.
-pub fn simple_page_url(index: &str, name: &str) -> String {
-    format!(
-        "{}/{}/",
-        index.trim_end_matches('/'),
-        crate::model::normalize_package_name(name)
-    )
-}
-
-/// The `Accept` header for [`simple_page_url`]: PEP 691 JSON first, HTML as fallback.
-pub const SIMPLE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01";
-
-/// The distribution file names on a simple API page: PEP 691 JSON (`files[].filename`) or
-/// PEP 503 HTML (the text of each `<a>` element).
-pub fn simple_page_files(content_type: &str, body: &str) -> Vec<String> {
-    if content_type.contains("json") {
-        #[derive(Deserialize)]
-        struct Page {
-            files: Vec<File>,
-        }
-        #[derive(Deserialize)]
-        struct File {
-            filename: String,
-        }
-        return serde_json::from_str::<Page>(body)
-            .map(|p| p.files.into_iter().map(|f| f.filename).collect())
-            .unwrap_or_default();
-    }
-    body.split("</a>")
-        .filter_map(|chunk| {
-            let start = chunk.rfind("<a")?;
-            let text = chunk[start..].split_once('>')?.1.trim();
-            (!text.is_empty()).then(|| text.to_string())
-        })
-        .collect()
-}
-
-/// The version in a distribution file name: wheels `{name}-{version}-….whl` (PEP 427),
-/// sdists `{name}-{version}.tar.gz` (or `.zip`, and older `.tar.bz2`, `.tgz`).
-pub fn filename_version(filename: &str) -> Option<String> {
-    if let Some(stem) = filename.strip_suffix(".whl") {
-        return stem.split('-').nth(1).map(str::to_string);
-    }
-    let stem = [".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar"]
-        .iter()
-        .find_map(|ext| filename.strip_suffix(ext))?;
-    stem.rsplit_once('-').map(|(_, v)| v.to_string())
 }
 
 /// The next patch version: the release segment padded to three parts, the third plus one
@@ -568,11 +519,15 @@ fn index_check(answer: &IndexAnswer, version: Option<&Version>) -> (Check, bool)
             false,
         ),
         Ok((200, ctype, body)) => {
-            let same: Vec<String> = simple_page_files(ctype, body)
+            let listed = airlock_pypkg::simple::parse_project_page(ctype, body.as_bytes())
+                .map(|p| p.files)
+                .unwrap_or_default();
+            let same: Vec<String> = listed
                 .into_iter()
+                .map(|f| f.filename)
                 .filter(|f| {
-                    filename_version(f)
-                        .and_then(|fv| Version::from_str(&fv).ok())
+                    DistFilename::parse(f)
+                        .and_then(|d| Version::from_str(d.version).ok())
                         .is_some_and(|fv| fv == *v)
                 })
                 .collect();
@@ -1208,36 +1163,13 @@ mod tests {
 
     fn answer(status: u16, ctype: &str, body: &str) -> IndexAnswer {
         IndexAnswer {
-            url: simple_page_url("http://127.0.0.1:1/simple/", "Demo_Pkg"),
+            url: airlock_pypkg::simple::project_url("http://127.0.0.1:1/simple/", "Demo_Pkg"),
             response: Ok((status, ctype.into(), body.into())),
         }
     }
 
     #[test]
-    fn simple_pages_and_file_names() {
-        assert_eq!(
-            simple_page_url("https://pypi.org/simple", "My.Logger"),
-            "https://pypi.org/simple/my-logger/"
-        );
-        let html = "<html><body><h1>Links for demo</h1>\n<a href=\"/packages/demo-0.1.0.tar.gz#sha256=ab\">demo-0.1.0.tar.gz</a><br>\n<a href=\"x\" data-requires-python=\"&gt;=3.8\">demo-0.1.0-py3-none-any.whl</a></body></html>";
-        assert_eq!(
-            simple_page_files("text/html", html),
-            vec!["demo-0.1.0.tar.gz", "demo-0.1.0-py3-none-any.whl"]
-        );
-        let json = r#"{"meta": {"api-version": "1.1"}, "name": "demo", "files": [{"filename": "demo-0.2.0.zip", "url": "u", "hashes": {}}]}"#;
-        assert_eq!(
-            simple_page_files("application/vnd.pypi.simple.v1+json", json),
-            vec!["demo-0.2.0.zip"]
-        );
-        assert_eq!(
-            filename_version("demo_pkg-1.0.0rc1-py3-none-any.whl").as_deref(),
-            Some("1.0.0rc1")
-        );
-        assert_eq!(
-            filename_version("demo-pkg-1.0.tar.gz").as_deref(),
-            Some("1.0")
-        );
-        assert_eq!(filename_version("README"), None);
+    fn next_patch_versions() {
         let v = |s: &str| Version::from_str(s).unwrap();
         assert_eq!(next_patch(&v("0.2.8")), "0.2.9");
         assert_eq!(next_patch(&v("1")), "1.0.1");

@@ -13,7 +13,7 @@ use crate::attestation::{self, ServedProvenance};
 use crate::dist::Distribution;
 use crate::form::{Multipart, upload_fields};
 use crate::retry::RetryPolicy;
-use crate::simple::{ACCEPT, ListedFile, ProjectPage, parse_project_page};
+use crate::simple::{ACCEPT, ListedFile, ProjectPage, parse_project_page, project_url};
 
 /// The `User-Agent` sent. It does not say "twine" on purpose: pypiserver answers a duplicate
 /// with 400 instead of 409 for twine.
@@ -155,13 +155,14 @@ impl<'t> Index<'t> {
     /// after N attempts"); 401/403 as [`Category::Authentication`]; other non-200 answers as
     /// [`Category::Upload`].
     pub fn project_page(&mut self, name: &str) -> Result<ProjectPage, StageError> {
-        let url = format!("{}{}/", self.simple_url, crate::normalize_name(name));
+        let url = project_url(&self.simple_url, name);
         let resp = self.get(&url, ACCEPT)?;
         match resp.status {
             200 => parse_project_page(
                 resp.header("content-type").unwrap_or("text/html"),
                 &resp.body,
-            ),
+            )
+            .map_err(|e| StageError::new(Category::Upload, format!("{url}: {e}"))),
             404 => Ok(ProjectPage::default()),
             401 | 403 => Err(StageError::new(
                 Category::Authentication,
@@ -518,7 +519,7 @@ impl<'t> Index<'t> {
             let Some((_, attestations)) = sent.iter().find(|(n, _)| *n == f.filename) else {
                 continue;
             };
-            let page_url = format!("{}{}/", self.simple_url, crate::normalize_name(name));
+            let page_url = project_url(&self.simple_url, name);
             let listed = pages
                 .iter()
                 .find(|(n, _)| n == name)

@@ -41,7 +41,6 @@ pub mod repository;
 pub mod retry;
 pub mod session;
 pub mod sigstore;
-pub mod simple;
 
 pub use dist::{DistKind, Distribution};
 pub use index::{FileReport, FileStatus, Transport};
@@ -49,3 +48,5 @@ pub use repository::Repository;
 
 /// PEP 503 name normalisation (the foundation's, [`airlock_pypkg::normalize_name`]).
 pub use airlock_pypkg::normalize_name;
+/// The simple repository API (PEP 503 / 691 / 700 / 740 / 792), from the foundation.
+pub use airlock_pypkg::simple;

@@ -53,6 +53,7 @@ mod marker;
 pub mod metadata;
 pub mod project;
 pub mod select;
+pub mod simple;
 pub mod uvbuild;
 pub mod validate;
 

@@ -58,20 +58,10 @@ fn chart_color(s: Severity) -> &'static str {
 }
 
 /// Escapes text for HTML (and SVG) element content and quoted attribute values:
-/// `& < > " '`.
+/// `& < > " '` (the foundation's [`airlock_pypkg::simple::escape`], which the simple index
+/// pages use too).
 pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    airlock_pypkg::simple::escape(s)
 }
 
 /// Only `http(s)` URLs become links (no `javascript:` or `data:`).
@@ -491,7 +481,7 @@ mod tests {
     fn escaping_and_links() {
         assert_eq!(
             html_escape(r#"<img src=x onerror="a('b')">&"#),
-            "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;"
+            "&lt;img src=x onerror=&quot;a(&#x27;b&#x27;)&quot;&gt;&amp;"
         );
         assert_eq!(link(Some("javascript:alert(1)"), "X"), "X");
         assert_eq!(link(Some(" JAVASCRIPT:alert(1)"), "X"), "X");

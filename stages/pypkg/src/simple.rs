@@ -1,8 +1,15 @@
 //! The simple repository API: reading a project page (PEP 503 HTML or PEP 691 JSON) and
 //! writing both forms (with PEP 700's `versions` and `size`, API version 1.1).
 
-use airlock_stage::StageError;
 use serde::Serialize;
+
+use crate::project::normalize_name;
+
+/// The project page of `name` under the simple index `index` (e.g.
+/// `https://pypi.org/simple/`): `<index>/<PEP 503 normalized name>/`.
+pub fn project_url(index: &str, name: &str) -> String {
+    format!("{}/{}/", index.trim_end_matches('/'), normalize_name(name))
+}
 
 /// The `Accept` header for a project page: PEP 691 JSON preferred, PEP 503 HTML accepted.
 pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1";
@@ -63,8 +70,8 @@ pub struct ListedFile {
 
 /// Parses a project page whose `Content-Type` is `content_type`: JSON when it names
 /// `json` (PEP 691), else HTML (PEP 503). Errors: malformed JSON
-/// ([`airlock_stage::Category::Upload`], since it is the index's answer).
-pub fn parse_project_page(content_type: &str, body: &[u8]) -> Result<ProjectPage, StageError> {
+/// (a sentence saying what is wrong).
+pub fn parse_project_page(content_type: &str, body: &[u8]) -> Result<ProjectPage, String> {
     if content_type.to_ascii_lowercase().contains("json") {
         parse_json_page(body)
     } else {
@@ -78,13 +85,13 @@ pub fn parse_project_page(content_type: &str, body: &[u8]) -> Result<ProjectPage
 
 /// Parses a PEP 691 JSON project page's files (`{"files": [{"filename", "url", "hashes",
 /// "upload-time"?}]}`); see [`parse_json_page`] for the status too.
-pub fn parse_json(body: &[u8]) -> Result<Vec<ListedFile>, StageError> {
+pub fn parse_json(body: &[u8]) -> Result<Vec<ListedFile>, String> {
     parse_json_page(body).map(|p| p.files)
 }
 
 /// Parses a PEP 691 JSON project page: its files (with PEP 700 `upload-time`) and its
-/// PEP 792 `project-status`. Errors: malformed JSON ([`airlock_stage::Category::Upload`]).
-pub fn parse_json_page(body: &[u8]) -> Result<ProjectPage, StageError> {
+/// PEP 792 `project-status`. Errors: malformed JSON (a sentence saying what is wrong).
+pub fn parse_json_page(body: &[u8]) -> Result<ProjectPage, String> {
     #[derive(serde::Deserialize)]
     struct Page {
         files: Vec<File>,
@@ -108,12 +115,8 @@ pub fn parse_json_page(body: &[u8]) -> Result<ProjectPage, StageError> {
         #[serde(default)]
         provenance: Option<String>,
     }
-    let page: Page = serde_json::from_slice(body).map_err(|e| {
-        StageError::new(
-            airlock_stage::Category::Upload,
-            format!("the index's PEP 691 project page is not valid: {e}"),
-        )
-    })?;
+    let page: Page = serde_json::from_slice(body)
+        .map_err(|e| format!("the index's PEP 691 project page is not valid: {e}"))?;
     Ok(ProjectPage {
         files: page
             .files
