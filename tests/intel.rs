@@ -5,13 +5,20 @@
 //!   run has no baseline; the second compares with the first;
 //! - decide checks the version against the index's simple API through the sandbox's http
 //!   grant: a security release of a version already on the index is blocked and the next
-//!   patch is suggested; a new version passes; without the grant the request is refused.
+//!   patch is suggested; a new version passes; without the grant the request is refused;
+//! - a busy index (503 with `Retry-After`, then a reset connection) is asked again, as the
+//!   SDK's retry policy says, and the check still sees what pypiserver lists.
 
 mod common;
 
 use common::{airlock, report, stage};
 
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use airlock_test_support::PypiServer;
+use airlock_test_support::http::{forward, read_request, respond, serve};
 use serde_json::json;
 
 fn pip_audit(with_py: bool) -> String {
@@ -146,4 +153,73 @@ fn baseline_from_state_and_the_index_check() {
     let d = stage(&r, "decide");
     assert_eq!(d["failure"]["category"], "capability", "{d}");
     assert!(d["failure"].to_string().contains(&origin), "{d}");
+}
+
+#[test]
+fn a_busy_index_is_asked_again() {
+    let server = PypiServer::start(None);
+    std::fs::write(
+        server.packages.join("intel_demo-0.1.0.tar.gz"),
+        b"not really a tarball",
+    )
+    .unwrap();
+    // In front of pypiserver: the first GET is answered 503 (Retry-After: 0), the second
+    // has its connection closed unanswered, the rest pass through.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let upstream = server.port;
+    let seen = asked.clone();
+    let port = serve(move |mut s| {
+        let Ok(req) = read_request(&mut s, true) else {
+            return;
+        };
+        match seen.fetch_add(1, Ordering::SeqCst) {
+            0 => respond(&mut s, 503, &[("Retry-After", "0")], b"<h1>busy</h1>"),
+            1 => drop(s),
+            _ => {
+                let _ = s.write_all(&forward(upstream, &req));
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("pyproject.toml"),
+        "[project]\nname = \"intel-demo\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("scans")).unwrap();
+    std::fs::write(root.join("scans/pip-audit.json"), pip_audit(false)).unwrap();
+    let front = format!("http://127.0.0.1:{port}");
+    std::fs::write(
+        root.join("release.toml"),
+        manifest(&format!("{front}/simple/"), &format!("\"{front}\"")),
+    )
+    .unwrap();
+    let m = root.join("release.toml");
+    let out = airlock(
+        &[
+            "run",
+            m.to_str().unwrap(),
+            "--format",
+            "json",
+            "--set",
+            "decide.manual=true",
+        ],
+        &[],
+    );
+    let r = report(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 0.1.0 is on the index: the check ran to the end and found it, after two retries.
+    assert_eq!(asked.load(Ordering::SeqCst), 3, "{stderr}");
+    let d = stage(&r, "decide");
+    assert_eq!(d["status"], "failed", "{d}");
+    assert!(
+        d["failure"].to_string().contains("intel_demo-0.1.0.tar.gz"),
+        "{d}"
+    );
+    assert!(
+        stderr.contains("answered 503: busy (attempt 1); retrying in 0.0 s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(attempt 2); retrying in"), "{stderr}");
 }

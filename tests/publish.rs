@@ -20,13 +20,15 @@ mod common;
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use airlock_test_support::github::now_s;
-use airlock_test_support::http::{HttpReq, parse_head, read_head, read_request, respond, serve};
+use airlock_test_support::http::{
+    HttpReq, forward, parse_head, read_head, read_request, respond, serve,
+};
 use airlock_test_support::{
     ACTIONS_REQUEST_TOKEN, GithubOidc, IdTokenSpec, MYPYLOGGER_SDIST as SDIST,
     MYPYLOGGER_WHEEL as WHEEL, PypiServer, pip_install,
@@ -254,23 +256,6 @@ struct Proxy {
     /// Upload POSTs received / forwarded to the index.
     posts: Arc<AtomicUsize>,
     forwarded: Arc<AtomicUsize>,
-}
-
-fn forward(upstream: u16, req: &HttpReq) -> Vec<u8> {
-    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
-    let head = String::from_utf8_lossy(&req.head).to_string();
-    let mut lines: Vec<&str> = head
-        .trim_end()
-        .split("\r\n")
-        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
-        .collect();
-    lines.push("Connection: close");
-    up.write_all(format!("{}\r\n\r\n", lines.join("\r\n")).as_bytes())
-        .unwrap();
-    up.write_all(&req.body).unwrap();
-    let mut answer = Vec::new();
-    let _ = up.read_to_end(&mut answer);
-    answer
 }
 
 fn start_proxy(upstream: u16, faults: Vec<Fault>) -> Proxy {

@@ -245,3 +245,67 @@ fn the_custom_stage_example_gates_the_build_on_the_changelog() {
         "built without a changelog entry"
     );
 }
+
+/// The SDK as a contributor gets it from a registry: `cargo package -p airlock-stage`
+/// (which builds the packaged crate on its own, as `cargo publish` does), then
+/// examples/custom-stage built for wasm32-wasip2 against that package, with the WIT world
+/// the package carries, not against this checkout.
+#[test]
+fn the_custom_stage_builds_against_the_packaged_sdk() {
+    let ws = airlock_test_support::workspace();
+    let version = env!("CARGO_PKG_VERSION");
+    cargo(
+        &ws,
+        &[
+            "package",
+            "-p",
+            "airlock-stage",
+            "--allow-dirty",
+            "--offline",
+        ],
+        &[],
+    );
+    let packaged = target_dir().join(format!("package/airlock-stage-{version}.crate"));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new("tar")
+        .arg("-xzf")
+        .arg(&packaged)
+        .arg("-C")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let sdk = tmp.path().join(format!("airlock-stage-{version}"));
+    assert!(
+        sdk.join("wit/stage.wit").is_file(),
+        "the package lacks its WIT world"
+    );
+
+    // The example's sources and lockfile, its SDK dependency pointed at the package.
+    let example = ws.join("examples/custom-stage");
+    let here = tmp.path().join("custom-stage");
+    std::fs::create_dir_all(&here).unwrap();
+    copy_tree(&example.join("src"), &here.join("src"));
+    std::fs::copy(example.join("Cargo.lock"), here.join("Cargo.lock")).unwrap();
+    let manifest = std::fs::read_to_string(example.join("Cargo.toml")).unwrap();
+    let from = r#"airlock-stage = { path = "../../stages/sdk" }"#;
+    assert!(manifest.contains(from), "{manifest}");
+    let to = format!("airlock-stage = {{ path = {:?} }}", sdk.to_str().unwrap());
+    std::fs::write(here.join("Cargo.toml"), manifest.replace(from, &to)).unwrap();
+    cargo(
+        &here,
+        &[
+            "build",
+            "--locked",
+            "--offline",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+        ],
+        &[],
+    );
+    let wasm =
+        std::fs::read(target_dir().join("wasm32-wasip2/release/changelog_check.wasm")).unwrap();
+    // A component (layer 1), not a core module: `\0asm`, version 0x0d, layer 0x01.
+    assert_eq!(&wasm[..8], b"\0asm\x0d\x00\x01\x00");
+}

@@ -609,7 +609,7 @@ fn failure_report(
         .iter()
         .filter_map(|s| records.get(&s.id))
         .find(|r| r.status == Status::Failed);
-    FailureReport::new(manifest, failed, reporter)
+    crate::report::failure_report(manifest, failed, reporter)
 }
 
 /// Decides a stage's fate without running it: not run when a need failed, skipped when a

@@ -110,41 +110,8 @@ pub struct RunReport {
     pub outputs: BTreeMap<String, String>,
 }
 
-/// A failed run, as the original system's FailureReport described it. Every text is
-/// redacted. JSON: `{ pipeline, run_id, event, repository, run_url, stage, category,
-/// message, hint, exit_code, timestamp, log_excerpt }`.
-#[derive(Debug, Clone, Serialize)]
-pub struct FailureReport {
-    /// `[pipeline].name`.
-    pub pipeline: String,
-    /// `GITHUB_RUN_ID` when set.
-    pub run_id: Option<String>,
-    /// `GITHUB_EVENT_NAME` when set (push, workflow_dispatch, …).
-    pub event: Option<String>,
-    /// `GITHUB_REPOSITORY` (owner/name) when set.
-    pub repository: Option<String>,
-    /// The Actions run's URL, from `GITHUB_SERVER_URL`, `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`.
-    pub run_url: Option<String>,
-    /// The first stage that failed (manifest order).
-    pub stage: Option<String>,
-    /// Its error category.
-    pub category: Option<String>,
-    /// Its message.
-    pub message: Option<String>,
-    /// Its hint.
-    pub hint: Option<String>,
-    /// The process exit code (1).
-    pub exit_code: i32,
-    /// When the report was made, RFC 3339 UTC.
-    pub timestamp: String,
-    /// The last log lines of the failed stage (at most [`LOG_EXCERPT_LINES`]).
-    pub log_excerpt: Vec<String>,
-    /// The command that runs the failed stage again, with the stages that produce the
-    /// secrets it injects, on this run's state folder (see [`rerun_command`]); e.g. for an
-    /// upload that failed after its first file, the command that finishes the release.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rerun: Option<String>,
-}
+/// A failed run (the SDK's type: the host writes it, a `when = "failed"` stage reads it).
+pub use airlock_stage::FailureReport;
 
 /// `airlock run MANIFEST [--project DIR] [--set K=V]… --state DIR --only P…,STAGE`: the
 /// failed `stage` again, after the stages that produce the secrets it injects (a
@@ -200,42 +167,41 @@ pub fn rerun_command(
 /// How many log lines of a failed stage the failure report keeps.
 pub const LOG_EXCERPT_LINES: usize = 20;
 
-impl FailureReport {
-    /// The report for `failed` (none: a run that failed outside any stage).
-    pub fn new(
-        manifest: &crate::manifest::Manifest,
-        failed: Option<&StageRecord>,
-        reporter: &Reporter,
-    ) -> Self {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let run_url = match (
-            env("GITHUB_SERVER_URL"),
-            env("GITHUB_REPOSITORY"),
-            env("GITHUB_RUN_ID"),
-        ) {
-            (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
-            _ => None,
-        };
-        let f = failed.and_then(|r| r.failure.as_ref());
-        FailureReport {
-            pipeline: manifest.name.clone(),
-            run_id: env("GITHUB_RUN_ID"),
-            event: env("GITHUB_EVENT_NAME"),
-            repository: env("GITHUB_REPOSITORY"),
-            run_url,
-            stage: failed.map(|r| r.id.clone()),
-            category: f.map(|f| f.category.clone()),
-            message: f.map(|f| f.message.clone()),
-            hint: f.and_then(|f| f.hint.clone()),
-            exit_code: 1,
-            timestamp: time::OffsetDateTime::now_utc()
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            log_excerpt: failed
-                .map(|r| reporter.log_excerpt(&r.id))
-                .unwrap_or_default(),
-            rerun: None,
-        }
+/// The failure report for `failed` (none: a run that failed outside any stage), with
+/// GitHub's run context when set. Texts are as the stage record holds them (redacted).
+pub fn failure_report(
+    manifest: &crate::manifest::Manifest,
+    failed: Option<&StageRecord>,
+    reporter: &Reporter,
+) -> FailureReport {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let run_url = match (
+        env("GITHUB_SERVER_URL"),
+        env("GITHUB_REPOSITORY"),
+        env("GITHUB_RUN_ID"),
+    ) {
+        (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
+        _ => None,
+    };
+    let f = failed.and_then(|r| r.failure.as_ref());
+    FailureReport {
+        pipeline: manifest.name.clone(),
+        run_id: env("GITHUB_RUN_ID"),
+        event: env("GITHUB_EVENT_NAME"),
+        repository: env("GITHUB_REPOSITORY"),
+        run_url,
+        stage: failed.map(|r| r.id.clone()),
+        category: f.map(|f| f.category.clone()),
+        message: f.map(|f| f.message.clone()),
+        hint: f.and_then(|f| f.hint.clone()),
+        exit_code: 1,
+        timestamp: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        log_excerpt: failed
+            .map(|r| reporter.log_excerpt(&r.id))
+            .unwrap_or_default(),
+        rerun: None,
     }
 }
 

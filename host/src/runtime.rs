@@ -30,7 +30,7 @@ use crate::secrets::{Lifetime, Secrets};
 mod bindings {
     wasmtime::component::bindgen!({
         world: "stage",
-        path: "../wit",
+        path: "../stages/sdk/wit",
         exports: { default: async },
     });
 }

@@ -38,10 +38,10 @@
 
 use airlock_attest::statement::{BuildDescription, Statement};
 use airlock_attest::{Attestation, Identity, PUBLISH_SUFFIX};
-use airlock_publish::index::{SdkTransport, Transport};
 use airlock_publish::oidc::{self, ActionsEnv};
 use airlock_publish::retry::RetryPolicy;
 use airlock_publish::sigstore::{EphemeralKey, Services, attest_statement, signing_certificate};
+use airlock_stage::http::{SdkTransport, Transport};
 use airlock_stage::{Category, Request, StageError};
 use serde::Deserialize;
 
@@ -339,7 +339,7 @@ mod tests {
     fn config_is_checked() {
         let e = run_with(
             &Request::new("attest", serde_json::json!({ "fulcoi": "x" })),
-            &mut airlock_publish::index::SdkTransport,
+            &mut SdkTransport,
             &|_| None,
             &mut |_| {},
         )

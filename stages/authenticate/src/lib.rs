@@ -55,8 +55,8 @@
 // Natively `export_stage!` expands to nothing, so `run` is used only by the tests.
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-use airlock_publish::index::{SdkTransport, Transport};
 use airlock_publish::oidc::{self, ActionsEnv};
+use airlock_stage::http::{SdkTransport, Transport};
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
 

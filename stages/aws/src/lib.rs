@@ -17,8 +17,8 @@
 use airlock_stage::http::split_url;
 use airlock_stage::{Category, StageError};
 
-pub use airlock_publish::Transport;
-pub use airlock_publish::index::SdkTransport;
+use airlock_stage::http::Transport;
+use airlock_stage::retry::{RetryPolicy, retrying, sleep};
 
 pub mod secrets;
 pub mod sigv4;
@@ -228,25 +228,32 @@ pub fn fetch_token(
     now: u64,
 ) -> Result<Fetched, StageError> {
     config.check()?;
-    let creds = sts::assume_role_with_web_identity(
-        t,
-        &endpoints.sts,
-        &config.region,
-        &sts::AssumeRole {
-            role_arn: &config.role_arn,
-            session_name: &config.session_name,
-            duration_s: config.duration_s,
-        },
-        jwt,
-    )?;
-    let secret = secrets::get_secret_value(
-        t,
-        &endpoints.secretsmanager,
-        &config.region,
-        &creds,
-        &config.secret_id,
-        now,
-    )?;
+    // Both calls are safe to repeat (a second session, a second read); AWS SDKs retry them
+    // on throttling, 5xx and transport failures, as the SDK's policy does here.
+    let policy = RetryPolicy::default();
+    let creds = retrying(&policy, &mut sleep, || {
+        sts::assume_role_with_web_identity(
+            t,
+            &endpoints.sts,
+            &config.region,
+            &sts::AssumeRole {
+                role_arn: &config.role_arn,
+                session_name: &config.session_name,
+                duration_s: config.duration_s,
+            },
+            jwt,
+        )
+    })?;
+    let secret = retrying(&policy, &mut sleep, || {
+        secrets::get_secret_value(
+            t,
+            &endpoints.secretsmanager,
+            &config.region,
+            &creds,
+            &config.secret_id,
+            now,
+        )
+    })?;
     let token = secrets::extract(&secret, &config.secret_id, config.secret_key.as_deref())?;
     Ok(Fetched {
         token,

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use airlock_aws::{AwsConfig, Credentials, Endpoints, Transport, fetch_token, secrets, sts};
+use airlock_aws::{AwsConfig, Credentials, Endpoints, fetch_token, secrets, sts};
+use airlock_stage::http::Transport;
 use airlock_stage::http::{Request, Response};
 use airlock_stage::{Category, StageError};
 use airlock_test_support::{Moto, free_port};

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use airlock_findings::decide::parse_threshold;
 use airlock_findings::{DecideOptions, DetectReport, Gates, IndexAnswer, Thresholds};
 use airlock_pypkg::simple::{ACCEPT, project_url};
+use airlock_stage::retry::{RetryPolicy, send_retrying, sleep};
 use airlock_stage::{Category, Request, StageError, host, http};
 use serde::Deserialize;
 
@@ -97,11 +98,19 @@ fn thresholds(stage: &str, r: &ReleaseOn) -> Result<Thresholds, StageError> {
     Ok(t)
 }
 
-/// GETs the project's simple API page.
+/// GETs the project's simple API page, retrying transport failures and 408/429/5xx as the
+/// SDK's [`RetryPolicy`] says (a GET is safe to repeat).
 fn fetch_index(index: &str, name: &str) -> (IndexAnswer, Option<StageError>) {
     let url = project_url(index, name);
     let req = http::Request::get(&url).header("accept", ACCEPT);
-    match http::send(&req, &mut |_, _| {}) {
+    let what = format!("the index ({url})");
+    match send_retrying(
+        &mut http::SdkTransport,
+        &req,
+        &RetryPolicy::default(),
+        &what,
+        &mut sleep,
+    ) {
         Ok(resp) => {
             let ctype = resp.header("content-type").unwrap_or("").to_string();
             let body = resp.text();

@@ -21,9 +21,9 @@
 //!
 //! Only the 100 most recent open issues with the label are searched (one page).
 
-use airlock_stage::http::{Request, Response, Timeouts};
+use airlock_stage::http::{Request, Response, Timeouts, Transport, encode_component, strip_query};
+use airlock_stage::retry::{RetryPolicy, send_retrying, sleep};
 use airlock_stage::{Category, StageError};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
 use crate::report::{FailureReport, comment_body, issue_body, marker};
@@ -41,32 +41,6 @@ pub const MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
 pub const TOKEN_HINT: &str = "the token injected for the GitHub API (GITHUB_TOKEN) needs \
     `issues: write`: add `permissions: issues: write` to the job, and check the stage's \
     inject rule { secret = \"github-token\", into = \"https://api.github.com\", as = \"bearer\" }";
-
-/// Bytes left as they are in the `labels` query value (RFC 3986 unreserved).
-const QUERY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Sends one HTTP request and returns the whole answer. The stage implements it over
-/// wasi:http ([`SdkTransport`]); tests over a native client. Errors: transport failures as
-/// retryable [`Category::Network`] errors, a refusal by the sandbox as
-/// [`Category::Capability`]. Any HTTP status is an `Ok` answer.
-pub trait Transport {
-    /// Sends `req`.
-    fn send(&mut self, req: &Request) -> Result<Response, StageError>;
-}
-
-/// [`Transport`] over [`airlock_stage::http::send`] (wasi:http in a component; natively it
-/// always fails).
-pub struct SdkTransport;
-
-impl Transport for SdkTransport {
-    fn send(&mut self, req: &Request) -> Result<Response, StageError> {
-        airlock_stage::http::send(req, &mut |_, _| {})
-    }
-}
 
 /// A repository, `owner/name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,7 +220,7 @@ impl<'t> Notifier<'t> {
         let url = format!(
             "{}?state=open&labels={}&per_page=100",
             self.issues_url(),
-            utf8_percent_encode(&self.label, QUERY)
+            encode_component(&self.label)
         );
         self.request("GET", url, None)
     }
@@ -266,8 +240,22 @@ impl<'t> Notifier<'t> {
         )
     }
 
+    /// Sends `req` (`what` says what it does, for errors) and checks the answer. A GET is
+    /// retried as the SDK's [`RetryPolicy`] says; a POST, which creates an issue or a
+    /// comment, is sent once (a repeat after a lost answer would post twice).
     fn exchange(&mut self, what: &str, req: &Request) -> Result<Response, StageError> {
-        let resp = self.transport.send(req)?;
+        let resp = if req.method == "GET" {
+            let server = format!("the GitHub API ({})", strip_query(&req.url));
+            send_retrying(
+                &mut *self.transport,
+                req,
+                &RetryPolicy::default(),
+                &server,
+                &mut sleep,
+            )?
+        } else {
+            self.transport.send(req, &mut |_, _| {})?
+        };
         check(what, &self.repository, &resp)?;
         Ok(resp)
     }
@@ -518,7 +506,11 @@ mod tests {
         }
         struct Never;
         impl Transport for Never {
-            fn send(&mut self, _: &Request) -> Result<Response, StageError> {
+            fn send(
+                &mut self,
+                _: &Request,
+                _: &mut dyn FnMut(u64, u64),
+            ) -> Result<Response, StageError> {
                 panic!("no request expected")
             }
         }
@@ -540,7 +532,11 @@ mod tests {
     fn the_request_plan() {
         struct Never;
         impl Transport for Never {
-            fn send(&mut self, _: &Request) -> Result<Response, StageError> {
+            fn send(
+                &mut self,
+                _: &Request,
+                _: &mut dyn FnMut(u64, u64),
+            ) -> Result<Response, StageError> {
                 unreachable!()
             }
         }

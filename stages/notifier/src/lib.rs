@@ -25,15 +25,16 @@
 //! network; see [`github::check`].
 //!
 //! - [`report`]: the failure report and its Markdown rendering.
-//! - [`github`]: the request plan, the [`Transport`] trait and answer classification.
+//! - [`github`]: the request plan and answer classification, over the SDK's [`Transport`].
 
 pub mod github;
 pub mod report;
 
+use airlock_stage::http::Transport;
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
 
-pub use github::{Action, Notifier, Outcome, Repository, SdkTransport, Transport};
+pub use github::{Action, Notifier, Outcome, Repository};
 pub use report::FailureReport;
 
 /// The id of the input that carries the failure report.

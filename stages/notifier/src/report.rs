@@ -15,7 +15,6 @@
 use std::fmt::Write as _;
 
 use airlock_stage::StageError;
-use serde::{Deserialize, Serialize};
 
 /// GitHub's limit on an issue or comment body, in characters.
 pub const MAX_BODY_CHARS: usize = 65_536;
@@ -29,40 +28,17 @@ pub const MAX_LINE_CHARS: usize = 1_000;
 /// The default issue title template (see [`title`]).
 pub const DEFAULT_TITLE: &str = "Release failed: {pipeline} at stage {stage} ({category})";
 
-/// The run's failure report, as the host passes it in the input with id `failure`. All text
-/// is already redacted by the host. Unknown fields are ignored (the host may add some).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailureReport {
-    /// The pipeline's name (`[pipeline] name` in the manifest).
-    pub pipeline: String,
-    /// The CI run id (`GITHUB_RUN_ID`), if any.
-    #[serde(default)]
-    pub run_id: Option<String>,
-    /// The event that triggered the run (`GITHUB_EVENT_NAME`), if any.
-    #[serde(default)]
-    pub event: Option<String>,
-    /// The id of the stage that failed.
-    pub stage: String,
-    /// Its error category (`authentication`, `network`, …).
-    pub category: String,
-    /// The error message.
-    pub message: String,
-    /// The remediation, if the stage gave one.
-    #[serde(default)]
-    pub hint: Option<String>,
-    /// The exit code of the run (1 when a stage failed).
-    pub exit_code: i32,
-    /// When the failure happened, RFC 3339 UTC (e.g. `2026-11-22T05:00:00Z`).
-    pub timestamp: String,
-    /// The last lines the failed stage logged, oldest first.
-    #[serde(default)]
-    pub log_excerpt: Vec<String>,
-    /// `owner/name` of the repository the run belongs to (`GITHUB_REPOSITORY`), if any.
-    #[serde(default)]
-    pub repository: Option<String>,
-    /// The run's web page (`…/actions/runs/<id>`), if any.
-    #[serde(default)]
-    pub run_url: Option<String>,
+/// The run's failure report, as the host passes it in the input with id `failure` (the
+/// SDK's type). All text is already redacted by the host.
+pub use airlock_stage::FailureReport;
+
+/// What the body and title say for a field the report does not have (a run that failed
+/// outside any stage has no stage, category or message).
+const UNKNOWN: &str = "(none)";
+
+/// `field`, or [`UNKNOWN`].
+fn known(field: &Option<String>) -> &str {
+    field.as_deref().unwrap_or(UNKNOWN)
 }
 
 /// The hidden first line of an issue opened for `pipeline`: an HTML comment (not shown by
@@ -80,8 +56,8 @@ pub fn marker(pipeline: &str) -> String {
 /// line breaks turned into spaces, cut to [`MAX_TITLE_CHARS`].
 ///
 /// Placeholders: `{pipeline}`, `{stage}`, `{category}`, `{run_id}`, `{event}`,
-/// `{repository}`, `{exit_code}`, `{timestamp}` (absent values are empty); `{{` and `}}` are
-/// literal braces. Errors ([`airlock_stage::Category::Configuration`]): an unknown
+/// `{repository}`, `{exit_code}`, `{timestamp}` (an absent run id, event or repository is
+/// empty, an absent stage or category `(none)`); `{{` and `}}` are literal braces. Errors ([`airlock_stage::Category::Configuration`]): an unknown
 /// placeholder, an unclosed `{`, or a title that comes out empty.
 pub fn title(template: Option<&str>, report: &FailureReport) -> Result<String, StageError> {
     let template = template.unwrap_or(DEFAULT_TITLE);
@@ -113,8 +89,8 @@ pub fn title(template: Option<&str>, report: &FailureReport) -> Result<String, S
                 }
                 let value = match name.as_str() {
                     "pipeline" => report.pipeline.clone(),
-                    "stage" => report.stage.clone(),
-                    "category" => report.category.clone(),
+                    "stage" => known(&report.stage).to_string(),
+                    "category" => known(&report.category).to_string(),
                     "run_id" => report.run_id.clone().unwrap_or_default(),
                     "event" => report.event.clone().unwrap_or_default(),
                     "repository" => report.repository.clone().unwrap_or_default(),
@@ -153,7 +129,7 @@ pub fn issue_body(report: &FailureReport) -> String {
         "{}\n## Release pipeline {} failed at stage {}\n\n",
         marker(&report.pipeline),
         code(&report.pipeline),
-        code(&report.stage)
+        code(known(&report.stage))
     );
     let foot = "\n---\n<sub>Opened by airlock's notify stage. Later failures of this pipeline \
                 are added here as comments while this issue is open; close it once releases \
@@ -167,7 +143,7 @@ pub fn issue_body(report: &FailureReport) -> String {
 pub fn comment_body(report: &FailureReport) -> String {
     let head = format!(
         "## Failed again at stage {}{}\n\n",
-        code(&report.stage),
+        code(known(&report.stage)),
         match &report.run_id {
             Some(id) => format!(" (run {})", code(id)),
             None => String::new(),
@@ -179,8 +155,8 @@ pub fn comment_body(report: &FailureReport) -> String {
 /// `head`, the facts, error, hint and as many of the newest log lines as fit, then `foot`.
 fn render(report: &FailureReport, head: &str, foot: &str) -> String {
     let mut top = String::from(head);
-    let _ = writeln!(top, "- **Stage:** {}", code(&report.stage));
-    let _ = writeln!(top, "- **Category:** {}", code(&report.category));
+    let _ = writeln!(top, "- **Stage:** {}", code(known(&report.stage)));
+    let _ = writeln!(top, "- **Category:** {}", code(known(&report.category)));
     let _ = writeln!(top, "- **Exit code:** {}", report.exit_code);
     let run = match (&report.run_id, &report.run_url) {
         (id, Some(url)) if is_plain_url(url) => Some(format!(
@@ -210,7 +186,13 @@ fn render(report: &FailureReport, head: &str, foot: &str) -> String {
     let _ = write!(
         top,
         "\n### Error\n\n{}",
-        fenced(&clip(&report.message, MAX_TEXT_CHARS))
+        fenced(&clip(
+            report
+                .message
+                .as_deref()
+                .unwrap_or("the run failed outside any stage: see the run's log"),
+            MAX_TEXT_CHARS
+        ))
     );
     if let Some(hint) = &report.hint {
         let _ = write!(
@@ -313,6 +295,24 @@ mod tests {
     use super::*;
     use airlock_stage::Category;
 
+    #[test]
+    fn a_run_that_failed_outside_any_stage_is_reported_too() {
+        // What the host writes then: stage, category and message are null.
+        let r: FailureReport = serde_json::from_value(serde_json::json!({
+            "pipeline": "p", "run_id": null, "event": null, "repository": null,
+            "run_url": null, "stage": null, "category": null, "message": null, "hint": null,
+            "exit_code": 1, "timestamp": "2026-12-01T00:00:00Z", "log_excerpt": []
+        }))
+        .unwrap();
+        let body = issue_body(&r);
+        assert!(body.contains("- **Stage:** `(none)`"), "{body}");
+        assert!(body.contains("failed outside any stage"), "{body}");
+        assert_eq!(
+            title(None, &r).unwrap(),
+            "Release failed: p at stage (none) ((none))"
+        );
+    }
+
     pub(crate) fn sample() -> FailureReport {
         serde_json::from_value(serde_json::json!({
             "pipeline": "mypylogger-release",
@@ -376,9 +376,9 @@ mod tests {
     #[test]
     fn stage_text_cannot_escape_its_block() {
         let mut r = sample();
-        r.message = "boom ```` @octocat #1 <script>".into();
+        r.message = Some("boom ```` @octocat #1 <script>".into());
         r.log_excerpt = vec!["```".into(), "</details> @team".into()];
-        r.stage = "a`b".into();
+        r.stage = Some("a`b".into());
         let b = issue_body(&r);
         assert!(
             b.contains("`````text\nboom ```` @octocat #1 <script>\n`````"),
@@ -422,7 +422,7 @@ mod tests {
         assert!(b.contains("earlier lines left out to fit GitHub's limit"));
         assert!(b.ends_with("</sub>\n"), "the footer is kept");
         // A huge single message is cut, not the whole body.
-        r.message = "m".repeat(100_000);
+        r.message = Some("m".repeat(100_000));
         let b = issue_body(&r);
         assert!(b.chars().count() <= MAX_BODY_CHARS);
         assert!(b.contains(&format!("{}…", "m".repeat(MAX_TEXT_CHARS - 1))));

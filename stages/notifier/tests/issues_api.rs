@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use airlock_notify::Transport;
+use airlock_stage::http::Transport;
 use airlock_stage::http::{Request, Response};
 use airlock_stage::{Category, StageError};
 use serde_json::{Value, json};
@@ -343,7 +343,7 @@ impl Native {
 }
 
 impl Transport for Native {
-    fn send(&mut self, req: &Request) -> Result<Response, StageError> {
+    fn send(&mut self, req: &Request, _: &mut dyn FnMut(u64, u64)) -> Result<Response, StageError> {
         let mut b = ureq::http::Request::builder()
             .method(req.method.as_str())
             .uri(&req.url);

@@ -17,7 +17,7 @@
 use airlock_stage::{Request, StageError};
 
 fn run(req: &Request) -> Result<serde_json::Value, StageError> {
-    airlock_notify::run(req, &mut airlock_notify::SdkTransport)
+    airlock_notify::run(req, &mut airlock_stage::http::SdkTransport)
 }
 
 airlock_stage::export_stage!(run);

@@ -35,31 +35,7 @@ pub enum Answer {
     Fail(StageError),
 }
 
-/// The server's message from an answer body: HTML tags stripped, whitespace collapsed, at
-/// most 300 characters.
-pub fn server_message(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    let collapsed = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() > 300 {
-        let cut: String = collapsed.chars().take(300).collect();
-        format!("{cut}…")
-    } else {
-        collapsed
-    }
-}
+pub use airlock_stage::http::server_message;
 
 /// Classifies `resp`, the answer to uploading `filename` to `url`.
 pub fn classify(url: &str, filename: &str, resp: &Response, now: SystemTime) -> Answer {

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use airlock_stage::http::{Part, Request, Response, Timeouts};
+use airlock_stage::http::{Part, Request, Response, Timeouts, Transport};
 use airlock_stage::{Category, StageError};
 use serde::{Deserialize, Serialize};
 
@@ -18,33 +18,6 @@ use crate::simple::{ACCEPT, ListedFile, ProjectPage, parse_project_page, project
 /// The `User-Agent` sent. It does not say "twine" on purpose: pypiserver answers a duplicate
 /// with 400 instead of 409 for twine.
 pub const USER_AGENT: &str = concat!("airlock/", env!("CARGO_PKG_VERSION"));
-
-/// Sends one HTTP request and returns the whole answer. The stage implements it over
-/// wasi:http ([`SdkTransport`]); tests over a native client. Errors: transport failures
-/// (connection refused/reset, timeout) as retryable [`Category::Network`] errors; a refusal
-/// by the sandbox as [`Category::Capability`]. Any HTTP status is an `Ok` answer.
-pub trait Transport {
-    /// Sends `req`; `progress(sent, total)` reports body bytes sent.
-    fn send(
-        &mut self,
-        req: &Request,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Response, StageError>;
-}
-
-/// [`Transport`] over the stage SDK's [`airlock_stage::http::send`] (wasi:http in a
-/// component; natively it always fails).
-pub struct SdkTransport;
-
-impl Transport for SdkTransport {
-    fn send(
-        &mut self,
-        req: &Request,
-        progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Response, StageError> {
-        airlock_stage::http::send(req, progress)
-    }
-}
 
 /// What happened to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,34 +161,13 @@ impl<'t> Index<'t> {
             .header("accept", accept)
             .header("user-agent", USER_AGENT)
             .with_timeouts(self.timeouts);
-        let mut retry = 0u32;
-        let resp = loop {
-            let (err, retry_after) = match self.transport.send(&req, &mut |_, _| {}) {
-                Ok(resp) if crate::retry::is_retryable_status(resp.status) => {
-                    let retry_after = resp
-                        .header("retry-after")
-                        .and_then(|v| crate::retry::parse_retry_after(v, SystemTime::now()));
-                    (
-                        StageError::new(
-                            Category::Network,
-                            format!(
-                                "{url} answered {}: {}",
-                                resp.status,
-                                crate::answer::server_message(&resp.body)
-                            ),
-                        )
-                        .retryable(true),
-                        retry_after,
-                    )
-                }
-                Ok(resp) => break resp,
-                Err(e) if e.retryable && e.category == Category::Network => (e, None),
-                Err(e) => return Err(e),
-            };
-            self.back_off(retry, err, retry_after)?;
-            retry += 1;
-        };
-        Ok(resp)
+        crate::retry::send_retrying(
+            &mut *self.transport,
+            &req,
+            &self.policy,
+            &format!("the index ({url})"),
+            &mut *self.sleep,
+        )
     }
 
     /// The files the simple index lists for project `name` ([`Index::project_page`]'s).
@@ -352,33 +304,16 @@ impl<'t> Index<'t> {
         err: StageError,
         retry_after: Option<Duration>,
     ) -> Result<(), StageError> {
-        if retry >= self.policy.retries {
-            let attempts = retry + 1;
-            return Err(StageError {
-                message: format!("{} (gave up after {attempts} attempts)", err.message),
-                ..err
-            }
-            .with_hint("the index or the network is failing; run the stage again later, or raise `retry.retries`"));
-        }
-        let Some(wait) = self.policy.delay_random(retry, retry_after) else {
-            return Err(StageError {
-                message: format!(
-                    "{} (the index asked to wait {:?}, longer than allowed)",
-                    err.message,
-                    retry_after.unwrap_or_default()
-                ),
-                ..err
-            }
-            .with_hint("run the stage again later, or raise `retry.max_retry_after_s`"));
-        };
-        airlock_stage::host::warn(&format!(
-            "{} (attempt {}); retrying in {:.1} s",
-            err.message,
-            retry + 1,
-            wait.as_secs_f64()
-        ));
-        (self.sleep)(wait);
-        Ok(())
+        let spent = retry >= self.policy.retries;
+        crate::retry::back_off(&self.policy, retry, err, retry_after, &mut *self.sleep).map_err(
+            |e| {
+                e.with_hint(if spent {
+                    "the index or the network is failing; run the stage again later, or raise `retry.retries`"
+                } else {
+                    "run the stage again later, or raise `retry.max_retry_after_s`"
+                })
+            },
+        )
     }
 
     /// The upload POST for `dist` read from `path`: the form's text fields in memory, the

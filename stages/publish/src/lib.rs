@@ -13,7 +13,7 @@
 //! - [`answer`]: what an index's answer to an upload means (ok, already exists, auth, retry).
 //! - [`retry`]: exponential backoff with jitter that honours `Retry-After`.
 //! - [`simple`]: reading PEP 503 HTML / PEP 691 JSON simple pages and writing them.
-//! - [`index`]: uploading through an abstract [`index::Transport`] (the stage implements it
+//! - [`index`]: uploading through an abstract [`airlock_stage::http::Transport`] (the stage implements it
 //!   over wasi:http, tests over a native client) with skip-identical and verification.
 //! - [`attestation`]: PEP 740 attestations: the files beside a distribution, their checks,
 //!   the upload form's `attestations` field and an index's provenance.
@@ -38,12 +38,13 @@ pub mod metadata;
 pub mod oidc;
 pub mod preflight;
 pub mod repository;
-pub mod retry;
+/// The SDK's retry policy, which uploads use (re-exported: `airlock_publish::retry`).
+pub use airlock_stage::retry;
 pub mod session;
 pub mod sigstore;
 
 pub use dist::{DistKind, Distribution};
-pub use index::{FileReport, FileStatus, Transport};
+pub use index::{FileReport, FileStatus};
 pub use repository::Repository;
 
 /// PEP 503 name normalisation (the foundation's, [`airlock_pypkg::normalize_name`]).

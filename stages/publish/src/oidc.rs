@@ -25,12 +25,15 @@
 //! Every failure is a [`StageError`] whose message says what happened and whose hint says
 //! what to fix; none contains a token (the JWT's claims are shown, never the JWT).
 
-use airlock_stage::http::{Request, Response};
+use std::time::Duration;
+
+use airlock_stage::http::{Request, Response, Transport};
 use airlock_stage::{Category, StageError};
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::index::{Transport, USER_AGENT};
+use crate::index::USER_AGENT;
+use crate::retry::{RetryPolicy, back_off, send_retrying, sleep};
 
 /// Where an index revokes a minted token: `POST {index}/_/oidc/burn-token` with
 /// `{"token": "<the minted token>"}`, answered `202 {"message": "Accepted"}` whatever the
@@ -332,9 +335,12 @@ fn get_json(resp: &Response) -> Option<serde_json::Value> {
 /// Step 1: the audience the index wants in the ID token.
 pub fn audience(t: &mut dyn Transport, base: &str) -> Result<String, StageError> {
     let url = format!("{base}/_/oidc/audience");
-    let resp = t.send(
+    let resp = send_retrying(
+        t,
         &Request::get(&url).header("user-agent", USER_AGENT),
-        &mut |_, _| {},
+        &RetryPolicy::default(),
+        &url,
+        &mut sleep,
     )?;
     match resp.status {
         200 => {}
@@ -425,11 +431,14 @@ pub fn id_token(
         airlock_stage::http::encode_component(audience)
     );
     let shown = airlock_stage::http::strip_query(base);
-    let resp = t.send(
+    let resp = send_retrying(
+        t,
         &Request::get(&url)
             .header("accept", "application/json")
             .header("user-agent", USER_AGENT),
-        &mut |_, _| {},
+        &RetryPolicy::default(),
+        &format!("the GitHub OIDC token endpoint {shown}"),
+        &mut sleep,
     )?;
     match resp.status {
         200 => {}
@@ -586,12 +595,27 @@ pub fn trusted_publish_token(
     trusted_publish_token_from(t, index, &IdTokenSource::GitHub(env), now)
 }
 
-/// All three steps, with the ID token from `source`. `now` is unix seconds.
+/// All three steps, with the ID token from `source`. `now` is unix seconds. The GETs are
+/// retried as the SDK's [`RetryPolicy`] says. The mint-token POST is not repeated with the
+/// same ID token (the index may have spent it: PyPI refuses a JWT it has seen, by `jti`):
+/// when it fails in a retryable way, a fresh ID token is fetched and exchanged instead.
 pub fn trusted_publish_token_from(
     t: &mut dyn Transport,
     index: &str,
     source: &IdTokenSource,
     now: u64,
+) -> Result<Minted, StageError> {
+    trusted_publish_token_with(t, index, source, now, &RetryPolicy::default(), &mut sleep)
+}
+
+/// [`trusted_publish_token_from`] with the retry `policy` and `sleep` given.
+pub fn trusted_publish_token_with(
+    t: &mut dyn Transport,
+    index: &str,
+    source: &IdTokenSource,
+    now: u64,
+    policy: &RetryPolicy,
+    sleep: &mut dyn FnMut(Duration),
 ) -> Result<Minted, StageError> {
     if let IdTokenSource::GitHub(env) = source
         && env.request_url.is_none()
@@ -600,11 +624,27 @@ pub fn trusted_publish_token_from(
     }
     let base = oidc_base(index)?;
     let audience = audience(t, &base)?;
-    let jwt = match source {
-        IdTokenSource::GitHub(env) => id_token(t, env, &audience)?,
-        IdTokenSource::GitLab { get, var } => gitlab_id_token(*get, *var, &audience)?,
+    let mut retry = 0;
+    let (claims, (token, expires)) = loop {
+        let jwt = match source {
+            IdTokenSource::GitHub(env) => id_token(t, env, &audience)?,
+            IdTokenSource::GitLab { get, var } => gitlab_id_token(*get, *var, &audience)?,
+        };
+        let claims = Claims::of_jwt(&jwt).unwrap_or_default();
+        match mint(t, &base, &jwt, &claims, now) {
+            Ok(minted) => break (claims, minted),
+            // GitLab's ID token is a job variable: there is no fresh one to fetch.
+            Err(e)
+                if e.retryable
+                    && e.category == Category::Network
+                    && matches!(source, IdTokenSource::GitHub(_)) =>
+            {
+                back_off(policy, retry, e, None, sleep)?;
+                retry += 1;
+            }
+            Err(e) => return Err(e),
+        }
     };
-    let claims = Claims::of_jwt(&jwt).unwrap_or_default();
     let mut warnings = Vec::new();
     if claims.reusable_workflow() {
         warnings.push(format!(
@@ -613,7 +653,6 @@ pub fn trusted_publish_token_from(
             claims.workflow_ref.as_deref().unwrap_or("?")
         ));
     }
-    let (token, expires) = mint(t, &base, &jwt, &claims, now)?;
     Ok(Minted {
         token,
         expires: Some(expires),
@@ -768,6 +807,61 @@ mod tests {
                 .contains("audience testpypi, but the index asks for pypi"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_failed_exchange_is_retried_with_a_fresh_id_token() {
+        let claims = serde_json::json!({"sub": "repo:o/r:ref:refs/tags/v1"});
+        let mut t = Script(
+            vec![
+                (
+                    "/_/oidc/audience".into(),
+                    json(200, serde_json::json!({"audience": "pypi"})),
+                ),
+                (
+                    "/token".into(),
+                    json(200, serde_json::json!({"value": jwt(claims)})),
+                ),
+                (
+                    "/_/oidc/mint-token".into(),
+                    Response {
+                        status: 503,
+                        body: b"<html>maintenance</html>".to_vec(),
+                        ..Default::default()
+                    },
+                ),
+            ],
+            vec![],
+        );
+        let policy = RetryPolicy {
+            retries: 2,
+            ..Default::default()
+        };
+        let mut slept = Vec::new();
+        let e = trusted_publish_token_with(
+            &mut t,
+            "https://pypi.org",
+            &IdTokenSource::GitHub(&env()),
+            0,
+            &policy,
+            &mut |d| slept.push(d),
+        )
+        .unwrap_err();
+        assert!(e.retryable && e.category == Category::Network, "{e}");
+        assert!(e.message.contains("gave up after 3 attempts"), "{e}");
+        assert_eq!(slept.len(), 2);
+        let urls: Vec<&str> = t.1.iter().map(|r| r.url.as_str()).collect();
+        let tokens = urls
+            .iter()
+            .filter(|u| u.starts_with("http://gh/token"))
+            .count();
+        let mints = urls.iter().filter(|u| u.ends_with("/mint-token")).count();
+        assert_eq!((tokens, mints), (3, 3), "{urls:?}");
+        // Each exchange sent the ID token fetched just before it.
+        for pair in t.1[1..].chunks(2) {
+            assert!(pair[0].url.starts_with("http://gh/token"), "{urls:?}");
+            assert!(pair[1].url.ends_with("/mint-token"), "{urls:?}");
+        }
     }
 
     #[test]

@@ -16,9 +16,9 @@
 
 use std::time::Duration;
 
-use crate::index::{Transport, USER_AGENT};
-use crate::retry::{RetryPolicy, is_retryable_status};
-use airlock_stage::http::{Request, Response};
+use crate::index::USER_AGENT;
+use crate::retry::{RetryPolicy, send_retrying};
+use airlock_stage::http::{Request, Transport};
 use airlock_stage::{Category, StageError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -77,61 +77,6 @@ pub struct Services {
     pub rekor: String,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
-}
-
-/// Sends `req`, retrying transport failures and 408/429/5xx as `policy` says (waiting with
-/// `sleep`). `what` names the service in errors.
-fn send_retrying(
-    t: &mut dyn Transport,
-    req: &Request,
-    policy: &RetryPolicy,
-    what: &str,
-    sleep: &mut dyn FnMut(Duration),
-) -> Result<Response, StageError> {
-    let mut retry = 0;
-    loop {
-        let (err, retry_after) = match t.send(req, &mut |_, _| {}) {
-            Ok(r) if !is_retryable_status(r.status) => return Ok(r),
-            Ok(r) => (
-                StageError::new(
-                    Category::Network,
-                    format!(
-                        "{what} answered {}: {}",
-                        r.status,
-                        crate::answer::server_message(&r.body)
-                    ),
-                )
-                .retryable(true),
-                r.header("retry-after")
-                    .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now())),
-            ),
-            Err(e) if e.category == Category::Network => (
-                StageError {
-                    message: format!("{what} could not be reached: {}", e.message),
-                    ..e
-                },
-                None,
-            ),
-            Err(e) => return Err(e),
-        };
-        let wait = (retry < policy.retries)
-            .then(|| policy.delay_random(retry, retry_after))
-            .flatten();
-        let Some(wait) = wait else {
-            return Err(StageError {
-                message: format!("{} (gave up after {} attempts)", err.message, retry + 1),
-                ..err
-            });
-        };
-        airlock_stage::host::warn(&format!(
-            "{} (attempt {}); retrying in {:.1} s",
-            err.message,
-            retry + 1,
-            wait.as_secs_f64()
-        ));
-        sleep(wait);
-        retry += 1;
-    }
 }
 
 /// The `sub` claim of JWT `token` (Fulcio's proof-of-possession challenge). Errors: not a JWT.

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use airlock_publish::index::Index;
-use airlock_publish::{Distribution, FileStatus, Transport};
+use airlock_publish::{Distribution, FileStatus};
+use airlock_stage::http::Transport;
 use airlock_stage::http::{Request, Response};
 use airlock_stage::{Category, StageError};
 use airlock_test_support::{MYPYLOGGER_WHEEL as WHEEL, fixtures};

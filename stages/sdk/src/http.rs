@@ -392,6 +392,60 @@ pub fn exchange(req: &Request, progress: &mut dyn FnMut(u64, u64)) -> Result<Res
     }
 }
 
+/// Sends one HTTP request and returns the whole answer: the one seam between a stage's
+/// logic and the network. Stages use [`SdkTransport`] (wasi:http); their native tests
+/// implement it over a real client or a script. Errors: transport failures (connection
+/// refused or reset, timeout) as [`Category::Network`] errors, retryable where the SDK can
+/// tell it is safe; a refusal by the sandbox as [`Category::Capability`]. Any HTTP status
+/// is an `Ok` answer. [`crate::retry::send_retrying`] adds the retry policy.
+pub trait Transport {
+    /// Sends `req`; `progress(sent, total)` reports body bytes sent.
+    fn send(
+        &mut self,
+        req: &Request,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Response, StageError>;
+}
+
+/// [`Transport`] over [`send`]: wasi:http in a component; natively it always fails.
+pub struct SdkTransport;
+
+impl Transport for SdkTransport {
+    fn send(
+        &mut self,
+        req: &Request,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Response, StageError> {
+        send(req, progress)
+    }
+}
+
+/// A server's message from an answer body, for error messages: HTML tags stripped,
+/// whitespace collapsed, at most 300 characters (then `…`).
+pub fn server_message(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let collapsed = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() > 300 {
+        let cut: String = collapsed.chars().take(300).collect();
+        format!("{cut}…")
+    } else {
+        collapsed
+    }
+}
+
 /// `url` without its query and fragment (queries can carry tokens).
 pub fn strip_query(url: &str) -> String {
     url.split(['?', '#']).next().unwrap_or(url).to_string()
@@ -479,7 +533,7 @@ mod wasm {
                 "the connection was reset or closed before a complete answer; the server may have processed the request".into(),
             ),
             E::HttpResponseBodySize(_) => (FailureKind::TooLarge, format!("{code:?}")),
-            // The host's refusal to send without a fresh credential (wit/stage.wit,
+            // The host's refusal to send without a fresh credential (stages/sdk/wit/stage.wit,
             // store-secret-until): internal-error("credential …").
             E::InternalError(Some(m)) if m.starts_with("credential ") => {
                 (FailureKind::Credential, m.clone())

@@ -50,7 +50,7 @@
 //! repository's origin (`grants.secrets.inject`). An expiring credential (a
 //! trusted-publishing token lives 15 minutes) is the host's business too: it renews the
 //! secret by running the authenticate stage again before a request would carry it stale
-//! (`store-secret-until` in wit/stage.wit), so a long upload needs nothing here.
+//! (`store-secret-until` in stages/sdk/wit/stage.wit), so a long upload needs nothing here.
 //!
 //! The pre-flight (`airlock_publish::preflight`) plans the whole release before the first
 //! byte: validation, each file against the index by sha256 (identical: skipped; different:
@@ -91,11 +91,12 @@ use std::collections::HashMap;
 
 use airlock_publish::attestation;
 use airlock_publish::folder::FolderSession;
-use airlock_publish::index::{Index, SdkTransport};
+use airlock_publish::index::Index;
 use airlock_publish::preflight::{self, Action, Refusal, Rules};
 use airlock_publish::retry::RetryPolicy;
 use airlock_publish::session::{LegacySession, UploadSession};
 use airlock_publish::{DistKind, Distribution, FileReport, FileStatus, Repository};
+use airlock_stage::http::SdkTransport;
 use airlock_stage::http::Timeouts;
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;

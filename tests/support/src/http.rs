@@ -106,6 +106,25 @@ pub fn respond(s: &mut TcpStream, status: u16, headers: &[(&str, &str)], body: &
     let _ = s.flush();
 }
 
+/// Sends `req` to 127.0.0.1:`upstream` as it came (its `Connection` header replaced by
+/// `close`) and returns the whole raw answer, for proxies that pass a request through.
+pub fn forward(upstream: u16, req: &HttpReq) -> Vec<u8> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+    let head = String::from_utf8_lossy(&req.head).to_string();
+    let mut lines: Vec<&str> = head
+        .trim_end()
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    lines.push("Connection: close");
+    up.write_all(format!("{}\r\n\r\n", lines.join("\r\n")).as_bytes())
+        .unwrap();
+    up.write_all(&req.body).unwrap();
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer);
+    answer
+}
+
 /// Listens on a free port of 127.0.0.1 and serves each connection on its own thread with
 /// `handle` (reads time out after 30 s); returns the port. The server lives as long as the
 /// test process.

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use airlock_publish::Transport;
+use airlock_stage::http::Transport;
 use airlock_stage::http::{Request, Response};
 use airlock_stage::{Category, StageError};
 use airlock_test_support::MYPYLOGGER_SDIST as SDIST;
