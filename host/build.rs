@@ -43,7 +43,7 @@ fn main() {
         .unwrap_or_else(|| root.join("target"));
     let stage_target = target_root.join("wasm-stages");
 
-    for dir in ["stages", "tests/hostile"] {
+    for dir in ["stages", "crates", "tests/hostile"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!(

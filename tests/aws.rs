@@ -29,7 +29,7 @@
 //! does not match a policy's `Resource` for Secrets Manager (it checks against `*`), so the
 //! role's policy here allows the action on `*` where docs/aws.md scopes it to one secret.
 //! Real STS's answers to those (AccessDenied, InvalidIdentityToken, ExpiredTokenException)
-//! are unit-tested in stages/aws (sts::tests).
+//! are unit-tested in crates/aws (sts::tests).
 
 mod common;
 
@@ -401,7 +401,7 @@ fn failures_say_what_to_fix() {
 /// (three dot-separated parts: the stage refuses anything else before STS). Real STS
 /// refuses all three (ExpiredTokenException; AccessDenied "Not authorized to perform
 /// sts:AssumeRoleWithWebIdentity", which the stage shows with the token's claims;
-/// InvalidIdentityToken: see stages/aws sts::tests and stages/authenticate's unit tests).
+/// InvalidIdentityToken: see crates/aws sts::tests and stages/authenticate's unit tests).
 /// Asserted as moto behaves, so that a moto that starts checking makes this test say so.
 #[test]
 fn what_moto_does_not_check_is_accepted() {

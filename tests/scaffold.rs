@@ -288,7 +288,7 @@ fn the_custom_stage_builds_against_the_packaged_sdk() {
     copy_tree(&example.join("src"), &here.join("src"));
     std::fs::copy(example.join("Cargo.lock"), here.join("Cargo.lock")).unwrap();
     let manifest = std::fs::read_to_string(example.join("Cargo.toml")).unwrap();
-    let from = r#"airlock-stage = { path = "../../stages/sdk" }"#;
+    let from = r#"airlock-stage = { path = "../../crates/stage" }"#;
     assert!(manifest.contains(from), "{manifest}");
     let to = format!("airlock-stage = {{ path = {:?} }}", sdk.to_str().unwrap());
     std::fs::write(here.join("Cargo.toml"), manifest.replace(from, &to)).unwrap();

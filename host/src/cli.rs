@@ -112,7 +112,7 @@ pub enum Command {
         /// The folder to create the crate in, as DIR/NAME.
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
-        /// The airlock-stage SDK crate to depend on [default: stages/sdk of the airlock
+        /// The airlock-stage SDK crate to depend on [default: crates/stage of the airlock
         /// checkout this binary was built from].
         #[arg(long, value_name = "PATH")]
         sdk: Option<PathBuf>,

@@ -1,5 +1,5 @@
 //! airlock: runs a Python release pipeline whose stages are WebAssembly components
-//! (WASI 0.2, the `airlock:stage` WIT world in `stages/sdk/wit/`) in a capability sandbox.
+//! (WASI 0.2, the `airlock:stage` WIT world in `crates/stage/wit/`) in a capability sandbox.
 //!
 //! The host is split by concern:
 //! - [`manifest`]: the TOML pipeline manifest, parsed and validated (the grammar is the

@@ -30,7 +30,7 @@ use crate::secrets::{Lifetime, Secrets};
 mod bindings {
     wasmtime::component::bindgen!({
         world: "stage",
-        path: "../stages/sdk/wit",
+        path: "../crates/stage/wit",
         exports: { default: async },
     });
 }

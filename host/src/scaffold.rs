@@ -22,7 +22,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The SDK of the checkout this binary was built from (not canonicalised; see [`default_sdk`]).
-pub const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../stages/sdk");
+pub const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/stage");
 
 /// The one command that builds a stage component (documented in the generated README).
 pub const BUILD_COMMAND: &str = "cargo build --release --target wasm32-wasip2";
@@ -136,7 +136,7 @@ impl fmt::Display for ScaffoldError {
             ),
             ScaffoldError::Sdk { path, reason } => write!(
                 f,
-                "the airlock-stage SDK at {}: {reason}; pass --sdk PATH (an airlock checkout's stages/sdk)",
+                "the airlock-stage SDK at {}: {reason}; pass --sdk PATH (an airlock checkout's crates/stage)",
                 path.display()
             ),
             ScaffoldError::Io { path, source } => write!(f, "{}: {source}", path.display()),
@@ -645,13 +645,13 @@ mod tests {
 
     #[test]
     fn rendered_files_name_the_stage_and_quote_the_sdk_path() {
-        let files = render("my-stage", Path::new("/opt/air \"lock\"/stages/sdk"));
+        let files = render("my-stage", Path::new("/opt/air \"lock\"/crates/stage"));
         let cargo = &files.iter().find(|(p, _)| *p == "Cargo.toml").unwrap().1;
         let parsed: toml::Table = toml::from_str(cargo).unwrap();
         assert_eq!(parsed["package"]["name"].as_str(), Some("my-stage"));
         assert_eq!(
             parsed["dependencies"]["airlock-stage"]["path"].as_str(),
-            Some("/opt/air \"lock\"/stages/sdk")
+            Some("/opt/air \"lock\"/crates/stage")
         );
         assert!(parsed.contains_key("workspace"));
         let stage = &files.iter().find(|(p, _)| *p == "stage.toml").unwrap().1;

@@ -131,7 +131,7 @@ pub enum SecretError {
 }
 
 /// When a stored secret stops working, and which stage can produce a fresh one
-/// (`store-secret-until` in stages/sdk/wit/stage.wit).
+/// (`store-secret-until` in crates/stage/wit/stage.wit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lifetime {
     /// Unix seconds at which the credential stops working.

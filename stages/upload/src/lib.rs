@@ -50,7 +50,7 @@
 //! repository's origin (`grants.secrets.inject`). An expiring credential (a
 //! trusted-publishing token lives 15 minutes) is the host's business too: it renews the
 //! secret by running the authenticate stage again before a request would carry it stale
-//! (`store-secret-until` in stages/sdk/wit/stage.wit), so a long upload needs nothing here.
+//! (`store-secret-until` in crates/stage/wit/stage.wit), so a long upload needs nothing here.
 //!
 //! The pre-flight (`airlock_publish::preflight`) plans the whole release before the first
 //! byte: validation, each file against the index by sha256 (identical: skipped; different:

@@ -533,7 +533,7 @@ mod wasm {
                 "the connection was reset or closed before a complete answer; the server may have processed the request".into(),
             ),
             E::HttpResponseBodySize(_) => (FailureKind::TooLarge, format!("{code:?}")),
-            // The host's refusal to send without a fresh credential (stages/sdk/wit/stage.wit,
+            // The host's refusal to send without a fresh credential (crates/stage/wit/stage.wit,
             // store-secret-until): internal-error("credential …").
             E::InternalError(Some(m)) if m.starts_with("credential ") => {
                 (FailureKind::Credential, m.clone())

@@ -167,7 +167,7 @@ fn refusal(name: &str, reason: String) -> StageError {
 /// Hands secret `value` to the host under `name`, as [`store_secret`], for a credential that
 /// stops working at `expires_at` (unix seconds; e.g. a PyPI trusted-publishing token, 15
 /// minutes). The host renews it by running this stage again before a request would carry it
-/// in its last `min(60 s, half its lifetime)` (`store-secret-until` in stages/sdk/wit/stage.wit).
+/// in its last `min(60 s, half its lifetime)` (`store-secret-until` in crates/stage/wit/stage.wit).
 /// Errors: as [`store_secret`].
 pub fn store_secret_until(name: &str, value: &str, expires_at: u64) -> Result<(), StageError> {
     #[cfg(target_arch = "wasm32")]
