@@ -1,5 +1,6 @@
 //! The decide stage's logic: the release decision matrix, the project version from
-//! pyproject.toml and the version checks.
+//! pyproject.toml and the version checks. The quality gates (JUnit, Cobertura) are in the
+//! `gates` module and the release notes in `notes`.
 //!
 //! Decision matrix (DESIGN.md, issue 10), each row a named rule with a configurable
 //! threshold ([`Thresholds`]):
@@ -16,6 +17,13 @@
 //! Without a baseline (detect's `baseline: false`) new findings are not news and do not
 //! trigger. Quality gates (JUnit, Cobertura) and version checks (PEP 440, tag, not already
 //! on the index) block a release that would otherwise happen.
+
+mod gates;
+mod notes;
+
+use gates::gate_checks;
+pub use gates::{Gates, cobertura_line_rate, junit_counts};
+use notes::{capitalize, release_notes};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -140,17 +148,6 @@ pub fn parse_threshold(word: &str) -> Option<Option<Severity>> {
     } else {
         Severity::parse_loose(word).map(Some)
     }
-}
-
-/// Quality gates: files produced by the test job, checked before a release.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Gates {
-    /// A JUnit XML report (pytest `--junitxml`): passes when it has at least one test case
-    /// and none failed or errored.
-    pub junit: Option<std::path::PathBuf>,
-    /// A Cobertura XML report (coverage.py `coverage xml`) and the minimum line coverage in
-    /// percent: passes when the root's `line-rate` × 100 is at or above it.
-    pub coverage: Option<(std::path::PathBuf, f64)>,
 }
 
 /// What the package index answered for the project's simple API page (PEP 503/691), as
@@ -558,108 +555,6 @@ fn index_check(answer: &IndexAnswer, version: Option<&Version>) -> (Check, bool)
     }
 }
 
-/// The quality gate checks (`gate_junit`, `gate_coverage`), with hints for failures.
-fn gate_checks(gates: &Gates, hints: &mut Vec<String>) -> Vec<Check> {
-    let mut out = Vec::new();
-    if let Some(path) = &gates.junit {
-        let (ok, detail) = match junit_counts(path) {
-            Err(e) => (false, e),
-            Ok((0, _, _)) => (
-                false,
-                format!("{} has no test case: nothing was tested", path.display()),
-            ),
-            Ok((n, 0, 0)) => (true, format!("{}: {n} tests, no failure", path.display())),
-            Ok((n, f, e)) => (
-                false,
-                format!("{}: {n} tests, {f} failed, {e} errors", path.display()),
-            ),
-        };
-        if !ok {
-            hints.push("fix the failing tests (quality gate junit)".into());
-        }
-        out.push(Check {
-            name: "gate_junit".into(),
-            ok,
-            detail,
-        });
-    }
-    if let Some((path, min)) = &gates.coverage {
-        let (ok, detail) = match cobertura_line_rate(path) {
-            Err(e) => (false, e),
-            Ok(rate) => {
-                let pct = rate * 100.0;
-                (
-                    pct + 1e-9 >= *min,
-                    format!(
-                        "{}: line coverage {pct:.2}% (minimum {min}%)",
-                        path.display()
-                    ),
-                )
-            }
-        };
-        if !ok {
-            hints.push(format!(
-                "raise line coverage to {min}% or lower the gate (quality gate coverage)"
-            ));
-        }
-        out.push(Check {
-            name: "gate_coverage".into(),
-            ok,
-            detail,
-        });
-    }
-    out
-}
-
-fn read_xml(path: &Path) -> std::result::Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-/// (test cases, failed, errored) of a JUnit XML report: `<testsuites>` or `<testsuite>`
-/// root, counting `<testcase>` elements and those with a `<failure>` or `<error>` child
-/// (the JUnit schema as pytest, Maven Surefire and Ant write it).
-pub fn junit_counts(path: &Path) -> std::result::Result<(u64, u64, u64), String> {
-    let text = read_xml(path)?;
-    let doc = roxmltree::Document::parse(&text)
-        .map_err(|e| format!("{} is not XML: {e}", path.display()))?;
-    let root = doc.root_element().tag_name().name();
-    if root != "testsuites" && root != "testsuite" {
-        return Err(format!(
-            "{} is not a JUnit XML report: root <{root}>, expected <testsuites> or <testsuite>",
-            path.display()
-        ));
-    }
-    let (mut n, mut failed, mut errors) = (0, 0, 0);
-    for case in doc.descendants().filter(|x| x.has_tag_name("testcase")) {
-        n += 1;
-        if case.children().any(|c| c.has_tag_name("failure")) {
-            failed += 1;
-        } else if case.children().any(|c| c.has_tag_name("error")) {
-            errors += 1;
-        }
-    }
-    Ok((n, failed, errors))
-}
-
-/// The root `line-rate` (0.0–1.0) of a Cobertura XML report (coverage.py `coverage xml`).
-pub fn cobertura_line_rate(path: &Path) -> std::result::Result<f64, String> {
-    let text = read_xml(path)?;
-    let doc = roxmltree::Document::parse(&text)
-        .map_err(|e| format!("{} is not XML: {e}", path.display()))?;
-    let root = doc.root_element();
-    if !root.has_tag_name("coverage") {
-        return Err(format!(
-            "{} is not a Cobertura XML report: root <{}>, expected <coverage>",
-            path.display(),
-            root.tag_name().name()
-        ));
-    }
-    root.attribute("line-rate")
-        .and_then(|r| r.parse::<f64>().ok())
-        .filter(|r| (0.0..=1.0).contains(r))
-        .ok_or_else(|| format!("{} has no valid line-rate on <coverage>", path.display()))
-}
-
 fn trigger_name(t: Trigger) -> &'static str {
     match t {
         Trigger::SecurityAuto => "security_auto",
@@ -700,120 +595,6 @@ fn justify(report: &DetectReport, trigger: Trigger, reasons: &[String]) -> Strin
         ));
     }
     s
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
-/// One Markdown list item for a finding: linked id, where, severity, fix.
-fn note_line(f: &Finding, extra: &str) -> String {
-    let id = match &f.reference_url {
-        Some(u) => format!("[{}]({u})", md_escape(&f.id)),
-        None => format!("`{}`", f.id.replace('`', "'")),
-    };
-    let mut where_ = String::new();
-    if let Some(p) = &f.package {
-        where_ = format!(" in {}", md_escape(p));
-        if let Some(v) = &f.version {
-            where_.push_str(&format!(" {}", md_escape(v)));
-        }
-    } else if let Some(file) = &f.file {
-        where_ = format!(" in `{}`", file.replace('`', "'"));
-        if let Some(l) = f.line {
-            where_.push_str(&format!(" line {l}"));
-        }
-    }
-    let mut line = format!("- {id}{where_} ({}, {})", f.severity, f.tool.as_str());
-    line.push_str(extra);
-    if !f.fix_versions.is_empty() {
-        line.push_str(&format!("; fixed in {}", f.fix_versions.join(", ")));
-    }
-    let desc = short_description(&f.description, 160);
-    if !desc.is_empty() {
-        line.push_str(&format!(": {}", md_escape(&desc)));
-    }
-    line
-}
-
-/// The description on one line, cut at `max` characters with an ellipsis.
-pub(crate) fn short_description(d: &str, max: usize) -> String {
-    let one: String = d.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.chars().count() <= max {
-        one
-    } else {
-        let cut: String = one.chars().take(max).collect();
-        format!("{}…", cut.trim_end())
-    }
-}
-
-fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn release_notes(
-    report: &DetectReport,
-    project: &Project,
-    version: Option<&str>,
-    justification: &str,
-) -> String {
-    let mut md = format!(
-        "# {} {}\n\n{justification}\n",
-        project.name.as_deref().unwrap_or("Release"),
-        version.unwrap_or("")
-    )
-    .replace(" \n", "\n");
-    let c = &report.changes;
-    if !c.resolved.is_empty() {
-        md.push_str("\n## Resolved security findings\n\n");
-        for f in &c.resolved {
-            md.push_str(&note_line(f, ""));
-            md.push('\n');
-        }
-    }
-    if report.baseline && !c.new.is_empty() {
-        md.push_str("\n## New security findings\n\n");
-        for f in &c.new {
-            md.push_str(&note_line(f, ""));
-            md.push('\n');
-        }
-    }
-    if !c.severity_changed.is_empty() {
-        md.push_str("\n## Severity changes\n\n");
-        for s in &c.severity_changed {
-            md.push_str(&note_line(&s.finding, &format!(", was {}", s.from)));
-            md.push('\n');
-        }
-    }
-    let s = &report.summary;
-    md.push_str("\n## Current security status\n\n");
-    if s.total == 0 {
-        md.push_str("No open findings.\n");
-    } else {
-        let parts: Vec<String> = Severity::ALL
-            .iter()
-            .filter(|sev| s.count(**sev) > 0)
-            .map(|sev| format!("{} {sev}", s.count(*sev)))
-            .collect();
-        md.push_str(&format!(
-            "{} open finding{}: {}.\n",
-            s.total,
-            plural(s.total as usize),
-            parts.join(", ")
-        ));
-    }
-    md
 }
 
 #[cfg(test)]
