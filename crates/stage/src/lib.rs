@@ -341,10 +341,13 @@ pub mod export_support {
 /// Exports a stage function as the component's `run`.
 ///
 /// `$f` must be a `fn(&Request) -> Result<serde_json::Value, StageError>`. On targets other
-/// than wasm32 the macro expands to nothing, so the crate still builds and tests natively.
+/// than wasm32 the macro only checks that signature (and so marks `$f` used: a stage crate
+/// needs no `allow(dead_code)` to build and test natively); the export is wasm32's.
 #[macro_export]
 macro_rules! export_stage {
     ($f:path) => {
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: $crate::StageFn = $f;
         #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         const __AIRLOCK_STAGE_FN: $crate::StageFn = $f;

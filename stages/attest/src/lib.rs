@@ -33,9 +33,6 @@
 //! "rekor": url, "attestations": [ { "file", "sha256", "path", "predicate_type",
 //! "log_index" } ], "artifacts": [ { "path", "sha256", "size" } ] }`.
 
-// Natively the export macro expands to nothing, so `run` is only used by the tests.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 use airlock_attest::statement::{BuildDescription, Statement};
 use airlock_attest::{Attestation, Identity, PUBLISH_SUFFIX};
 use airlock_publish::oidc::{self, ActionsEnv};

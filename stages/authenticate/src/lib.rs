@@ -52,9 +52,6 @@
 //! `project_path`, `ci_config_ref_uri`, `ref_path`, `environment`). The token is never in the output or a
 //! log line; on GitHub Actions the host masks stored secrets (`::add-mask::`).
 
-// Natively `export_stage!` expands to nothing, so `run` is used only by the tests.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 use airlock_publish::oidc::{self, ActionsEnv};
 use airlock_stage::http::{SdkTransport, Transport};
 use airlock_stage::{Request, StageError, host};

@@ -47,9 +47,6 @@
 //! a file that fails validation is a `validation` error listing every failed check as
 //! `file: [rule] message`, with the fixes as the hint (a built file failing is not written).
 
-// Natively the export macro expands to nothing, so `run` and its helpers are only used by tests.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 use std::path::{Path, PathBuf};
 
 use airlock_pypkg::validate::{Report, Severity};

@@ -11,9 +11,6 @@
 //!
 //! Output: `{ "action": "opened" | "commented", "issue": <number>, "url": "<html_url>" }`.
 
-// Natively `export_stage!` expands to nothing, so `run` is used only by the tests.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 use airlock_stage::{Request, StageError};
 
 fn run(req: &Request) -> Result<serde_json::Value, StageError> {

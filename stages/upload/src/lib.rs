@@ -81,9 +81,6 @@
 //! writes `null`), `publishers` every bundle's. An index that lists no provenance (it
 //! ignores the field, as pypiserver does) gets a warning in the log instead.
 
-// Natively `export_stage!` expands to nothing, so `run` is used only by the tests.
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
