@@ -20,11 +20,13 @@
 //! | `credential` | no credential would be sent to the upload URL | the stage's `inject` grant |
 //! | `attestations` | an attestation beside the file is malformed, is about another file (subject name or sha256), has an unknown predicate type, or the file has more than 2 or two of one type; with `require`, a file to upload has no publish attestation | PEP 740, warehouse's `attestations` checks ([`crate::attestation`]) |
 //!
+//! [`check`] runs them all for an upload session; the upload stage only says which.
+//!
 //! Files are uploaded in [`upload_order`]: wheels first, the sdist last (as uv does), so a
 //! release whose sdist is on the index is complete.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use airlock_pypkg::filename::{DistFilename, FileKind};
 use airlock_stage::{Category, StageError};
@@ -32,6 +34,7 @@ use serde::Serialize;
 
 use crate::attestation::{self, Attestation};
 use crate::dist::{DistKind, Distribution};
+use crate::session::UploadSession;
 use crate::simple::ProjectPage;
 
 /// The index's server-side rules the pre-flight applies beyond what any index enforces.
@@ -337,6 +340,108 @@ pub fn plan(
         });
     }
     out
+}
+
+/// What [`check`] is asked to check, from the upload stage's config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checks {
+    /// Validate each file ([`validate`]: rule `validation`).
+    pub validate: bool,
+    /// Read the index's project pages (rules `exists-*`, `project-status`, `one-sdist`,
+    /// `release-window`); without them every file is planned as an upload.
+    pub read_index: bool,
+    /// The upload URL, when a credential is required there and none would be sent (rule
+    /// `credential`); the caller knows it from the host (`host::credential_for`).
+    pub missing_credential: Option<String>,
+    /// The index's own rules (size limit, release window).
+    pub rules: Rules,
+    /// The attestations beside each file: `None` not read; `Some(require)` read and checked
+    /// ([`attestations`]), with `require` refusing a file to upload that has none.
+    pub attestations: Option<bool>,
+    /// Now, in unix seconds (for the release window).
+    pub now_s: i64,
+}
+
+/// What [`check`] found: the plan, with every refusal, and by index into the checked
+/// distributions the attestation objects to send with each file.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// What happens to each file, and what refuses the release.
+    pub plan: Plan,
+    /// The PEP 740 attestation objects to send with `dists[i]` (empty for none).
+    pub attestations: Vec<Vec<serde_json::Value>>,
+}
+
+/// The whole pre-flight of `dists` (read from `paths`, same order) for `session`'s index:
+/// validation, the index's project pages, the [`plan`], the credential and the
+/// attestations, every refusal gathered in the plan (see [`Plan::error`]). Nothing is sent.
+/// Errors: a file or an attestation cannot be read, or the index cannot (then the message
+/// says nothing was uploaded).
+pub fn check(
+    session: &mut dyn UploadSession,
+    paths: &[PathBuf],
+    dists: &[Distribution],
+    checks: &Checks,
+) -> Result<Checked, StageError> {
+    let mut refusals = Vec::new();
+    if checks.validate {
+        for path in paths {
+            refusals.extend(validate(path)?);
+        }
+    }
+    let mut pages = HashMap::new();
+    if checks.read_index {
+        let mut names: Vec<String> = dists.iter().map(|d| d.normalized_name()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let page = session.project_page(&name).map_err(|e| StageError {
+                message: format!(
+                    "the pre-flight cannot read what the index has of {name}, so nothing was uploaded: {}",
+                    e.message
+                ),
+                hint: Some(e.hint.clone().unwrap_or_else(|| "run the stage again later, or set check_existing = false to leave the check to the index's answers".into())),
+                ..e
+            })?;
+            pages.insert(name, page);
+        }
+    }
+    if let Some(upload_url) = &checks.missing_credential {
+        refusals.push(Refusal::new(
+            "credential",
+            upload_url,
+            "no credential would be sent with the uploads: no secret of this stage's grants.secrets.inject covers this origin, or none has a value".into(),
+            "run an authenticate stage first (in `needs`) and inject its secret into the repository's origin; set credential = \"optional\" for an index that takes anonymous uploads",
+        ));
+    }
+    let mut plan = plan(dists, &pages, &checks.rules, checks.now_s);
+    let mut sent: Vec<Vec<serde_json::Value>> = vec![Vec::new(); dists.len()];
+    if let Some(require) = checks.attestations {
+        for planned in &plan.files {
+            let (path, dist) = (&paths[planned.index], &dists[planned.index]);
+            let found = attestation::read_files(path)?;
+            let (good, refused) =
+                attestations(dist, &found, require && planned.action == Action::Upload);
+            refusals.extend(refused);
+            if !good.is_empty() {
+                airlock_stage::host::info(&format!(
+                    "{}: {} attestation(s) to send ({})",
+                    dist.filename,
+                    good.len(),
+                    good.iter()
+                        .map(|a| a.source.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            sent[planned.index] = good.into_iter().map(|a| a.object).collect();
+        }
+    }
+    plan.refuse(refusals);
+    Ok(Checked {
+        plan,
+        attestations: sent,
+    })
 }
 
 /// Validates the file at `path` with [`airlock_pypkg::validate`], as PyPI's upload endpoint

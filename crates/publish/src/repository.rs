@@ -99,6 +99,24 @@ impl Repository {
     }
 }
 
+impl Repository {
+    /// True for PyPI's and TestPyPI's upload endpoints (host `upload.pypi.org` or
+    /// `test.pypi.org`), whose server-side rules ([`crate::preflight::Rules::PYPI`]) the
+    /// pre-flight applies by default.
+    pub fn is_pypi(&self) -> bool {
+        match self {
+            Repository::Http { upload_url, .. } => airlock_stage::http::split_url(upload_url)
+                .is_some_and(|(_, authority, _)| {
+                    matches!(
+                        host_of(authority).as_str(),
+                        "upload.pypi.org" | "test.pypi.org"
+                    )
+                }),
+            Repository::Folder { .. } => false,
+        }
+    }
+}
+
 fn bad_scheme(url: &str) -> StageError {
     StageError::config(format!(
         "repository '{url}' is not an https://, http:// (loopback) or file: URL"
@@ -154,6 +172,16 @@ fn default_simple(scheme: &str, authority: &str, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pypi_and_testpypi_are_known_by_their_upload_host() {
+        let is = |u: &str| Repository::parse(u, None).unwrap().is_pypi();
+        assert!(is("https://upload.pypi.org/legacy/"));
+        assert!(is("https://Test.PyPI.org:443/legacy/"));
+        assert!(!is("https://upload.pypi.org.example.com/legacy/"));
+        assert!(!is("http://127.0.0.1:8080/"));
+        assert!(!is("file:.airlock/index"));
+    }
 
     fn http(url: &str) -> (String, String) {
         match Repository::parse(url, None).unwrap() {

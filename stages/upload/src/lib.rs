@@ -84,12 +84,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use std::collections::HashMap;
-
 use airlock_publish::attestation;
 use airlock_publish::folder::FolderSession;
 use airlock_publish::index::Index;
-use airlock_publish::preflight::{self, Action, Refusal, Rules};
+use airlock_publish::preflight::{self, Action, Rules};
 use airlock_publish::retry::RetryPolicy;
 use airlock_publish::session::{LegacySession, UploadSession};
 use airlock_publish::{DistKind, Distribution, FileReport, FileStatus, Repository};
@@ -297,19 +295,7 @@ fn is_attestation(path: &str) -> bool {
 
 /// The index's rules the pre-flight applies (see [`preflight::Rules`]).
 fn rules(config: &Config, repository: &Repository) -> Rules {
-    let pypi = match repository {
-        Repository::Http { upload_url, .. } => {
-            let authority = upload_url
-                .split_once("://")
-                .map(|(_, r)| r.split('/').next().unwrap_or(""))
-                .unwrap_or("");
-            matches!(
-                airlock_publish::repository::host_of(authority).as_str(),
-                "upload.pypi.org" | "test.pypi.org"
-            )
-        }
-        Repository::Folder { .. } => false,
-    };
+    let pypi = repository.is_pypi();
     let which = config.index_rules.unwrap_or(if pypi {
         IndexRules::Pypi
     } else {
@@ -427,70 +413,30 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
     };
 
     // The pre-flight: every file checked before the first byte is sent.
-    let mut refusals = Vec::new();
-    if config.validate {
-        for path in &paths {
-            refusals.extend(preflight::validate(path)?);
+    let missing_credential = match &repository {
+        Repository::Http { upload_url, .. } => {
+            let required = config
+                .credential
+                .map(|c| c == Need::Required)
+                .unwrap_or(upload_url.starts_with("https://"));
+            (required && host::credential_for(upload_url).is_none()).then(|| upload_url.clone())
         }
-    }
-    let mut pages = HashMap::new();
-    let check_index = config.check_existing || matches!(repository, Repository::Folder { .. });
-    if check_index {
-        let mut names: Vec<String> = dists.iter().map(|d| d.normalized_name()).collect();
-        names.sort();
-        names.dedup();
-        for name in names {
-            let page = session.project_page(&name).map_err(|e| StageError {
-                message: format!(
-                    "the pre-flight cannot read what the index has of {name}, so nothing was uploaded: {}",
-                    e.message
-                ),
-                hint: Some(e.hint.clone().unwrap_or_else(|| "run the stage again later, or set check_existing = false to leave the check to the index's answers".into())),
-                ..e
-            })?;
-            pages.insert(name, page);
-        }
-    }
-    if let Repository::Http { upload_url, .. } = &repository {
-        let required = config
-            .credential
-            .map(|c| c == Need::Required)
-            .unwrap_or(upload_url.starts_with("https://"));
-        if required && host::credential_for(upload_url).is_none() {
-            refusals.push(Refusal::new(
-                "credential",
-                upload_url,
-                "no credential would be sent with the uploads: no secret of this stage's grants.secrets.inject covers this origin, or none has a value".into(),
-                "run an authenticate stage first (in `needs`) and inject its secret into the repository's origin; set credential = \"optional\" for an index that takes anonymous uploads",
-            ));
-        }
-    }
-    let mut plan = preflight::plan(&dists, &pages, &rules(&config, &repository), now_s());
-    // PEP 740 attestations beside each file, checked against it (rule `attestations`).
-    let mut attestations: Vec<Vec<serde_json::Value>> = vec![Vec::new(); dists.len()];
-    if config.attestations != Attestations::Off {
-        for planned in &plan.files {
-            let (path, dist) = (&paths[planned.index], &dists[planned.index]);
-            let found = attestation::read_files(path)?;
-            let require =
-                config.attestations == Attestations::Require && planned.action == Action::Upload;
-            let (good, refused) = preflight::attestations(dist, &found, require);
-            refusals.extend(refused);
-            if !good.is_empty() {
-                host::info(&format!(
-                    "{}: {} attestation(s) to send ({})",
-                    dist.filename,
-                    good.len(),
-                    good.iter()
-                        .map(|a| a.source.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            attestations[planned.index] = good.into_iter().map(|a| a.object).collect();
-        }
-    }
-    plan.refuse(refusals);
+        Repository::Folder { .. } => None,
+    };
+    let checks = preflight::Checks {
+        validate: config.validate,
+        read_index: config.check_existing || matches!(repository, Repository::Folder { .. }),
+        missing_credential,
+        rules: rules(&config, &repository),
+        attestations: match config.attestations {
+            Attestations::Off => None,
+            Attestations::Auto => Some(false),
+            Attestations::Require => Some(true),
+        },
+        now_s: now_s(),
+    };
+    let preflight::Checked { plan, attestations } =
+        preflight::check(&mut *session, &paths, &dists, &checks)?;
     if let Some(e) = plan.error(config.dry_run) {
         session.abandon();
         return Err(e);
