@@ -73,6 +73,58 @@ impl DateTime {
     }
 }
 
+/// A wheel being written: a [`ZipWriter`] that keeps the wheel's `RECORD` ([PEP 376],
+/// [PEP 427]) as it goes, the one writer of the three backends (hatchling, flit_core,
+/// uv_build). Each file added gets the row `name,sha256=<urlsafe base64, no padding>,size`
+/// as Python's `csv.writer` writes it; directory entries get none; [`WheelWriter::finish`]
+/// adds `RECORD` itself last, listing itself with an empty hash and size. Every member has
+/// the DOS time given to [`WheelWriter::new`].
+///
+/// [PEP 376]: https://peps.python.org/pep-0376/
+/// [PEP 427]: https://peps.python.org/pep-0427/
+#[derive(Debug)]
+pub struct WheelWriter {
+    zip: ZipWriter,
+    record: String,
+    dos: (u16, u16),
+}
+
+impl WheelWriter {
+    /// An empty wheel whose members are dated `dos` (time, date; see [`DateTime::dos`]).
+    pub fn new(dos: (u16, u16)) -> Self {
+        WheelWriter {
+            zip: ZipWriter::new(),
+            record: String::new(),
+            dos,
+        }
+    }
+
+    /// Adds file `name` holding `data` with `unix_mode` (see [`ZipWriter::add`]), and its
+    /// RECORD row.
+    pub fn add(&mut self, name: &str, data: &[u8], unix_mode: u32) {
+        self.zip.add(name, data, unix_mode, self.dos);
+        self.record.push_str(&crate::record_row([
+            name,
+            &format!("sha256={}", crate::record_hash(data)),
+            &data.len().to_string(),
+        ]));
+    }
+
+    /// Adds a directory entry `name` (ending with `/`); RECORD lists files only.
+    pub fn add_directory(&mut self, name: &str, unix_mode: u32) {
+        self.zip.add_directory(name, unix_mode, self.dos);
+    }
+
+    /// Writes `{dist_info}/RECORD` with `unix_mode` and returns the wheel's bytes.
+    pub fn finish(mut self, dist_info: &str, unix_mode: u32) -> Vec<u8> {
+        let name = format!("{dist_info}/RECORD");
+        self.record.push_str(&crate::record_row([&name, "", ""]));
+        self.zip
+            .add(&name, self.record.as_bytes(), unix_mode, self.dos);
+        self.zip.finish()
+    }
+}
+
 /// An in-memory zip archive written as CPython's `zipfile.ZipFile(..., ZIP_DEFLATED)`.
 #[derive(Debug, Default)]
 pub struct ZipWriter {

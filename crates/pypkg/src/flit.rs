@@ -29,7 +29,7 @@ use crate::project::{
     Person, normalize_name, normalize_version, opt_str, persons, project_table, raw_name,
     read_pyproject, read_text, str_map, string_list,
 };
-use crate::{BuildOptions, archive, normalize_file_permissions, record_hash, record_row};
+use crate::{BuildOptions, archive, normalize_file_permissions};
 
 /// A flit_core project, resolved.
 #[derive(Debug, Clone)]
@@ -764,17 +764,9 @@ impl FlitProject {
     pub fn wheel_bytes(&self, options: &BuildOptions) -> Result<(String, Vec<u8>)> {
         let dist = self.dist_name();
         let dist_info = format!("{dist}.dist-info");
-        let dos = archive::DateTime::from_epoch(options.source_date_epoch).dos();
-        let mut zip = archive::ZipWriter::new();
-        let mut record = String::new();
-        let mut add = |zip: &mut archive::ZipWriter, name: &str, data: &[u8], mode: u32| {
-            zip.add(name, data, mode, dos);
-            record.push_str(&record_row([
-                name,
-                &format!("sha256={}", record_hash(data)),
-                &data.len().to_string(),
-            ]));
-        };
+        let mut zip = archive::WheelWriter::new(
+            archive::DateTime::from_epoch(options.source_date_epoch).dos(),
+        );
         let strip = if self.prefix.is_empty() {
             String::new()
         } else {
@@ -783,12 +775,7 @@ impl FlitProject {
         for (abs, rel) in self.module_files()? {
             let (data, mode) = crate::read_file(&abs)?;
             let mode = normalize_file_permissions(mode) & 0xFFFF;
-            add(
-                &mut zip,
-                rel.strip_prefix(&strip).unwrap_or(&rel),
-                &data,
-                mode,
-            );
+            zip.add(rel.strip_prefix(&strip).unwrap_or(&rel), &data, mode);
         }
         if !self.entry_points.is_empty() {
             let mut s = String::new();
@@ -799,8 +786,7 @@ impl FlitProject {
                 }
                 s.push('\n');
             }
-            add(
-                &mut zip,
+            zip.add(
                 &format!("{dist_info}/entry_points.txt"),
                 s.as_bytes(),
                 0o100644,
@@ -810,12 +796,7 @@ impl FlitProject {
             let abs = self.root.join(lic);
             let (data, mode) = crate::read_file(&abs)?;
             let mode = normalize_file_permissions(mode) & 0xFFFF;
-            add(
-                &mut zip,
-                &format!("{dist_info}/licenses/{lic}"),
-                &data,
-                mode,
-            );
+            zip.add(&format!("{dist_info}/licenses/{lic}"), &data, mode);
         }
         let mut wheel = format!(
             "Wheel-Version: 1.0\nGenerator: {}\nRoot-Is-Purelib: true\n",
@@ -825,22 +806,16 @@ impl FlitProject {
             wheel.push_str("Tag: py2-none-any\n");
         }
         wheel.push_str("Tag: py3-none-any\n");
-        add(
-            &mut zip,
-            &format!("{dist_info}/WHEEL"),
-            wheel.as_bytes(),
-            0o100644,
-        );
-        add(
-            &mut zip,
+        zip.add(&format!("{dist_info}/WHEEL"), wheel.as_bytes(), 0o100644);
+        zip.add(
             &format!("{dist_info}/METADATA"),
             self.metadata.as_bytes(),
             0o100644,
         );
-        let record_name = format!("{dist_info}/RECORD");
-        record.push_str(&format!("{record_name},,\n"));
-        zip.add(&record_name, record.as_bytes(), 0o100644, dos);
-        Ok((format!("{dist}-{}.whl", self.wheel_tag()), zip.finish()))
+        Ok((
+            format!("{dist}-{}.whl", self.wheel_tag()),
+            zip.finish(&dist_info, 0o100644),
+        ))
     }
 
     /// The sdist's relative file paths, in flit's (sorted) order.

@@ -318,38 +318,26 @@ pub fn wheel_bytes(project: &Project, options: &BuildOptions) -> Result<(String,
     let id = project.project_id();
     let tag = wheel_tag(project)?;
     let dist_info = format!("{id}.dist-info");
-    let dos = archive::DateTime::from_epoch(options.source_date_epoch).dos();
-    let mut zip = archive::ZipWriter::new();
-    let mut record = String::new();
-    let mut add = |zip: &mut archive::ZipWriter, name: &str, data: &[u8], mode: u32| {
-        zip.add(name, data, mode, dos);
-        record.push_str(&record_row([
-            name,
-            &format!("sha256={}", record_hash(data)),
-            &data.len().to_string(),
-        ]));
-    };
+    let mut wheel =
+        archive::WheelWriter::new(archive::DateTime::from_epoch(options.source_date_epoch).dos());
     for f in select::wheel_files(project)? {
         let (data, mode) = read_file(&f.path)?;
         let mode = normalize_file_permissions(mode) & 0xFFFF;
-        add(&mut zip, &f.distribution_path, &data, mode);
+        wheel.add(&f.distribution_path, &data, mode);
     }
-    add(
-        &mut zip,
+    wheel.add(
         &format!("{dist_info}/METADATA"),
         core_metadata(project).as_bytes(),
         0o644,
     );
-    add(
-        &mut zip,
+    wheel.add(
         &format!("{dist_info}/WHEEL"),
         wheel_file(&tag, &options.generator).as_bytes(),
         0o644,
     );
     let eps = entry_points_file(project);
     if !eps.is_empty() {
-        add(
-            &mut zip,
+        wheel.add(
             &format!("{dist_info}/entry_points.txt"),
             eps.as_bytes(),
             0o644,
@@ -357,17 +345,9 @@ pub fn wheel_bytes(project: &Project, options: &BuildOptions) -> Result<(String,
     }
     for lic in &project.license_files {
         let data = read(&project.root.join(lic))?;
-        add(
-            &mut zip,
-            &format!("{dist_info}/licenses/{lic}"),
-            &data,
-            0o644,
-        );
+        wheel.add(&format!("{dist_info}/licenses/{lic}"), &data, 0o644);
     }
-    let record_name = format!("{dist_info}/RECORD");
-    record.push_str(&record_row([&record_name, "", ""]));
-    zip.add(&record_name, record.as_bytes(), 0o644, dos);
-    Ok((format!("{id}-{tag}.whl"), zip.finish()))
+    Ok((format!("{id}-{tag}.whl"), wheel.finish(&dist_info, 0o644)))
 }
 
 /// The sdist of `project` as bytes (gzip-compressed tar), with its file name.

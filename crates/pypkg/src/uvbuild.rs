@@ -48,7 +48,7 @@ use crate::error::{Error, Result};
 use crate::project::{
     is_valid_name, normalize_name, normalize_version, project_table, read_pyproject,
 };
-use crate::{BuildOptions, archive, record_hash, record_row};
+use crate::{BuildOptions, archive};
 
 /// uv_build's default excludes (`DEFAULT_EXCLUDES`).
 pub const DEFAULT_EXCLUDES: &[&str] = &["__pycache__", "*.pyc", "*.pyo"];
@@ -1189,9 +1189,7 @@ impl UvProject {
     ///
     /// Errors: as [`UvProject::wheel_members`]; duplicate member names.
     pub fn wheel_bytes(&self, options: &BuildOptions) -> Result<(String, Vec<u8>)> {
-        let dos = (0u16, (1u16 << 5) | 1);
-        let mut zip = archive::ZipWriter::new();
-        let mut record = String::new();
+        let mut zip = archive::WheelWriter::new((0u16, (1u16 << 5) | 1));
         let mut seen = BTreeSet::new();
         for m in self.wheel_members(&options.generator)? {
             let (name, data, mode) = match m {
@@ -1200,7 +1198,7 @@ impl UvProject {
                     if !seen.insert(d.clone()) {
                         return Err(Error::invalid(format!("duplicate wheel member `{d}`")));
                     }
-                    zip.add_directory(&d, 0o40755, dos);
+                    zip.add_directory(&d, 0o40755);
                     continue;
                 }
                 Member::File(name, path) => {
@@ -1213,19 +1211,12 @@ impl UvProject {
             if !seen.insert(name.clone()) {
                 return Err(Error::invalid(format!("duplicate wheel member `{name}`")));
             }
-            zip.add(&name, &data, mode, dos);
-            record.push_str(&record_row([
-                &name,
-                &format!("sha256={}", record_hash(&data)),
-                &data.len().to_string(),
-            ]));
+            zip.add(&name, &data, mode);
         }
-        let record_name = format!("{}.dist-info/RECORD", self.dist_name());
-        record.push_str(&record_row([&record_name, "", ""]));
-        zip.add(&record_name, record.as_bytes(), 0o100644, dos);
+        let dist_info = format!("{}.dist-info", self.dist_name());
         Ok((
             format!("{}-py3-none-any.whl", self.dist_name()),
-            zip.finish(),
+            zip.finish(&dist_info, 0o100644),
         ))
     }
 
