@@ -341,7 +341,14 @@ pub fn audience(t: &mut dyn Transport, base: &str) -> Result<String, StageError>
         &RetryPolicy::default(),
         &url,
         &mut sleep,
-    )?;
+    )
+    .map_err(|e| {
+        if e.category == Category::Network {
+            e.with_hint("the index may be down or in maintenance (PyPI: status.python.org); try again in a few minutes")
+        } else {
+            e
+        }
+    })?;
     match resp.status {
         200 => {}
         403 => {
@@ -439,7 +446,14 @@ pub fn id_token(
         &RetryPolicy::default(),
         &format!("the GitHub OIDC token endpoint {shown}"),
         &mut sleep,
-    )?;
+    )
+    .map_err(|e| {
+        if e.category == Category::Network {
+            e.with_hint("GitHub may be having trouble (githubstatus.com); re-run the job")
+        } else {
+            e
+        }
+    })?;
     match resp.status {
         200 => {}
         401 | 403 => {
