@@ -453,11 +453,13 @@ fn verify_command(opts: crate::verify::Options, format: Format) -> i32 {
             if ok { EXIT_OK } else { EXIT_STAGE_FAILED }
         }
         Err(crate::verify::Error::Usage(e)) => {
-            eprintln!("error: verify: {e}");
+            // URLs and answers from the index reach the terminal: control characters escaped.
+            eprintln!("error: verify: {}", crate::encode::terminal(&e));
             EXIT_USAGE
         }
         Err(crate::verify::Error::Failed(e)) => {
-            eprintln!("error: verify: {e}");
+            // URLs and answers from the index reach the terminal: control characters escaped.
+            eprintln!("error: verify: {}", crate::encode::terminal(&e));
             EXIT_STAGE_FAILED
         }
     }
