@@ -9,7 +9,7 @@ use blake2::Blake2b;
 use blake2::digest::consts::U32;
 use sha2::{Digest, Sha256};
 
-use crate::metadata::CoreMetadata;
+use airlock_pypkg::metadata::CoreMetadata;
 
 /// The two distribution formats an index accepts (twine's `DIST_EXTENSIONS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,7 @@ impl Distribution {
         })?;
         let raw = read_metadata_bytes(path, kind)?;
         let metadata = CoreMetadata::parse(&raw)
-            .map_err(|e| StageError::validation(format!("{filename}: {}", e.message)))?;
+            .map_err(|e| StageError::validation(format!("{filename}: {e}")))?;
         let pyversion = match kind {
             DistKind::Sdist => "source".to_string(),
             DistKind::Wheel => wheel_python_tag(&filename).unwrap_or("any").to_string(),

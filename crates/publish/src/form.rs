@@ -76,8 +76,8 @@ pub fn upload_fields(dist: &Distribution) -> Vec<(String, String)> {
         match header {
             "name" => out.push((field.into(), safe_name(md.name()))),
             "description" => {
-                if let Some(d) = &md.description {
-                    out.push((field.into(), d.clone()));
+                if let Some(d) = md.description() {
+                    out.push((field.into(), d.to_string()));
                 }
             }
             "keywords" => {

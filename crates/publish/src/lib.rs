@@ -6,8 +6,8 @@
 //!
 //! - [`dist`]: a distribution file's core metadata (wheel `*.dist-info/METADATA`, sdist
 //!   `PKG-INFO`) and its sha256 / blake2b-256 digests.
-//! - [`metadata`]: the core metadata parser (RFC 822 headers as `packaging.metadata.parse_email`
-//!   reads them).
+//! - [`metadata`]: the core metadata parser, from the foundation
+//!   ([`airlock_pypkg::metadata`]).
 //! - [`form`]: the legacy upload API request (`multipart/form-data`, the fields twine 6 sends;
 //!   warehouse's `forklift`).
 //! - [`answer`]: what an index's answer to an upload means (ok, already exists, auth, retry).
@@ -34,7 +34,6 @@ pub mod dist;
 pub mod folder;
 pub mod form;
 pub mod index;
-pub mod metadata;
 pub mod oidc;
 pub mod preflight;
 pub mod repository;
@@ -47,6 +46,8 @@ pub use dist::{DistKind, Distribution};
 pub use index::{FileReport, FileStatus};
 pub use repository::Repository;
 
+/// Core metadata reading (`packaging.metadata.parse_email`), from the foundation.
+pub use airlock_pypkg::metadata;
 /// PEP 503 name normalisation (the foundation's, [`airlock_pypkg::normalize_name`]).
 pub use airlock_pypkg::normalize_name;
 /// The simple repository API (PEP 503 / 691 / 700 / 740 / 792), from the foundation.

@@ -1,8 +1,13 @@
-//! Core metadata ([core metadata 2.4], `METADATA` in wheels, `PKG-INFO` in sdists), written
-//! byte for byte as hatchling 1.27's `construct_metadata_file_2_4` writes it, and the
-//! requirement/specifier normalisation hatchling applies (`packaging`'s printed forms).
+//! Core metadata ([core metadata 2.4], `METADATA` in wheels, `PKG-INFO` in sdists): read
+//! ([`CoreMetadata`], the one parser, as `packaging.metadata.parse_email` reads it), and
+//! written byte for byte as hatchling 1.27's `construct_metadata_file_2_4` writes it, with
+//! the requirement/specifier normalisation hatchling applies (`packaging`'s printed forms).
 //!
 //! [core metadata 2.4]: https://packaging.python.org/en/latest/specifications/core-metadata/
+
+mod read;
+
+pub use read::{CoreMetadata, MULTI_USE, MetadataError, SINGLE_USE};
 
 use crate::marker::{Tok, tokenize};
 use crate::project::{License, Person, Project, normalize_name};

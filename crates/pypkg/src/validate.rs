@@ -66,6 +66,7 @@ use std::str::FromStr;
 
 use crate::Kind;
 use crate::error::{Error, Result};
+use crate::metadata::CoreMetadata;
 use crate::project::{is_valid_name, normalize_name};
 
 /// PyPI's default maximum size of one uploaded file: 100 MiB (projects can ask for more).
@@ -1080,65 +1081,6 @@ fn validate_sdist(r: &mut Report, stem: &str, b: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // Core metadata.
 
-/// Parsed core metadata: (field, value) in file order, and the body.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Metadata {
-    /// Header fields in order; continuation lines joined with `\n`.
-    pub fields: Vec<(String, String)>,
-    /// The message body (the long description), if any.
-    pub body: Option<String>,
-}
-
-impl Metadata {
-    /// Parses an email-header-style metadata file (`email.parser` compatible for the forms
-    /// build backends write: `Key: value`, continuation lines starting with whitespace, a
-    /// blank line before the body).
-    pub fn parse(text: &str) -> Metadata {
-        let text = text.replace("\r\n", "\n");
-        let (head, body) = match text.split_once("\n\n") {
-            Some((h, b)) => (h.to_string(), Some(b.to_string())),
-            None => (text.trim_end_matches('\n').to_string(), None),
-        };
-        let mut fields: Vec<(String, String)> = Vec::new();
-        for line in head.split('\n') {
-            if line.starts_with([' ', '\t']) {
-                if let Some((_, v)) = fields.last_mut() {
-                    v.push('\n');
-                    v.push_str(line.trim_start());
-                }
-            } else if let Some((k, v)) = line.split_once(':') {
-                fields.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
-        Metadata {
-            fields,
-            body: body.filter(|b| !b.is_empty()),
-        }
-    }
-
-    /// The first value of `field` (case-insensitive).
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(field))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every value of `field` (case-insensitive), in order.
-    pub fn get_all(&self, field: &str) -> Vec<&str> {
-        self.fields
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(field))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    /// The long description: the `Description` field, else the body.
-    pub fn description(&self) -> Option<&str> {
-        self.get("Description").or(self.body.as_deref())
-    }
-}
-
 /// The metadata versions `packaging` 26 accepts (2.5: PEP 794 `Import-Name`).
 const METADATA_VERSIONS: &[&str] = &[
     "1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6",
@@ -1159,7 +1101,7 @@ fn field_since(field: &str) -> Option<&'static str> {
 }
 
 fn check_metadata(r: &mut Report, file: &str, text: &str, has_license_file: impl Fn(&str) -> bool) {
-    let m = Metadata::parse(text);
+    let m = CoreMetadata::read(text);
     let fix_meta = "fix `[project]` in pyproject.toml and rebuild";
     let mv = m.get("Metadata-Version").map(str::to_string);
     r.metadata_version = mv.clone();
@@ -1278,7 +1220,7 @@ fn check_metadata(r: &mut Report, file: &str, text: &str, has_license_file: impl
     }
     // Classifiers.
     let known: BTreeSet<&str> = crate::project::known_classifiers().collect();
-    let classifiers = m.get_all("Classifier");
+    let classifiers: Vec<&str> = m.get_all("Classifier").collect();
     for c in &classifiers {
         if !known.contains(c) {
             let why = if c.starts_with("Private ::") {
@@ -1416,13 +1358,5 @@ mod tests {
             parse_csv_line("\"x,y\",\"q\"\"z\",3"),
             vec!["x,y", "q\"z", "3"]
         );
-    }
-
-    #[test]
-    fn metadata_parses_continuations_and_body() {
-        let m =
-            Metadata::parse("Metadata-Version: 2.4\nName: a\nLicense: one\n        two\n\nbody\n");
-        assert_eq!(m.get("license"), Some("one\ntwo"));
-        assert_eq!(m.description(), Some("body\n"));
     }
 }

@@ -86,7 +86,7 @@ fn sdist_member_list(path: &Path) -> Vec<String> {
 
 /// METADATA as field → values (values in order), the body under `<body>`.
 fn metadata_fields(text: &str) -> BTreeMap<String, Vec<String>> {
-    let m = airlock_pypkg::validate::Metadata::parse(text);
+    let m = airlock_pypkg::metadata::CoreMetadata::read(text);
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (k, v) in m.fields {
         let v = if k == "Version" {
