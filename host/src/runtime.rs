@@ -935,10 +935,12 @@ impl Runtime {
                             declared = resp
                                 .artifacts
                                 .into_iter()
-                                .map(|a| crate::state::Declared {
-                                    path: secrets.redact(&a.path).into_owned(),
-                                    sha256: a.sha256,
-                                    size: a.size,
+                                .map(|a| {
+                                    crate::state::Declared(crate::state::Artifact {
+                                        path: secrets.redact(&a.path).into_owned(),
+                                        sha256: a.sha256,
+                                        size: a.size,
+                                    })
                                 })
                                 .collect();
                             Ok(secrets.redact_json(&v))

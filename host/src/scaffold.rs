@@ -388,9 +388,8 @@ const LIB_RS: &str = r#"//! The `{{name}}` stage: one function, run by the airlo
 //! Errors: a config value of the wrong type, or an unknown key, is a `configuration` error
 //! that names the field.
 
-use airlock_stage::{Request, StageError, host};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use airlock_stage::{Output, Request, StageError, host};
+use serde::{Deserialize, Serialize};
 
 /// The stage's config, decoded from the manifest.
 #[derive(Deserialize)]
@@ -404,12 +403,24 @@ fn default_who() -> String {
     "world".to_string()
 }
 
+/// The stage's output, serialised as its JSON `output` (what later stages and the report
+/// see).
+#[derive(Debug, PartialEq, Serialize)]
+pub struct Greeting {
+    /// `Hello, <who>!`.
+    pub message: String,
+}
+
+/// A stage that hands on files lists them here (`fn artifacts(&self) -> Vec<Artifact>`);
+/// this one hands on none.
+impl Output for Greeting {}
+
 /// The stage: reads its config, logs a line through the host, returns its output.
-pub fn run(req: &Request) -> Result<Value, StageError> {
+pub fn run(req: &Request) -> Result<Greeting, StageError> {
     let config: Config = req.config()?;
     let message = format!("Hello, {}!", config.who);
     host::info(&message);
-    Ok(json!({ "message": message }))
+    Ok(Greeting { message })
 }
 
 airlock_stage::export_stage!(run);
@@ -420,6 +431,7 @@ mod tests {
     use super::*;
     use airlock_stage::Category;
     use airlock_stage::host::{Level, Record, take_records};
+    use serde_json::json;
 
     /// The stage id the requests carry.
     const ID: &str = "{{name}}";
@@ -427,7 +439,12 @@ mod tests {
     #[test]
     fn greets_and_logs_through_the_host() {
         let out = run(&Request::new(ID, json!({ "who": "tests" }))).unwrap();
-        assert_eq!(out, json!({ "message": "Hello, tests!" }));
+        assert_eq!(
+            out,
+            Greeting {
+                message: "Hello, tests!".into()
+            }
+        );
         assert_eq!(
             take_records(),
             vec![Record::Log(Level::Info, "Hello, tests!".to_string())]

@@ -31,16 +31,10 @@ use crate::report::Status;
 /// The state manifest's format version.
 pub const VERSION: u32 = 1;
 
-/// One artifact: a project-relative file and its digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Artifact {
-    /// Project-relative path with `/` separators (e.g. `dist/x-1.0-py3-none-any.whl`).
-    pub path: String,
-    /// sha256, lowercase hex.
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-}
+/// One artifact: a project-relative file, its sha256 and size (the stage contract's
+/// `artifact`, from the SDK). In `state.json` and the report only once
+/// [`collect_artifacts`] has checked it against the file.
+pub use airlock_stage::Artifact;
 
 /// One stage's record in `state.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,16 +70,10 @@ pub struct StateFile {
 pub use airlock_pypkg::sha256_hex;
 
 /// An artifact as a stage declared it in its WIT `response.artifacts`: hostile until
-/// [`collect_artifacts`] has checked it.
+/// [`collect_artifacts`] has checked it (the path as the stage wrote it, secrets redacted;
+/// the sha256 and size it claims).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Declared {
-    /// Project-relative path, as the stage wrote it.
-    pub path: String,
-    /// The sha256 the stage claims (lowercase hex).
-    pub sha256: String,
-    /// The size the stage claims, in bytes.
-    pub size: u64,
-}
+pub struct Declared(pub Artifact);
 
 /// The most entries a state folder may hold (outputs and artifact copies).
 const MAX_STATE_ENTRIES: usize = 10_000;
@@ -296,7 +284,7 @@ pub fn collect_artifacts(
 ) -> Result<Vec<Artifact>> {
     let max = stage.grants.limits.artifact_mib << 20;
     let mut out: Vec<Artifact> = Vec::new();
-    for d in declared {
+    for Declared(d) in declared {
         let shown = crate::runtime::cut(&d.path, 256);
         let parts = hostfs::components(&d.path).map_err(|e| anyhow!("artifact {e}"))?;
         if parts.is_empty() || d.path.len() > 1024 {

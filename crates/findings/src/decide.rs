@@ -217,6 +217,9 @@ pub struct Decision {
     pub rules: Vec<String>,
 }
 
+/// The decide stage's output is the decision itself.
+impl airlock_stage::Output for Decision {}
+
 /// The security reasons for an automatic release, as (rule, sentence); empty when the
 /// changes do not call for one. Without a baseline, new findings are not reasons. Each
 /// sentence names at most [`MAX_LISTED`] findings ("… and N more"): the detect output has

@@ -395,6 +395,9 @@ pub struct DetectOutput {
     pub previous_ignored: Vec<String>,
 }
 
+/// The detect stage's output.
+impl airlock_stage::Output for DetectOutput {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

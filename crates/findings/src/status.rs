@@ -402,6 +402,9 @@ pub struct StatusOutput {
     pub badge_markdown: String,
 }
 
+/// The status stage's output.
+impl airlock_stage::Output for StatusOutput {}
+
 /// Days from `from` to `to`, at least 0 (a date in the future, from a skewed clock, counts
 /// as today).
 fn days_between(from: &str, to: Date) -> i64 {

@@ -133,6 +133,9 @@ pub struct Outcome {
     pub warnings: Vec<String>,
 }
 
+/// The notify stage's output.
+impl airlock_stage::Output for Outcome {}
+
 /// See [`Outcome::action`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

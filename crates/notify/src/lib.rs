@@ -75,7 +75,7 @@ fn default_label() -> String {
 /// Errors: no `failure` input ([`airlock_stage::Category::Configuration`]: the stage is
 /// not `when = "failed"`), a malformed one ([`airlock_stage::Category::Internal`]), bad
 /// config, and the API errors of [`github::check`].
-pub fn run(req: &Request, transport: &mut dyn Transport) -> Result<serde_json::Value, StageError> {
+pub fn run(req: &Request, transport: &mut dyn Transport) -> Result<Outcome, StageError> {
     let config: Config = req.config()?;
     let report: FailureReport = req.input(FAILURE_INPUT)?.ok_or_else(|| {
         StageError::config(format!(
@@ -117,5 +117,5 @@ pub fn run(req: &Request, transport: &mut dyn Transport) -> Result<serde_json::V
         notifier.repository,
         outcome.url
     ));
-    serde_json::to_value(&outcome).map_err(|e| StageError::internal(e.to_string()))
+    Ok(outcome)
 }

@@ -398,7 +398,7 @@ fn failure(pipeline: &str, run: &str, stage: &str, message: &str) -> Value {
 fn stage(api: &str, report: Value, t: &mut Native) -> Result<Value, StageError> {
     let req =
         airlock_stage::Request::new("notify", json!({ "api": api })).with_input("failure", report);
-    airlock_notify::run(&req, t)
+    airlock_notify::run(&req, t).map(|o| serde_json::to_value(o).unwrap())
 }
 
 /// What GitHub already holds: a pull request with the label (the list endpoint returns pull

@@ -1,9 +1,10 @@
 //! The airlock stage SDK.
 //!
-//! A stage is one function, `fn(&Request) -> Result<serde_json::Value, StageError>`, exported
-//! with [`export_stage!`]. This crate implements the `airlock:stage/stage` WIT world
-//! (`wit/stage.wit`, carried in this crate) around it: it decodes the host's request, encodes
-//! the output, maps [`StageError`] to the WIT `stage-error`, and wraps the host imports
+//! A stage is one function, `fn(&Request) -> Result<O, StageError>` where `O` is the stage's
+//! typed [`Output`], exported with [`export_stage!`]. This crate implements the
+//! `airlock:stage/stage` WIT world (`wit/stage.wit`, carried in this crate) around it: it
+//! decodes the host's request, encodes the output as JSON and its [`Artifact`]s as the WIT
+//! response's `artifacts`, maps [`StageError`] to the WIT `stage-error`, and wraps the host imports
 //! ([`host`]) and wasi:http ([`http`]). [`retry`] is the retry policy of every stage that
 //! talks to a server.
 //!
@@ -11,12 +12,17 @@
 //! [`host::take_records`]) so stage logic is unit-tested with plain `cargo test`.
 //!
 //! ```ignore
-//! fn run(req: &airlock_stage::Request) -> Result<serde_json::Value, airlock_stage::StageError> {
-//!     #[derive(serde::Deserialize)]
-//!     struct Config { greeting: String }
+//! #[derive(serde::Deserialize)]
+//! struct Config { greeting: String }
+//!
+//! #[derive(serde::Serialize)]
+//! struct Said { said: String }
+//! impl airlock_stage::Output for Said {}
+//!
+//! fn run(req: &airlock_stage::Request) -> Result<Said, airlock_stage::StageError> {
 //!     let config: Config = req.config()?;
 //!     airlock_stage::host::info(&config.greeting);
-//!     Ok(serde_json::json!({ "said": config.greeting }))
+//!     Ok(Said { said: config.greeting })
 //! }
 //! airlock_stage::export_stage!(run);
 //! ```
@@ -261,8 +267,48 @@ impl Request {
     }
 }
 
-/// The signature of a stage function.
-pub type StageFn = fn(&Request) -> Result<serde_json::Value, StageError>;
+/// A file a stage hands on to the host: the WIT `artifact` record (`wit/stage.wit`), and the
+/// shape of each entry of an output's `artifacts` list. The host checks every field before it
+/// trusts one (the path inside the stage's write grants, the size and digest of the file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// Project-relative path with `/` separators, e.g. `dist/x-1.0-py3-none-any.whl`.
+    pub path: String,
+    /// SHA-256 of the file's bytes, lowercase hex (64 characters).
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A stage's output: serialised (serde) as the WIT response's `output` JSON, which the host
+/// keeps and passes to downstream stages; [`Output::artifacts`] becomes the response's
+/// `artifacts`. Implement it on the stage's output struct; a struct that hands on no files
+/// needs no method (`impl Output for Said {}`).
+pub trait Output: Serialize {
+    /// The files this output hands on, in order; none by default.
+    fn artifacts(&self) -> Vec<Artifact> {
+        Vec::new()
+    }
+}
+
+/// Now, in whole seconds since the Unix epoch (the WASI wall clock in a component); 0 if
+/// the clock reads before 1970.
+pub fn unix_now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The signature of a stage function whose output type is `O`.
+pub type StageFn<O> = fn(&Request) -> Result<O, StageError>;
+
+/// Checks at compile time that `f` is a stage function (what [`export_stage!`] expands to
+/// on targets other than wasm32); never called.
+#[doc(hidden)]
+pub fn assert_stage_fn<O: Output>(f: StageFn<O>) -> StageFn<O> {
+    f
+}
 
 /// What [`export_stage!`] expands to call: the WIT request decoded, the answer encoded.
 #[cfg(target_arch = "wasm32")]
@@ -285,7 +331,10 @@ pub mod export_support {
     }
 
     /// Decodes the WIT request, calls the stage, encodes its answer.
-    pub fn call(f: StageFn, req: wit::Request) -> Result<wit::Response, wit::StageError> {
+    pub fn call<O: Output>(
+        f: StageFn<O>,
+        req: wit::Request,
+    ) -> Result<wit::Response, wit::StageError> {
         let to_wit = |e: StageError| wit::StageError {
             category: category(e.category),
             message: e.message,
@@ -311,46 +360,41 @@ pub mod export_support {
         let out = f(&request).map_err(to_wit)?;
         let output = serde_json::to_string(&out)
             .map_err(|e| to_wit(StageError::internal(format!("output is not JSON: {e}"))))?;
-        Ok(wit::Response {
-            output,
-            artifacts: artifacts_of(&out),
-        })
-    }
-
-    /// The WIT artifacts of an output: its `artifacts: [{ path, sha256, size }]` entries
-    /// (the convention every built-in follows), in order; entries lacking a string `path` or
-    /// `sha256` are not artifacts.
-    fn artifacts_of(out: &serde_json::Value) -> Vec<wit::Artifact> {
-        out.get("artifacts")
-            .and_then(|a| a.as_array())
-            .map(|list| {
-                list.iter()
-                    .filter_map(|a| {
-                        Some(wit::Artifact {
-                            path: a.get("path")?.as_str()?.to_string(),
-                            sha256: a.get("sha256")?.as_str()?.to_string(),
-                            size: a.get("size").and_then(|s| s.as_u64()).unwrap_or(0),
-                        })
-                    })
-                    .collect()
+        let artifacts = out
+            .artifacts()
+            .into_iter()
+            .map(|a| wit::Artifact {
+                path: a.path,
+                sha256: a.sha256,
+                size: a.size,
             })
-            .unwrap_or_default()
+            .collect();
+        Ok(wit::Response { output, artifacts })
     }
 }
 
 /// Exports a stage function as the component's `run`.
 ///
-/// `$f` must be a `fn(&Request) -> Result<serde_json::Value, StageError>`. On targets other
-/// than wasm32 the macro only checks that signature (and so marks `$f` used: a stage crate
-/// needs no `allow(dead_code)` to build and test natively); the export is wasm32's.
+/// `$f` must be a `fn(&Request) -> Result<O, StageError>` with `O:` [`Output`]. On targets
+/// other than wasm32 the macro only checks that signature (and so marks `$f` used: a stage
+/// crate needs no `allow(dead_code)` to build and test natively); the export is wasm32's.
 #[macro_export]
 macro_rules! export_stage {
     ($f:path) => {
         #[cfg(not(target_arch = "wasm32"))]
-        const _: $crate::StageFn = $f;
+        const _: fn() = || {
+            let _ = $crate::assert_stage_fn($f);
+        };
         #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
-        const __AIRLOCK_STAGE_FN: $crate::StageFn = $f;
+        fn __airlock_stage_run(
+            request: $crate::bindings::airlock::stage::types::Request,
+        ) -> ::core::result::Result<
+            $crate::bindings::airlock::stage::types::Response,
+            $crate::bindings::airlock::stage::types::StageError,
+        > {
+            $crate::export_support::call($f, request)
+        }
         #[cfg(target_arch = "wasm32")]
         mod __airlock_stage_export {
             struct Component;
@@ -361,7 +405,7 @@ macro_rules! export_stage {
                     $crate::bindings::airlock::stage::types::Response,
                     $crate::bindings::airlock::stage::types::StageError,
                 > {
-                    $crate::export_support::call(super::__AIRLOCK_STAGE_FN, request)
+                    super::__airlock_stage_run(request)
                 }
             }
             $crate::bindings::export_bindings!(Component with_types_in $crate::bindings);

@@ -22,9 +22,8 @@
 //! for is a `configuration` error; a changelog that is missing or not granted is a
 //! `capability` error naming the path.
 
-use airlock_stage::{Request, StageError, host};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use airlock_stage::{Output, Request, StageError, host};
+use serde::{Deserialize, Serialize};
 
 /// The stage's config.
 #[derive(Deserialize)]
@@ -169,8 +168,26 @@ fn missing(path: &str, text: &str, version: &str, empty: Option<&Entry>) -> Stag
     StageError::validation(format!("{path} has no entry for version {version}")).with_hint(hint)
 }
 
+/// The stage's output: the entry found (the module docs give its JSON).
+#[derive(Debug, Serialize)]
+pub struct Found {
+    /// The version checked.
+    pub version: String,
+    /// The changelog file, as configured.
+    pub changelog: String,
+    /// The heading's line, 1-based.
+    pub line: usize,
+    /// The heading, as written.
+    pub heading: String,
+    /// The entry's text below the heading.
+    pub entry: String,
+}
+
+/// It hands on no files: no `artifacts` method.
+impl Output for Found {}
+
 /// The stage: finds the entry for the version being released, or fails with a hint.
-pub fn run(req: &Request) -> Result<Value, StageError> {
+pub fn run(req: &Request) -> Result<Found, StageError> {
     let config: Config = req.config()?;
     let version = match config.version.filter(|v| !v.trim().is_empty()) {
         Some(v) => v,
@@ -201,13 +218,13 @@ pub fn run(req: &Request) -> Result<Value, StageError> {
         entry.heading.text,
         entry.body.lines().count()
     ));
-    Ok(json!({
-        "version": version,
-        "changelog": config.changelog,
-        "line": entry.heading.line,
-        "heading": entry.heading.text,
-        "entry": entry.body,
-    }))
+    Ok(Found {
+        version,
+        changelog: config.changelog,
+        line: entry.heading.line,
+        heading: entry.heading.text,
+        entry: entry.body,
+    })
 }
 
 airlock_stage::export_stage!(run);
@@ -216,6 +233,7 @@ airlock_stage::export_stage!(run);
 mod tests {
     use super::*;
     use airlock_stage::Category;
+    use serde_json::json;
     use airlock_stage::host::{Level, Record, take_records};
 
     const CHANGELOG: &str = "# Changelog\n\n## [Unreleased]\n\n## [0.2.0] - 2025-03-01\n\n### Added\n- b\n\n## [0.1.0] - 2025-01-31\n- a\n\n```\n## 9.9.9 in a code block\n```\n";
@@ -265,8 +283,8 @@ mod tests {
         let req = Request::new("changelog", json!({ "changelog": path }))
             .with_input("decide", json!({ "release": true, "version": "0.2.0" }));
         let out = run(&req).unwrap();
-        assert_eq!(out["version"], "0.2.0");
-        assert_eq!(out["line"], 5);
+        assert_eq!(out.version, "0.2.0");
+        assert_eq!(out.line, 5);
         assert_eq!(
             take_records(),
             vec![Record::Log(

@@ -39,8 +39,58 @@ use airlock_publish::oidc::{self, ActionsEnv};
 use airlock_publish::retry::RetryPolicy;
 use airlock_publish::sigstore::{EphemeralKey, Services, attest_statement, signing_certificate};
 use airlock_stage::http::{SdkTransport, Transport};
-use airlock_stage::{Category, Request, StageError};
-use serde::Deserialize;
+use airlock_stage::{Artifact, Category, Output, Request, StageError};
+use serde::{Deserialize, Serialize};
+
+/// The stage's output (the module docs give its JSON).
+#[derive(Debug, Serialize)]
+struct Attested {
+    /// False when `mode = "auto"` found no OIDC identity to sign with.
+    attested: bool,
+    /// Why nothing was attested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// Who signed: the signing certificate's identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<Signer>,
+    /// The Rekor instance the entries are in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rekor: Option<String>,
+    attestations: Vec<Written>,
+    /// The `.attestation` files.
+    artifacts: Vec<Artifact>,
+}
+
+impl Output for Attested {
+    fn artifacts(&self) -> Vec<Artifact> {
+        self.artifacts.clone()
+    }
+}
+
+/// The signing certificate's identity (Fulcio's OIDC extensions).
+#[derive(Debug, Serialize)]
+struct Signer {
+    issuer: Option<String>,
+    repository: Option<String>,
+    workflow: Option<String>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    san: Vec<String>,
+}
+
+/// One attestation file written.
+#[derive(Debug, Serialize)]
+struct Written {
+    /// The distribution's file name.
+    file: String,
+    /// The distribution's sha256 (the statement's subject digest).
+    sha256: String,
+    /// The attestation file, project-relative.
+    path: String,
+    predicate_type: String,
+    /// The Rekor log index of its entry.
+    log_index: u64,
+}
 
 /// The stage config.
 #[derive(Deserialize)]
@@ -112,7 +162,7 @@ fn random(buf: &mut [u8]) {
     }
 }
 
-fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+fn run(req: &Request) -> Result<Attested, StageError> {
     run_with(
         req,
         &mut SdkTransport,
@@ -152,7 +202,7 @@ fn run_with(
     t: &mut dyn Transport,
     env: &dyn Fn(&str) -> Option<String>,
     sleep: &mut dyn FnMut(std::time::Duration),
-) -> Result<serde_json::Value, StageError> {
+) -> Result<Attested, StageError> {
     let config: Config = req.config()?;
     let files = distributions(&config.dist)?;
     // The build stage's output, when airlock built these files.
@@ -175,12 +225,14 @@ fn run_with(
         airlock_stage::host::warn(&format!(
             "not attesting: no OIDC identity to sign with ({reason}); set mode = \"required\" to fail instead"
         ));
-        return Ok(serde_json::json!({
-            "attested": false,
-            "reason": reason,
-            "attestations": [],
-            "artifacts": [],
-        }));
+        return Ok(Attested {
+            attested: false,
+            reason: Some(reason),
+            identity: None,
+            rekor: None,
+            attestations: Vec::new(),
+            artifacts: Vec::new(),
+        });
     }
     let token = match &config.id_token_env {
         Some(var) => env(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
@@ -238,34 +290,35 @@ fn run_with(
             let path = format!("{rel}{suffix}");
             std::fs::write(&path, json.as_bytes()).map_err(|e| StageError::io(&path, &e))?;
             let entry = &att.verification_material.transparency_entries[0];
-            attestations.push(serde_json::json!({
-                "file": name,
-                "sha256": sha256,
-                "path": path,
-                "predicate_type": statement.predicate_type,
-                "log_index": entry.log_index.parse::<u64>().unwrap_or(0),
-            }));
-            artifacts.push(serde_json::json!({
-                "path": path,
-                "sha256": airlock_pypkg::sha256_hex(json.as_bytes()),
-                "size": json.len(),
-            }));
+            artifacts.push(Artifact {
+                path: path.clone(),
+                sha256: airlock_pypkg::sha256_hex(json.as_bytes()),
+                size: json.len() as u64,
+            });
+            attestations.push(Written {
+                file: name.clone(),
+                sha256: sha256.clone(),
+                path,
+                predicate_type: statement.predicate_type.to_string(),
+                log_index: entry.log_index.parse::<u64>().unwrap_or(0),
+            });
         }
         airlock_stage::host::progress(i as u64 + 1, Some(total), &format!("attested {name}"));
     }
-    Ok(serde_json::json!({
-        "attested": true,
-        "identity": {
-            "issuer": identity.issuer,
-            "repository": identity.repository(),
-            "workflow": identity.workflow(),
-            "ref": identity.source_repository_ref,
-            "san": identity.san,
-        },
-        "rekor": services.rekor,
-        "attestations": attestations,
-        "artifacts": artifacts,
-    }))
+    Ok(Attested {
+        attested: true,
+        reason: None,
+        identity: Some(Signer {
+            repository: identity.repository().map(String::from),
+            workflow: identity.workflow().map(String::from),
+            issuer: identity.issuer,
+            git_ref: identity.source_repository_ref,
+            san: identity.san,
+        }),
+        rekor: Some(services.rekor),
+        attestations,
+        artifacts,
+    })
 }
 
 /// The SLSA Provenance v1 predicate for `name` when the build stage's output `build` lists

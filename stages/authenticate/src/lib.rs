@@ -52,16 +52,22 @@
 //! `project_path`, `ci_config_ref_uri`, `ref_path`, `environment`). The token is never in the output or a
 //! log line; on GitHub Actions the host masks stored secrets (`::add-mask::`).
 
-use airlock_publish::oidc::{self, ActionsEnv};
+use airlock_publish::oidc::{self, ActionsEnv, Claims};
 use airlock_stage::http::{SdkTransport, Transport};
-use airlock_stage::{Request, StageError, host};
-use serde::Deserialize;
+use airlock_stage::{Output, Request, StageError, host};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The stage config: the keys every mode reads, and the mode with its own settings.
 struct Config {
-    #[serde(default = "default_mode")]
-    mode: String,
+    common: Common,
+    mode: Mode,
+}
+
+/// The keys every mode accepts (a manifest may switch `mode` and keep the rest).
+#[derive(Debug, Deserialize)]
+struct Common {
+    #[serde(default)]
+    mode: ModeName,
     #[serde(default = "default_index")]
     index: String,
     #[serde(default = "default_env")]
@@ -74,7 +80,38 @@ struct Config {
     id_token_env: Option<String>,
     #[serde(default = "yes")]
     revoke: bool,
-    // mode = "aws"
+    /// Every other key: the mode's own settings ([`Mode`]), else an error.
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `mode`, as written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ModeName {
+    #[default]
+    Token,
+    Trusted,
+    Auto,
+    Aws,
+}
+
+/// How the credential is obtained, with the settings only that mode has.
+enum Mode {
+    /// An API token from the environment variable `env`.
+    Token,
+    /// PyPI Trusted Publishing.
+    Trusted,
+    /// Trusted Publishing when the job has an OIDC identity, else `Token`.
+    Auto,
+    /// A token in AWS Secrets Manager, through STS with the GitHub ID token.
+    Aws(Aws),
+}
+
+/// `mode = "aws"`'s own keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Aws {
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
@@ -91,15 +128,143 @@ struct Config {
     endpoint: Option<String>,
 }
 
+impl Config {
+    /// Decodes the stage's config. Errors ([`airlock_stage::Category::Configuration`]):
+    /// a key of the wrong type, an unknown `mode`, a key no mode has, or one of another mode
+    /// (e.g. `region` without `mode = "aws"`), each naming the key.
+    fn of(req: &Request) -> Result<Config, StageError> {
+        let mut common: Common = req.config()?;
+        let rest = std::mem::take(&mut common.rest);
+        let mode = match common.mode {
+            ModeName::Token => Mode::Token,
+            ModeName::Trusted => Mode::Trusted,
+            ModeName::Auto => Mode::Auto,
+            ModeName::Aws => Mode::Aws(
+                Request::new(&req.stage_id, serde_json::Value::Object(rest.clone())).config()?,
+            ),
+        };
+        if common.mode != ModeName::Aws
+            && let Some(key) = rest.keys().next()
+        {
+            let aws: Result<Aws, _> = serde_json::from_value(serde_json::json!({ key: rest[key] }));
+            let what = if aws.is_ok() {
+                format!(
+                    "applies to mode \"aws\" only, the mode is \"{}\"",
+                    common.mode.as_str()
+                )
+            } else {
+                "is not a key of this stage".to_string()
+            };
+            return Err(StageError::config(format!(
+                "stage '{}': config.{key} {what}",
+                req.stage_id
+            ))
+            .with_hint(
+                "keys: mode, index, env, secret, optional, id_token_env, revoke; with mode = \"aws\" also region, role_arn, secret_id, secret_key, session_name, duration_s, endpoint",
+            ));
+        }
+        Ok(Config { common, mode })
+    }
+}
+
+impl ModeName {
+    fn as_str(self) -> &'static str {
+        match self {
+            ModeName::Token => "token",
+            ModeName::Trusted => "trusted",
+            ModeName::Auto => "auto",
+            ModeName::Aws => "aws",
+        }
+    }
+}
+
+/// The stage's output (the module docs give its JSON). The credential is never in it.
+#[derive(Debug, Serialize)]
+struct Stored {
+    /// The secret's name.
+    secret: String,
+    /// Where the credential came from: `env:<VAR>`, `github-oidc`, `gitlab-oidc`,
+    /// `aws-secretsmanager:<secret_id>`.
+    source: String,
+    /// False when `optional = true` and the variable was unset.
+    stored: bool,
+    #[serde(flatten)]
+    how: How,
+}
+
+impl Output for Stored {}
+
+/// The mode used, with what it learnt.
+#[derive(Debug, Serialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+enum How {
+    Token,
+    Trusted {
+        /// The index's origin.
+        index: String,
+        audience: String,
+        /// When the minted token expires, unix seconds.
+        expires_at: Option<u64>,
+        claims: Publisher,
+    },
+    Aws {
+        region: String,
+        role_arn: String,
+        secret_arn: Option<String>,
+        version_id: Option<String>,
+        claims: Publisher,
+    },
+}
+
+/// The ID token's claims a trusted publisher is matched on, per issuer.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Publisher {
+    GitHub {
+        sub: Option<String>,
+        repository: Option<String>,
+        workflow_ref: Option<String>,
+        job_workflow_ref: Option<String>,
+        #[serde(rename = "ref")]
+        git_ref: Option<String>,
+        environment: Option<String>,
+    },
+    GitLab {
+        sub: Option<String>,
+        project_path: Option<String>,
+        ci_config_ref_uri: Option<String>,
+        ref_path: Option<String>,
+        environment: Option<String>,
+    },
+}
+
+impl Publisher {
+    fn github(c: &Claims) -> Publisher {
+        Publisher::GitHub {
+            sub: c.sub.clone(),
+            repository: c.repository.clone(),
+            workflow_ref: c.workflow_ref.clone(),
+            job_workflow_ref: c.job_workflow_ref.clone(),
+            git_ref: c.r#ref.clone(),
+            environment: c.environment.clone(),
+        }
+    }
+    fn gitlab(c: &Claims) -> Publisher {
+        Publisher::GitLab {
+            sub: c.sub.clone(),
+            project_path: c.project_path.clone(),
+            ci_config_ref_uri: c.ci_config_ref_uri.clone(),
+            ref_path: c.ref_path.clone(),
+            environment: c.environment.clone(),
+        }
+    }
+}
+
 fn default_session_name() -> String {
     "airlock-publish".into()
 }
 fn default_duration_s() -> u32 {
     airlock_aws::MIN_DURATION_S
-}
-
-fn default_mode() -> String {
-    "token".into()
 }
 fn default_index() -> String {
     "https://pypi.org".into()
@@ -114,14 +279,7 @@ fn default_secret() -> String {
     "pypi-token".into()
 }
 
-fn now_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+fn run(req: &Request) -> Result<Stored, StageError> {
     run_with(req, &mut SdkTransport, &|k| std::env::var(k).ok())
 }
 
@@ -130,8 +288,11 @@ fn run_with(
     req: &Request,
     transport: &mut dyn Transport,
     getenv: &dyn Fn(&str) -> Option<String>,
-) -> Result<serde_json::Value, StageError> {
-    let config: Config = req.config()?;
+) -> Result<Stored, StageError> {
+    let Config {
+        common: config,
+        mode,
+    } = Config::of(req)?;
     if config.secret.trim().is_empty() {
         return Err(StageError::config(format!(
             "stage '{}': config.secret must not be empty",
@@ -139,10 +300,10 @@ fn run_with(
         )));
     }
     let actions = ActionsEnv::from(getenv);
-    let trusted = match config.mode.as_str() {
-        "token" => false,
-        "trusted" => true,
-        "auto" => {
+    let trusted = match mode {
+        Mode::Token => false,
+        Mode::Trusted => true,
+        Mode::Auto => {
             let gitlab_var = config.id_token_env.clone().unwrap_or_else(|| {
                 let test =
                     oidc::oidc_base(&config.index).is_ok_and(|b| b.ends_with("://test.pypi.org"));
@@ -166,14 +327,7 @@ fn run_with(
             });
             t
         }
-        "aws" => return aws_mode(&req.stage_id, &config, &actions, transport),
-        other => {
-            return Err(StageError::config(format!(
-                "stage '{}': config.mode: unknown mode \"{other}\"",
-                req.stage_id
-            ))
-            .with_hint("allowed: \"token\", \"trusted\", \"auto\", \"aws\""));
-        }
+        Mode::Aws(aws) => return aws_mode(&req.stage_id, &config, &aws, &actions, transport),
     };
     if trusted {
         return trusted_mode(&config, &actions, transport, getenv);
@@ -187,12 +341,12 @@ fn run_with(
             "{} is not set or empty: no credential stored (optional = true)",
             config.env
         ));
-        return Ok(serde_json::json!({
-            "mode": "token",
-            "secret": config.secret,
-            "source": format!("env:{}", config.env),
-            "stored": false,
-        }));
+        return Ok(Stored {
+            source: format!("env:{}", config.env),
+            secret: config.secret,
+            stored: false,
+            how: How::Token,
+        });
     }
     let (token, warnings) = airlock_publish::auth::check_token(&config.env, value)?;
     for w in &warnings {
@@ -203,20 +357,20 @@ fn run_with(
         "stored the token from {} as secret '{}'",
         config.env, config.secret
     ));
-    Ok(serde_json::json!({
-        "mode": "token",
-        "secret": config.secret,
-        "source": format!("env:{}", config.env),
-        "stored": true,
-    }))
+    Ok(Stored {
+        source: format!("env:{}", config.env),
+        secret: config.secret,
+        stored: true,
+        how: How::Token,
+    })
 }
 
 fn trusted_mode(
-    config: &Config,
+    config: &Common,
     actions: &ActionsEnv,
     transport: &mut dyn Transport,
     getenv: &dyn Fn(&str) -> Option<String>,
-) -> Result<serde_json::Value, StageError> {
+) -> Result<Stored, StageError> {
     // On GitLab CI (and not on GitHub Actions) the ID token is a job variable.
     let gitlab = actions.on_gitlab && !actions.on_actions;
     let source = if gitlab {
@@ -227,7 +381,12 @@ fn trusted_mode(
     } else {
         oidc::IdTokenSource::GitHub(actions)
     };
-    let minted = oidc::trusted_publish_token_from(transport, &config.index, &source, now_s())?;
+    let minted = oidc::trusted_publish_token_from(
+        transport,
+        &config.index,
+        &source,
+        airlock_stage::unix_now_s(),
+    )?;
     for w in &minted.warnings {
         host::warn(w);
     }
@@ -262,35 +421,31 @@ fn trusted_mode(
         minted.expires.unwrap_or(0)
     ));
     let claims = if gitlab {
-        serde_json::json!({
-            "sub": c.sub, "project_path": c.project_path, "ci_config_ref_uri": c.ci_config_ref_uri,
-            "ref_path": c.ref_path, "environment": c.environment,
-        })
+        Publisher::gitlab(c)
     } else {
-        serde_json::json!({
-            "sub": c.sub, "repository": c.repository, "workflow_ref": c.workflow_ref,
-            "job_workflow_ref": c.job_workflow_ref, "ref": c.r#ref, "environment": c.environment,
-        })
+        Publisher::github(c)
     };
-    Ok(serde_json::json!({
-        "mode": "trusted",
-        "secret": config.secret,
-        "source": if gitlab { "gitlab-oidc" } else { "github-oidc" },
-        "stored": true,
-        "index": oidc::oidc_base(&config.index)?,
-        "audience": minted.audience,
-        "expires_at": minted.expires,
-        "claims": claims,
-    }))
+    Ok(Stored {
+        secret: config.secret.clone(),
+        source: if gitlab { "gitlab-oidc" } else { "github-oidc" }.into(),
+        stored: true,
+        how: How::Trusted {
+            index: base,
+            audience: minted.audience,
+            expires_at: minted.expires,
+            claims,
+        },
+    })
 }
 
 /// `mode = "aws"`: GitHub ID token → STS → Secrets Manager → `store-secret`.
 fn aws_mode(
     stage_id: &str,
-    config: &Config,
+    config: &Common,
+    settings: &Aws,
     actions: &ActionsEnv,
     transport: &mut dyn Transport,
-) -> Result<serde_json::Value, StageError> {
+) -> Result<Stored, StageError> {
     let need = |v: &Option<String>, name: &str, example: &str| {
         v.clone().filter(|v| !v.trim().is_empty()).ok_or_else(|| {
             StageError::config(format!(
@@ -300,19 +455,23 @@ fn aws_mode(
         })
     };
     let aws = airlock_aws::AwsConfig {
-        region: need(&config.region, "region", "us-east-1")?,
+        region: need(&settings.region, "region", "us-east-1")?,
         role_arn: need(
-            &config.role_arn,
+            &settings.role_arn,
             "role_arn",
             "arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME",
         )?,
-        session_name: config.session_name.clone(),
-        secret_id: need(&config.secret_id, "secret_id", "NAME or ARN of the secret")?,
-        secret_key: config.secret_key.clone().filter(|k| !k.is_empty()),
-        duration_s: config.duration_s,
+        session_name: settings.session_name.clone(),
+        secret_id: need(
+            &settings.secret_id,
+            "secret_id",
+            "NAME or ARN of the secret",
+        )?,
+        secret_key: settings.secret_key.clone().filter(|k| !k.is_empty()),
+        duration_s: settings.duration_s,
     };
     aws.check()?;
-    let endpoints = match config.endpoint.as_deref() {
+    let endpoints = match settings.endpoint.as_deref() {
         Some(e) => airlock_aws::Endpoints::single(e),
         None => airlock_aws::Endpoints::for_region(&aws.region)?,
     };
@@ -321,7 +480,13 @@ fn aws_mode(
     }
     let jwt = oidc::id_token(transport, actions, airlock_aws::STS_AUDIENCE)?;
     let claims = oidc::Claims::of_jwt(&jwt).unwrap_or_default();
-    let fetched = airlock_aws::fetch_token(transport, &endpoints, &aws, &jwt, now_s())?;
+    let fetched = airlock_aws::fetch_token(
+        transport,
+        &endpoints,
+        &aws,
+        &jwt,
+        airlock_stage::unix_now_s(),
+    )?;
     host::store_secret(&config.secret, &fetched.token)?;
     host::info(&format!(
         "fetched the token in {} through role {} ({}) as secret '{}'",
@@ -330,20 +495,18 @@ fn aws_mode(
         aws.region,
         config.secret
     ));
-    Ok(serde_json::json!({
-        "mode": "aws",
-        "secret": config.secret,
-        "source": format!("aws-secretsmanager:{}", aws.secret_id),
-        "stored": true,
-        "region": aws.region,
-        "role_arn": aws.role_arn,
-        "secret_arn": fetched.secret_arn,
-        "version_id": fetched.version_id,
-        "claims": {
-            "sub": claims.sub, "repository": claims.repository, "workflow_ref": claims.workflow_ref,
-            "job_workflow_ref": claims.job_workflow_ref, "ref": claims.r#ref, "environment": claims.environment,
+    Ok(Stored {
+        secret: config.secret.clone(),
+        source: format!("aws-secretsmanager:{}", aws.secret_id),
+        stored: true,
+        how: How::Aws {
+            claims: Publisher::github(&claims),
+            region: aws.region,
+            role_arn: aws.role_arn,
+            secret_arn: fetched.secret_arn,
+            version_id: fetched.version_id,
         },
-    }))
+    })
 }
 
 airlock_stage::export_stage!(run);
@@ -351,6 +514,11 @@ airlock_stage::export_stage!(run);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The output as the host sees it.
+    fn json(out: Result<Stored, StageError>) -> serde_json::Value {
+        serde_json::to_value(out.unwrap()).unwrap()
+    }
     use airlock_stage::Category;
     use airlock_stage::host::{Record, take_records};
 
@@ -362,7 +530,7 @@ mod tests {
             "auth",
             serde_json::json!({ "env": "AIRLOCK_TEST_TOKEN_A", "secret": "tok" }),
         );
-        let out = run(&req).unwrap();
+        let out = serde_json::to_value(run(&req).unwrap()).unwrap();
         assert_eq!(
             out,
             serde_json::json!({ "mode": "token", "secret": "tok", "source": "env:AIRLOCK_TEST_TOKEN_A", "stored": true })
@@ -389,11 +557,10 @@ mod tests {
                 .unwrap()
                 .contains("[stage.grants] env = [\"AIRLOCK_TEST_TOKEN_UNSET\"]")
         );
-        let out = run(&Request::new(
+        let out = json(run(&Request::new(
             "auth",
             serde_json::json!({ "env": "AIRLOCK_TEST_TOKEN_UNSET", "optional": true }),
-        ))
-        .unwrap();
+        )));
         assert_eq!(out["stored"], false);
         assert!(
             !take_records()
@@ -460,7 +627,7 @@ mod tests {
                 "auth",
                 serde_json::json!({ "mode": mode, "index": "https://test.pypi.org/legacy/" }),
             );
-            let out = run_with(&req, &mut t, &actions).unwrap();
+            let out = json(run_with(&req, &mut t, &actions));
             assert_eq!(out["mode"], "trusted");
             assert_eq!(out["audience"], "testpypi");
             assert_eq!(out["expires_at"], 4_000_000_000u64);
@@ -477,12 +644,11 @@ mod tests {
         // auto off GitHub Actions: the API token.
         let local = |k: &str| (k == "PYPI_TOKEN").then(|| "pypi-from-env".to_string());
         let mut t = Standin(vec![]);
-        let out = run_with(
+        let out = json(run_with(
             &Request::new("auth", serde_json::json!({ "mode": "auto" })),
             &mut t,
             &local,
-        )
-        .unwrap();
+        ));
         assert_eq!(out["mode"], "token");
         assert!(t.0.is_empty());
         // trusted without id-token: write says so.
@@ -556,7 +722,11 @@ mod tests {
             "role_arn": "arn:aws:iam::123456789012:role/publish", "secret_id": "pypi",
             "secret_key": "token" });
         let mut t = AwsStandin(200, vec![]);
-        let out = run_with(&Request::new("auth", config.clone()), &mut t, &actions).unwrap();
+        let out = json(run_with(
+            &Request::new("auth", config.clone()),
+            &mut t,
+            &actions,
+        ));
         assert_eq!(out["mode"], "aws");
         assert_eq!(out["claims"]["sub"], "repo:o/r:environment:pypi");
         assert!(t.1[0].url.ends_with("&audience=sts.amazonaws.com"));

@@ -49,10 +49,47 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock_pypkg::validate::{Report, Severity};
-use airlock_pypkg::{BuildOptions, Error, Kind};
-use airlock_stage::{Category, Request, StageError};
-use serde::Deserialize;
+use airlock_pypkg::validate::{Finding, Report, Severity};
+use airlock_pypkg::{Backend, BuildOptions, Error, Kind};
+use airlock_stage::{Artifact, Category, Output, Request, StageError};
+use serde::{Deserialize, Serialize};
+
+/// The stage's output (the module docs give its JSON).
+#[derive(Debug, Serialize)]
+struct Built {
+    /// `"build"` or `"prebuilt"`.
+    mode: &'static str,
+    /// `[project].name` as written (prebuilt: the metadata `Name`).
+    name: String,
+    /// The normalised version.
+    version: String,
+    /// The backend whose semantics were reproduced (build mode only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backend: Option<Backend>,
+    /// The archives' timestamp, in seconds (build mode only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_date_epoch: Option<i64>,
+    /// Sdist first, then wheel.
+    artifacts: Vec<Distribution>,
+}
+
+/// One distribution file of the output.
+#[derive(Debug, Serialize)]
+struct Distribution {
+    kind: Kind,
+    /// Project-relative path, digest and size: what the host checks and keeps.
+    #[serde(flatten)]
+    file: Artifact,
+    filename: String,
+    /// The validator's warnings (errors stop the stage).
+    findings: Vec<Finding>,
+}
+
+impl Output for Built {
+    fn artifacts(&self) -> Vec<Artifact> {
+        self.artifacts.iter().map(|d| d.file.clone()).collect()
+    }
+}
 
 /// The stage config (`[stage.config]` in the manifest).
 #[derive(Debug, Deserialize)]
@@ -114,7 +151,7 @@ fn stage_error(root: &Path, e: Error) -> StageError {
 }
 
 /// Runs the build at project root `root` (`/` in the component).
-fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> {
+fn build(root: &Path, config: &Config) -> Result<Built, StageError> {
     let epoch = match config.source_date_epoch {
         Some(e) => e,
         None => airlock_pypkg::source_date_epoch_from_env()
@@ -169,35 +206,37 @@ fn build(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> 
         let path = out_dir.join(&filename);
         let rel = out_rel.join(&filename).to_string_lossy().replace('\\', "/");
         let findings = if config.validate {
-            check(&rel, &bytes)?.1
+            check(&rel, &bytes)?.findings
         } else {
-            serde_json::json!([])
+            Vec::new()
         };
         std::fs::write(&path, &bytes).map_err(|e| StageError::io(&rel, &e))?;
         let sha256 = airlock_pypkg::sha256_hex(&bytes);
         airlock_stage::host::progress(i as u64 + 1, Some(total), &format!("wrote {rel}"));
-        artifacts.push(serde_json::json!({
-            "kind": kind,
-            "path": rel,
-            "filename": filename,
-            "sha256": sha256,
-            "size": bytes.len(),
-            "findings": findings,
-        }));
+        artifacts.push(Distribution {
+            kind,
+            file: Artifact {
+                path: rel,
+                sha256,
+                size: bytes.len() as u64,
+            },
+            filename,
+            findings,
+        });
     }
-    Ok(serde_json::json!({
-        "mode": "build",
-        "name": project.raw_name(),
-        "version": project.version(),
-        "backend": project.backend(),
-        "source_date_epoch": epoch,
-        "artifacts": artifacts,
-    }))
+    Ok(Built {
+        mode: "build",
+        name: project.raw_name().to_string(),
+        version: project.version().to_string(),
+        backend: Some(project.backend()),
+        source_date_epoch: Some(epoch),
+        artifacts,
+    })
 }
 
 /// Validates `bytes` as distribution `rel` (project-relative path); errors name every failed
-/// check. Returns the findings (warnings only, when it passes) as JSON.
-fn check(rel: &str, bytes: &[u8]) -> Result<(Report, serde_json::Value), StageError> {
+/// check. Returns the report (its findings are warnings only, when it passes).
+fn check(rel: &str, bytes: &[u8]) -> Result<Report, StageError> {
     let filename = rel.rsplit('/').next().unwrap_or(rel);
     let report = airlock_pypkg::validate::validate(filename, bytes);
     for w in report
@@ -230,13 +269,12 @@ fn check(rel: &str, bytes: &[u8]) -> Result<(Report, serde_json::Value), StageEr
         ))
         .with_hint(fixes_unique.join("; ")));
     }
-    let findings = serde_json::to_value(&report.findings).unwrap_or_default();
-    Ok((report, findings))
+    Ok(report)
 }
 
 /// Prebuilt mode: validates every `*.whl` and `*.tar.gz` in `out` (built by another CI step)
 /// and reports them as if built here.
-fn prebuilt(root: &Path, config: &Config) -> Result<serde_json::Value, StageError> {
+fn prebuilt(root: &Path, config: &Config) -> Result<Built, StageError> {
     let out_rel = PathBuf::from(config.out.trim_start_matches('/'));
     let dir = root.join(&out_rel);
     let entries = std::fs::read_dir(&dir).map_err(|e| StageError::io(&config.out, &e))?;
@@ -269,7 +307,7 @@ fn prebuilt(root: &Path, config: &Config) -> Result<serde_json::Value, StageErro
     for (i, filename) in names.into_iter().enumerate() {
         let rel = out_rel.join(&filename).to_string_lossy().replace('\\', "/");
         let bytes = std::fs::read(dir.join(&filename)).map_err(|e| StageError::io(&rel, &e))?;
-        let (report, findings) = check(&rel, &bytes)?;
+        let report = check(&rel, &bytes)?;
         let name = report.name.clone().unwrap_or_default();
         let version = report.version.clone().unwrap_or_default();
         let key = (
@@ -291,25 +329,34 @@ fn prebuilt(root: &Path, config: &Config) -> Result<serde_json::Value, StageErro
             Some(_) => {}
         }
         airlock_stage::host::progress(i as u64 + 1, Some(total), &format!("validated {rel}"));
-        artifacts.push(serde_json::json!({
-            "kind": report.kind,
-            "path": rel,
-            "filename": filename,
-            "sha256": airlock_pypkg::sha256_hex(&bytes),
-            "size": bytes.len(),
-            "findings": findings,
-        }));
+        let kind = report.kind.ok_or_else(|| {
+            StageError::internal(format!(
+                "{rel} passed validation but is neither sdist nor wheel"
+            ))
+        })?;
+        artifacts.push(Distribution {
+            kind,
+            file: Artifact {
+                path: rel,
+                sha256: airlock_pypkg::sha256_hex(&bytes),
+                size: bytes.len() as u64,
+            },
+            filename,
+            findings: report.findings,
+        });
     }
     let version = release.map(|(_, v)| v).unwrap_or_default();
-    Ok(serde_json::json!({
-        "mode": "prebuilt",
-        "name": raw_name,
-        "version": version,
-        "artifacts": artifacts,
-    }))
+    Ok(Built {
+        mode: "prebuilt",
+        name: raw_name,
+        version,
+        backend: None,
+        source_date_epoch: None,
+        artifacts,
+    })
 }
 
-fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+fn run(req: &Request) -> Result<Built, StageError> {
     let config: Config = req.config()?;
     match config.mode {
         Mode::Build => build(Path::new("/"), &config),
@@ -322,6 +369,11 @@ airlock_stage::export_stage!(run);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The output as the host and downstream stages see it.
+    fn json(out: Built) -> serde_json::Value {
+        serde_json::to_value(out).unwrap()
+    }
 
     fn demo(dir: &Path) {
         std::fs::create_dir_all(dir.join("src/demo_pkg")).unwrap();
@@ -343,7 +395,7 @@ mod tests {
             source_date_epoch: Some(1_700_000_000),
             ..Config::default()
         };
-        let out = build(tmp.path(), &config).unwrap();
+        let out = json(build(tmp.path(), &config).unwrap());
         assert_eq!(out["name"], "demo-pkg");
         assert_eq!(out["version"], "1.0");
         let arts = out["artifacts"].as_array().unwrap();
@@ -369,7 +421,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.join("README.md"), "# demo\n").unwrap();
         std::fs::write(dir.join("src/demo_pkg/__init__.py"), "x = 1\n").unwrap();
-        let out = build(dir, &Config::default()).unwrap();
+        let out = json(build(dir, &Config::default()).unwrap());
         assert_eq!(out["backend"], "uv_build");
         assert_eq!(out["name"], "Demo.Pkg");
         let arts = out["artifacts"].as_array().unwrap();
@@ -398,7 +450,7 @@ mod tests {
             mode: Mode::Prebuilt,
             ..Config::default()
         };
-        let out = prebuilt(tmp.path(), &config).unwrap();
+        let out = json(prebuilt(tmp.path(), &config).unwrap());
         assert_eq!(out["mode"], "prebuilt");
         assert_eq!(out["name"], "demo-pkg");
         assert_eq!(out["version"], "1.0");

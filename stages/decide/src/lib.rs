@@ -30,7 +30,7 @@
 use std::path::{Path, PathBuf};
 
 use airlock_findings::decide::parse_threshold;
-use airlock_findings::{DecideOptions, DetectReport, Gates, IndexAnswer, Thresholds};
+use airlock_findings::{DecideOptions, Decision, DetectReport, Gates, IndexAnswer, Thresholds};
 use airlock_pypkg::simple::{ACCEPT, project_url};
 use airlock_stage::retry::{RetryPolicy, send_retrying, sleep};
 use airlock_stage::{Category, Request, StageError, host, http};
@@ -134,7 +134,7 @@ fn fetch_index(index: &str, name: &str) -> (IndexAnswer, Option<StageError>) {
 
 /// The stage function (exported as the component's `run`; public so native builds and
 /// tests can call it).
-pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+pub fn run(req: &Request) -> Result<Decision, StageError> {
     let config: Config = req.config()?;
     let report: DetectReport = match req.input("detect")? {
         Some(r) => r,
@@ -215,8 +215,7 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         host::warn(&format!("check {} failed: {}", c.name, c.detail));
     }
     host::info(&decision.justification);
-    serde_json::to_value(&decision)
-        .map_err(|e| StageError::internal(format!("cannot encode the decision: {e}")))
+    Ok(decision)
 }
 
 airlock_stage::export_stage!(run);

@@ -25,7 +25,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use airlock_findings::{
-    Baseline, DetectOptions, ReportGlobs, Severity, SeverityPolicy, Tool, load_overrides,
+    Baseline, DetectOptions, DetectOutput, ReportGlobs, Severity, SeverityPolicy, Tool,
+    load_overrides,
 };
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
@@ -50,7 +51,7 @@ struct Config {
 
 /// The stage function (exported as the component's `run`; public so native builds and
 /// tests can call it).
-pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+pub fn run(req: &Request) -> Result<DetectOutput, StageError> {
     let config: Config = req.config()?;
     if config.previous.is_some() && config.previous_state.is_some() {
         return Err(StageError::config(format!(
@@ -123,8 +124,7 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             "no previous scan to compare with".to_string()
         }
     ));
-    serde_json::to_value(&out)
-        .map_err(|e| StageError::internal(format!("cannot encode the report: {e}")))
+    Ok(out)
 }
 
 airlock_stage::export_stage!(run);

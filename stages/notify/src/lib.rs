@@ -13,7 +13,7 @@
 
 use airlock_stage::{Request, StageError};
 
-fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+fn run(req: &Request) -> Result<airlock_notify::Outcome, StageError> {
     airlock_notify::run(req, &mut airlock_stage::http::SdkTransport)
 }
 

@@ -31,7 +31,7 @@ use airlock_findings::status::metrics::RunRecord;
 use airlock_findings::status::{
     DEFAULT_OVERDUE_DAYS, DEFAULT_RESOLVED_DAYS, StatusSettings, write_status_with,
 };
-use airlock_findings::{DetectReport, Error, StatusOptions};
+use airlock_findings::{DetectReport, Error, StatusOptions, StatusOutput};
 use airlock_stage::{Request, StageError, host};
 use serde::Deserialize;
 
@@ -70,7 +70,7 @@ fn default_out() -> String {
 
 /// The stage function (exported as the component's `run`; public so native builds and
 /// tests can call it).
-pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+pub fn run(req: &Request) -> Result<StatusOutput, StageError> {
     let config: Config = req.config()?;
     let report: DetectReport = match req.input("detect")? {
         Some(r) => r,
@@ -141,8 +141,7 @@ pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
         "README badges (shields.io endpoint badges):\n{}",
         out.badge_markdown
     ));
-    serde_json::to_value(&out)
-        .map_err(|e| StageError::internal(format!("cannot encode the output: {e}")))
+    Ok(out)
 }
 
 airlock_stage::export_stage!(run);
@@ -180,7 +179,7 @@ mod tests {
             serde_json::json!({"release": false, "trigger": "none"}),
         );
         let _ = host::take_records();
-        let v = run(&req).unwrap();
+        let v = serde_json::to_value(run(&req).unwrap()).unwrap();
         assert_eq!(v["grade"], "A");
         assert_eq!(v["remediation"], "current");
         assert!(out.join("badges/last-scan.json").is_file());

@@ -81,6 +81,7 @@
 //! writes `null`), `publishers` every bundle's. An index that lists no provenance (it
 //! ignores the field, as pypiserver does) gets a warning in the log instead.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -93,8 +94,8 @@ use airlock_publish::session::{LegacySession, UploadSession};
 use airlock_publish::{DistKind, Distribution, FileReport, FileStatus, Repository};
 use airlock_stage::http::SdkTransport;
 use airlock_stage::http::Timeouts;
-use airlock_stage::{Request, StageError, host};
-use serde::Deserialize;
+use airlock_stage::{Artifact, Output, Request, StageError, host};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -224,43 +225,71 @@ fn yes() -> bool {
     true
 }
 
-/// The build stage's output, as far as the upload needs it.
-#[derive(Debug, Deserialize)]
-struct BuildOutput {
-    artifacts: Vec<Artifact>,
+/// The stage's output (the module docs give its JSON).
+#[derive(Debug, Serialize)]
+struct Published {
+    /// The `repository` config value.
+    repository: String,
+    /// One report per file, in upload order.
+    files: Vec<FileReport>,
+    /// File name → sha256 (lowercase hex).
+    sha256: BTreeMap<String, String>,
+    /// `sha256` as one JSON string (for a CI output variable).
+    hashes: String,
+    /// Whether the index was read back after publishing.
+    verified: bool,
+    dry_run: bool,
+    /// The simple index URL checked (`file:///…/simple/` for a folder).
+    index_url: String,
+    /// A folder repository's simple index, project-relative.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_path: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Artifact {
-    path: String,
-    #[serde(default)]
-    sha256: Option<String>,
-}
+impl Output for Published {}
 
-/// The files to publish (project-relative paths) with the sha256 an upstream stage promised.
+/// The files to publish (project-relative paths) with the sha256 an upstream stage promised:
+/// the artifacts of the first upstream output that lists some other than attestations (an
+/// attest stage's output lists its `.attestation` files: those go with the distributions,
+/// not as ones), else every distribution in `dist`.
+///
+/// Errors: an upstream output whose `artifacts` are not a list of [`Artifact`]s (`path`,
+/// `sha256`, `size`) is an [`Category::Internal`](airlock_stage::Category) error naming the
+/// stage, rather than a silent fall back to the whole `dist` folder.
 fn select_files(
     req: &Request,
     config: &Config,
 ) -> Result<Vec<(PathBuf, Option<String>)>, StageError> {
-    // The first upstream output with artifacts other than attestations (an attest stage's
-    // output lists its `.attestation` files: those go with the distributions, not as ones).
-    let build = req.inputs.iter().find_map(|(id, v)| {
-        let build: BuildOutput = serde_json::from_value(v.clone()).ok()?;
-        let artifacts: Vec<Artifact> = build
-            .artifacts
+    #[derive(Deserialize)]
+    struct Upstream {
+        artifacts: Vec<Artifact>,
+    }
+    for (id, output) in &req.inputs {
+        if output.get("artifacts").is_none() {
+            continue;
+        }
+        let Some(Upstream { artifacts }) = req.input::<Upstream>(id)? else {
+            continue;
+        };
+        let artifacts: Vec<Artifact> = artifacts
             .into_iter()
             .filter(|a| !is_attestation(&a.path))
             .collect();
-        (!artifacts.is_empty()).then(|| (id.clone(), artifacts))
-    });
-    if let Some((id, artifacts)) = build {
+        if artifacts.is_empty() {
+            continue;
+        }
         host::info(&format!(
             "publishing the {} artifacts of stage '{id}'",
             artifacts.len()
         ));
         return Ok(artifacts
             .into_iter()
-            .map(|a| (PathBuf::from(a.path.trim_start_matches('/')), a.sha256))
+            .map(|a| {
+                (
+                    PathBuf::from(a.path.trim_start_matches('/')),
+                    Some(a.sha256),
+                )
+            })
             .collect());
     }
     let dir = Path::new(config.dist.trim_start_matches('/'));
@@ -318,13 +347,6 @@ fn rules(config: &Config, repository: &Repository) -> Rules {
     }
 }
 
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// The message of a failure after the first file: the error, where each file stands, and
 /// what finishes the release.
 fn halfway(
@@ -361,7 +383,7 @@ fn halfway(
     }
 }
 
-fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+fn run(req: &Request) -> Result<Published, StageError> {
     let config: Config = req.config()?;
     let repository = Repository::parse(&config.repository, config.simple.as_deref())?;
     let files = select_files(req, &config)?;
@@ -433,7 +455,7 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             Attestations::Auto => Some(false),
             Attestations::Require => Some(true),
         },
-        now_s: now_s(),
+        now_s: i64::try_from(airlock_stage::unix_now_s()).unwrap_or(i64::MAX),
     };
     let preflight::Checked { plan, attestations } =
         preflight::check(&mut *session, &paths, &dists, &checks)?;
@@ -516,24 +538,22 @@ fn run(req: &Request) -> Result<serde_json::Value, StageError> {
             f.provenance = served;
         }
     }
-    let sha256: serde_json::Map<String, serde_json::Value> = files
+    let sha256: BTreeMap<String, String> = files
         .iter()
-        .map(|f| (f.filename.clone(), f.sha256.clone().into()))
+        .map(|f| (f.filename.clone(), f.sha256.clone()))
         .collect();
-    let hashes = serde_json::Value::Object(sha256.clone()).to_string();
-    let mut out = serde_json::json!({
-        "repository": config.repository,
-        "files": files,
-        "sha256": sha256,
-        "hashes": hashes,
-        "verified": verified,
-        "dry_run": config.dry_run,
-        "index_url": index_url,
-    });
-    if let Some(p) = index_path {
-        out["index_path"] = p.into();
-    }
-    Ok(out)
+    let hashes = serde_json::to_string(&sha256)
+        .map_err(|e| StageError::internal(format!("the sha256 map is not JSON: {e}")))?;
+    Ok(Published {
+        repository: config.repository,
+        files,
+        sha256,
+        hashes,
+        verified,
+        dry_run: config.dry_run,
+        index_url,
+        index_path,
+    })
 }
 
 airlock_stage::export_stage!(run);
@@ -564,7 +584,7 @@ mod tests {
             "upload",
             serde_json::json!({ "repository": "file:.airlock/index", "dry_run": true }),
         );
-        let out = run(&req).unwrap();
+        let out = serde_json::to_value(run(&req).unwrap()).unwrap();
         assert_eq!(out["dry_run"], true);
         assert_eq!(out["verified"], false);
         let files = out["files"].as_array().unwrap();
@@ -578,7 +598,7 @@ mod tests {
             "upload",
             serde_json::json!({ "repository": "file:.airlock/index" }),
         );
-        let out = run(&req).unwrap();
+        let out = serde_json::to_value(run(&req).unwrap()).unwrap();
         assert_eq!(out["verified"], true);
         assert_eq!(out["index_url"], "file:///.airlock/index/simple/");
         assert_eq!(out["index_path"], ".airlock/index/simple");
@@ -601,7 +621,7 @@ mod tests {
             serde_json::json!({ "repository": "file:///.airlock/index" }),
         )
         .with_input("build", build.clone());
-        let out = run(&req).unwrap();
+        let out = serde_json::to_value(run(&req).unwrap()).unwrap();
         assert_eq!(out["files"].as_array().unwrap().len(), 1);
         assert_eq!(out["files"][0]["status"], "skipped-identical");
 

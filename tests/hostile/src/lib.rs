@@ -21,9 +21,25 @@
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-use airlock_stage::{Category, Request, StageError, host, http};
-use serde::Deserialize;
+use airlock_stage::{Artifact, Category, Output, Request, StageError, host, http};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+/// What an attempt returns: any JSON, and the artifacts it declares (the hostile ones
+/// among them are the point of `artifact` and `sparse-artifact`).
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Out {
+    value: serde_json::Value,
+    #[serde(skip)]
+    artifacts: Vec<Artifact>,
+}
+
+impl Output for Out {
+    fn artifacts(&self) -> Vec<Artifact> {
+        self.artifacts.clone()
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,7 +106,18 @@ fn recurse(n: u64) -> u64 {
 }
 
 /// The stage function.
-pub fn run(req: &Request) -> Result<serde_json::Value, StageError> {
+pub fn run(req: &Request) -> Result<Out, StageError> {
+    let value = attempt(req)?;
+    // `artifact` and `sparse-artifact` list what they declare under `artifacts`.
+    let artifacts = value
+        .get("artifacts")
+        .and_then(|a| serde_json::from_value(a.clone()).ok())
+        .unwrap_or_default();
+    Ok(Out { value, artifacts })
+}
+
+/// One attempt: its output JSON.
+fn attempt(req: &Request) -> Result<serde_json::Value, StageError> {
     let c: Config = req.config()?;
     let t = c.target.as_str();
     match c.attempt.as_str() {
