@@ -52,6 +52,7 @@ pub mod flit;
 mod marker;
 pub mod metadata;
 pub mod project;
+mod pyproject;
 pub mod select;
 pub mod simple;
 pub mod uvbuild;

@@ -42,23 +42,25 @@ mod marker;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use toml::{Table, Value};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::project::{
-    is_valid_name, normalize_name, normalize_version, project_table, read_pyproject,
-};
+use crate::project::{is_valid_name, normalize_name, normalize_version, read_pyproject};
+use crate::pyproject::{Contact, Entries, LicenseTable, ProjectTable, StrOrTable, tool_table};
 use crate::{BuildOptions, archive};
 
 /// uv_build's default excludes (`DEFAULT_EXCLUDES`).
 pub const DEFAULT_EXCLUDES: &[&str] = &["__pycache__", "*.pyc", "*.pyo"];
 
-/// `[tool.uv.build-backend]`, with uv_build's defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `[tool.uv.build-backend]`, with uv_build's defaults. Unknown keys are ignored, as
+/// uv_build ignores them; in `data`, they are an error, as in uv_build.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
 pub struct Settings {
     /// `module-root`, as written (default `"src"`).
     pub module_root: String,
     /// `module-name`: `None`, or the names (one for a string, several for a list).
+    #[serde(deserialize_with = "crate::pyproject::one_or_many")]
     pub module_name: Option<Vec<String>>,
     /// `source-include` globs.
     pub source_include: Vec<String>,
@@ -71,6 +73,7 @@ pub struct Settings {
     /// `namespace` (default false): no `__init__.py` checks.
     pub namespace: bool,
     /// `data`: (`purelib`|`platlib`|`headers`|`scripts`|`data`, directory), in that order.
+    #[serde(deserialize_with = "wheel_data")]
     pub data: Vec<(&'static str, String)>,
 }
 
@@ -133,19 +136,32 @@ fn err_field(field: &str, what: &str) -> Error {
     Error::invalid(format!("field `{field}` {what}"))
 }
 
-fn str_list(t: &Table, key: &str, field: &str) -> Result<Option<Vec<String>>> {
-    match t.get(key) {
-        None => Ok(None),
-        Some(v) => crate::project::string_list(v, field).map(Some),
-    }
+/// `[tool.uv.build-backend.data]` (uv's `WheelDataIncludes`, which refuses unknown keys).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WheelData {
+    purelib: Option<String>,
+    platlib: Option<String>,
+    headers: Option<String>,
+    scripts: Option<String>,
+    data: Option<String>,
 }
 
-fn get_str(t: &Table, key: &str, field: &str) -> Result<Option<String>> {
-    crate::project::opt_str(t, key, field)
-}
-
-fn str_btree(v: &Value, field: &str) -> Result<BTreeMap<String, String>> {
-    Ok(crate::project::str_map(v, field)?.into_iter().collect())
+/// [`Settings::data`] from `[tool.uv.build-backend.data]`, in uv_build's order.
+fn wheel_data<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<(&'static str, String)>, D::Error> {
+    let w = WheelData::deserialize(d)?;
+    Ok([
+        ("purelib", w.purelib),
+        ("platlib", w.platlib),
+        ("headers", w.headers),
+        ("scripts", w.scripts),
+        ("data", w.data),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k, v?)))
+    .collect())
 }
 
 /// uv's `PackageName` validation and normalisation (an error for names that are not PEP
@@ -186,76 +202,6 @@ fn identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric())
-}
-
-fn settings(doc: &Table) -> Result<Settings> {
-    let mut s = Settings::default();
-    let Some(t) = doc
-        .get("tool")
-        .and_then(|t| t.get("uv"))
-        .and_then(|t| t.get("build-backend"))
-    else {
-        return Ok(s);
-    };
-    const F: &str = "tool.uv.build-backend";
-    let t = t
-        .as_table()
-        .ok_or_else(|| err_field(F, "must be a table"))?;
-    if let Some(v) = get_str(t, "module-root", &format!("{F}.module-root"))? {
-        s.module_root = v;
-    }
-    s.module_name = match t.get("module-name") {
-        None => None,
-        Some(Value::String(n)) => Some(vec![n.clone()]),
-        Some(v @ Value::Array(_)) => {
-            Some(crate::project::string_list(v, &format!("{F}.module-name"))?)
-        }
-        Some(_) => {
-            return Err(err_field(
-                &format!("{F}.module-name"),
-                "must be a string or a list of strings",
-            ));
-        }
-    };
-    for (key, dest) in [
-        ("source-include", &mut s.source_include),
-        ("source-exclude", &mut s.source_exclude),
-        ("wheel-exclude", &mut s.wheel_exclude),
-    ] {
-        if let Some(v) = str_list(t, key, &format!("{F}.{key}"))? {
-            *dest = v;
-        }
-    }
-    for (key, dest) in [
-        ("default-excludes", &mut s.default_excludes),
-        ("namespace", &mut s.namespace),
-    ] {
-        match t.get(key) {
-            None => {}
-            Some(Value::Boolean(b)) => *dest = *b,
-            Some(_) => return Err(err_field(&format!("{F}.{key}"), "must be a boolean")),
-        }
-    }
-    if let Some(d) = t.get("data") {
-        let d = d
-            .as_table()
-            .ok_or_else(|| err_field(&format!("{F}.data"), "must be a table"))?;
-        const KINDS: [&str; 5] = ["purelib", "platlib", "headers", "scripts", "data"];
-        for k in d.keys() {
-            if !KINDS.contains(&k.as_str()) {
-                return Err(Error::invalid(format!(
-                    "unknown key `{k}` in [{F}.data] (expected one of {})",
-                    KINDS.join(", ")
-                )));
-            }
-        }
-        for k in KINDS {
-            if let Some(p) = get_str(d, k, &format!("{F}.data.{k}"))? {
-                s.data.push((k, p));
-            }
-        }
-    }
-    Ok(s)
 }
 
 /// A PEP 639 / uv portable glob (`PortableGlobParser::check`), compiled as uv compiles it.
@@ -521,37 +467,24 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-/// One `[project]` contact as uv's untagged `Contact` reads it.
-fn contacts(p: &Table, key: &str) -> Result<Vec<(Option<String>, Option<String>)>> {
-    let Some(v) = p.get(key) else {
-        return Ok(Vec::new());
-    };
-    let field = format!("project.{key}");
-    let arr = v
-        .as_array()
-        .ok_or_else(|| err_field(&field, "must be an array"))?;
+/// `authors` / `maintainers` (`key`) as uv's untagged `Contact` reads them: (name, email),
+/// a table with `name` and/or `email` and nothing else.
+fn contacts(
+    list: Option<&Vec<Contact>>,
+    key: &str,
+) -> Result<Vec<(Option<String>, Option<String>)>> {
     let mut out = Vec::new();
-    for (i, c) in arr.iter().enumerate() {
-        let t = c.as_table().ok_or_else(|| {
-            err_field(
-                &field,
-                &format!(
-                    "entry #{} must be a table with 'name' and/or 'email' keys",
-                    i + 1
-                ),
-            )
-        })?;
-        if t.keys().any(|k| k != "name" && k != "email") || t.is_empty() {
+    for (i, c) in list.into_iter().flatten().enumerate() {
+        if c.other_keys || (c.name.is_none() && c.email.is_none()) {
             return Err(err_field(
-                &field,
+                &format!("project.{key}"),
                 &format!(
                     "entry #{} must be a table with 'name' and/or 'email' keys",
                     i + 1
                 ),
             ));
         }
-        let f = format!("{field}[{}]", i + 1);
-        out.push((get_str(t, "name", &f)?, get_str(t, "email", &f)?));
+        out.push((c.name.clone(), c.email.clone()));
     }
     Ok(out)
 }
@@ -582,6 +515,345 @@ fn specifiers(s: &str, field: &str) -> Result<String> {
     Ok(out.join(", "))
 }
 
+/// uv_build's module discovery (`find_roots`): the modules' paths below the module root
+/// (`src_root`), each checked for its `__init__.py` (`.pyi` for stubs) unless `namespace`.
+fn find_modules(
+    root: &Path,
+    name: &str,
+    settings: &Settings,
+    src_root: &Path,
+) -> Result<Vec<String>> {
+    let dist_info_name = name.replace('-', "_");
+    let rel_display = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let missing = |p: PathBuf| {
+        Error::invalid(format!(
+            "expected a Python module at: {} (uv_build looks for `<module-root>/<module-name>/__init__.py`; set `module-root` or `module-name` in [tool.uv.build-backend])",
+            rel_display(&p)
+        ))
+    };
+    let mut modules = Vec::new();
+    if settings.namespace {
+        match &settings.module_name {
+            Some(names) => modules.extend(
+                names
+                    .iter()
+                    .map(|n| n.split('.').collect::<Vec<_>>().join("/")),
+            ),
+            None => modules.push(dist_info_name.clone()),
+        }
+    } else if let Some(names) = &settings.module_name {
+        for module_name in names {
+            let (root_name, segments) = match module_name.split_once('.') {
+                Some((r, rest)) => (r, rest.split('.').collect::<Vec<_>>()),
+                None => (module_name.as_str(), Vec::new()),
+            };
+            let invalid = || {
+                Error::invalid(format!(
+                    "invalid module name: {module_name} (`tool.uv.build-backend.module-name` must be Python identifiers, dotted for a namespace package)"
+                ))
+            };
+            let stubs = match root_name.strip_suffix("-stubs") {
+                Some(stem) => {
+                    if !identifier(stem) {
+                        return Err(invalid());
+                    }
+                    true
+                }
+                None => {
+                    if !identifier(root_name) {
+                        return Err(invalid());
+                    }
+                    false
+                }
+            };
+            if segments.iter().any(|s| !identifier(s)) {
+                return Err(invalid());
+            }
+            let rel = module_name.split('.').collect::<Vec<_>>().join("/");
+            let init = src_root
+                .join(&rel)
+                .join(if stubs { "__init__.pyi" } else { "__init__.py" });
+            if !init.is_file() {
+                return Err(missing(init));
+            }
+            let parts: Vec<&str> = rel.split('/').collect();
+            for n in (1..parts.len()).rev() {
+                let dir = src_root.join(parts[..n].join("/"));
+                if dir.join("__init__.py").exists() || dir.join("__init__.pyi").exists() {
+                    return Err(Error::invalid(format!(
+                        "for namespace packages, `__init__.py[i]` is not allowed in parent directory: {}",
+                        rel_display(&dir)
+                    )));
+                }
+            }
+            if src_root.join("__init__.py").exists() || src_root.join("__init__.pyi").exists() {
+                return Err(Error::invalid(format!(
+                    "for namespace packages, `__init__.py[i]` is not allowed in parent directory: {}",
+                    rel_display(src_root)
+                )));
+            }
+            modules.push(rel);
+        }
+    } else if let Some(stem) = name.strip_suffix("-stubs") {
+        let rel = format!("{}-stubs", stem.replace('-', "_"));
+        let init = src_root.join(&rel).join("__init__.pyi");
+        if !init.is_file() {
+            return Err(missing(init));
+        }
+        modules.push(rel);
+    } else {
+        let init = src_root.join(&dist_info_name).join("__init__.py");
+        if !init.is_file() {
+            return Err(missing(init));
+        }
+        modules.push(dist_info_name.clone());
+    }
+
+    Ok(modules)
+}
+
+/// uv_build's readme: (text, content type, file). A file's type comes from its extension
+/// (`.md`, `.rst`, `.txt`, else an error); a table needs a supported `content-type`, a UTF-8
+/// `charset` and `file` or `text`. The text is read as is (no newline translation).
+fn readme(
+    root: &Path,
+    p: &ProjectTable,
+) -> Result<(Option<String>, Option<String>, Option<String>)> {
+    let read = |rel: &str| -> Result<String> {
+        let path = root.join(rel);
+        std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
+    };
+    Ok(match &p.readme {
+        None => (None, None, None),
+        Some(StrOrTable::Str(path)) => {
+            let ext = Path::new(path).extension().and_then(|e| e.to_str());
+            let ct = match ext {
+                Some("txt") => "text/plain",
+                Some("rst") => "text/x-rst",
+                Some("md") => "text/markdown",
+                Some(other) => {
+                    return Err(Error::invalid(format!(
+                        "unknown readme extension `{other}`, can't determine content type; use `.md`, `.rst`, `.txt` or set the content type in a `project.readme` table"
+                    )));
+                }
+                None => {
+                    return Err(Error::invalid(format!(
+                        "can't infer the readme's content type because `{path}` does not have an extension"
+                    )));
+                }
+            };
+            (Some(read(path)?), Some(ct.to_string()), Some(path.clone()))
+        }
+        Some(StrOrTable::Table(t)) => {
+            let ct = t
+                .content_type
+                .clone()
+                .ok_or_else(|| Error::invalid("`project.readme` table needs `content-type`"))?;
+            if !["text/plain", "text/x-rst", "text/markdown"].contains(&ct.as_str()) {
+                return Err(Error::invalid(format!(
+                    "unsupported readme content type: {ct}"
+                )));
+            }
+            if t.charset.as_deref().is_some_and(|c| c != "UTF-8") {
+                return Err(Error::invalid(
+                    "charsets other than UTF-8 are not supported: convert the readme to UTF-8 and remove `project.readme.charset`",
+                ));
+            }
+            match (&t.file, &t.text) {
+                (Some(f), _) => (Some(read(f)?), Some(ct), Some(f.clone())),
+                (None, Some(text)) => (Some(text.clone()), Some(ct), None),
+                (None, None) => {
+                    return Err(Error::invalid(
+                        "`project.readme` table needs `file` or `text`",
+                    ));
+                }
+            }
+        }
+    })
+}
+
+/// uv_build's license metadata.
+#[derive(Default)]
+struct UvLicense {
+    /// `2.4` with an SPDX expression or `license-files`, else `2.3`.
+    metadata_version: &'static str,
+    /// `License:` (a legacy table's text or file contents).
+    text: Option<String>,
+    /// `License-Expression:`, a valid SPDX expression.
+    expression: Option<String>,
+    /// `License-File:`s: the `license-files` globs' matches, sorted.
+    files: Vec<String>,
+    /// The `license = { file }` path (sdist only).
+    file: Option<String>,
+    /// The `license-files` globs.
+    globs: Vec<String>,
+}
+
+/// uv_build's `license` and `license-files`: a table's `text` wins over its `file`; with
+/// `license-files`, `license` must be an SPDX expression.
+fn license(root: &Path, p: &ProjectTable) -> Result<UvLicense> {
+    let globs = match &p.license_files {
+        Some(g) => Some(g.list("project.license-files")?),
+        None => None,
+    };
+    let mut l = UvLicense {
+        metadata_version: if globs.is_some() || matches!(p.license, Some(StrOrTable::Str(_))) {
+            "2.4"
+        } else {
+            "2.3"
+        },
+        ..UvLicense::default()
+    };
+    match (globs, &p.license) {
+        (Some(globs), lic) => {
+            match lic {
+                None => {}
+                Some(StrOrTable::Str(e)) => l.expression = Some(e.clone()),
+                Some(_) => {
+                    return Err(Error::invalid(
+                        "when `project.license-files` is defined, `project.license` must be an SPDX expression string",
+                    ));
+                }
+            }
+            let filter = DirFilter {
+                globs: globs
+                    .iter()
+                    .map(|g| parse_glob(g, false, "project.license-files"))
+                    .collect::<Result<_>>()?,
+                literal: Vec::new(),
+            };
+            let mut walked = Vec::new();
+            walk(root, &mut |rel, _| filter.match_directory(rel), &mut walked)?;
+            for w in walked {
+                if w.rel.is_empty() || !filter.match_path(&w.rel) {
+                    continue;
+                }
+                if !std::fs::symlink_metadata(&w.path).is_ok_and(|m| m.is_file()) {
+                    continue;
+                }
+                error_on_venv(file_name(&w.rel), &w.path, root)?;
+                l.files.push(w.rel);
+            }
+            l.files.sort();
+            l.globs = globs.to_vec();
+        }
+        (None, None) => {}
+        (None, Some(StrOrTable::Str(e))) => l.expression = Some(e.clone()),
+        (None, Some(StrOrTable::Table(LicenseTable { text: Some(t), .. }))) => {
+            l.text = Some(t.clone())
+        }
+        (None, Some(StrOrTable::Table(LicenseTable { file: Some(f), .. }))) => {
+            let path = root.join(f);
+            l.text = Some(std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?);
+            l.file = Some(f.clone());
+        }
+        (None, Some(StrOrTable::Table(_))) => {
+            return Err(Error::invalid(
+                "`project.license` table needs `text` or `file`",
+            ));
+        }
+    }
+    if let Some(e) = &l.expression
+        && let Err(err) = spdx::Expression::parse(e)
+    {
+        return Err(Error::invalid(format!(
+            "`project.license` is not a valid SPDX expression: {e} ({err})"
+        )));
+    }
+    Ok(l)
+}
+
+/// uv_build's `to_entry_points`: `entry_points.txt`, when any of `scripts`,
+/// `gui-scripts`, `entry-points` is given (groups checked, `console_scripts` and
+/// `gui_scripts` refused under `entry-points`).
+fn entry_points(p: &ProjectTable) -> Result<Option<String>> {
+    let sorted = |e: &Entries<String>| e.0.iter().cloned().collect::<BTreeMap<_, _>>();
+    let scripts = p.scripts.as_ref().map(sorted);
+    let gui = p.gui_scripts.as_ref().map(sorted);
+    let groups = p.entry_points.as_ref().map(|g| {
+        g.0.iter()
+            .map(|(k, v)| (k.clone(), sorted(v)))
+            .collect::<BTreeMap<_, _>>()
+    });
+    if scripts.is_none() && gui.is_none() && groups.is_none() {
+        return Ok(None);
+    }
+    let mut s = String::new();
+    let group = |s: &mut String, g: &str, entries: &BTreeMap<String, String>| -> Result<()> {
+        let valid = g
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && g.chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '_');
+        if !valid {
+            return Err(Error::invalid(format!(
+                "entry point groups must consist of letters and numbers separated by dots, invalid group: {g}"
+            )));
+        }
+        s.push_str(&format!("[{g}]\n"));
+        for (k, v) in entries {
+            s.push_str(&format!("{k} = {v}\n"));
+        }
+        s.push('\n');
+        Ok(())
+    };
+    if let Some(e) = &scripts {
+        group(&mut s, "console_scripts", e)?;
+    }
+    if let Some(e) = &gui {
+        group(&mut s, "gui_scripts", e)?;
+    }
+    for (g, e) in groups.iter().flatten() {
+        if g == "console_scripts" {
+            return Err(Error::invalid(
+                "use `project.scripts` instead of `project.entry-points.console_scripts`",
+            ));
+        }
+        if g == "gui_scripts" {
+            return Err(Error::invalid(
+                "use `project.gui-scripts` instead of `project.entry-points.gui_scripts`",
+            ));
+        }
+        group(&mut s, g, e)?;
+    }
+    Ok(Some(s))
+}
+
+/// uv_build's `Requires-Dist` (dependencies, then each extra's, as uv prints them) and the
+/// extras, normalised (uv's `ExtraName`) and sorted.
+fn requirements(p: &ProjectTable) -> Result<(Vec<String>, Vec<String>)> {
+    let mut requires_dist = Vec::new();
+    for r in p.dependencies.iter().flatten() {
+        requires_dist.push(marker::uv_requirement(r, None)?);
+    }
+    let mut extras: BTreeMap<String, &Vec<String>> = BTreeMap::new();
+    for (extra, reqs) in p.optional_dependencies.iter().flat_map(|o| &o.0) {
+        extras.insert(package_name(extra, "project.optional-dependencies")?, reqs);
+    }
+    for (extra, reqs) in &extras {
+        for r in reqs.iter() {
+            requires_dist.push(marker::uv_requirement(r, Some(extra))?);
+        }
+    }
+    Ok((requires_dist, extras.into_keys().collect()))
+}
+
+/// `Metadata23`'s `Author`/`Maintainer` (names) or `…-email` (`name <email>` or `email`)
+/// value, `None` when empty.
+fn join_people(list: &[(Option<String>, Option<String>)], emails: bool) -> Option<String> {
+    let parts: Vec<String> = list
+        .iter()
+        .filter_map(|(n, e)| match (n, e, emails) {
+            (Some(n), _, false) => Some(n.clone()),
+            (None, Some(e), true) => Some(e.clone()),
+            (Some(n), Some(e), true) => Some(format!("{n} <{e}>")),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 impl UvProject {
     /// Reads and resolves the uv_build project at `root`.
     ///
@@ -596,317 +868,56 @@ impl UvProject {
     /// subset (`uvbuild/marker.rs`).
     pub fn load(root: &Path) -> Result<UvProject> {
         let doc = read_pyproject(root)?;
-        let p = project_table(&doc)?;
-        let settings = settings(&doc)?;
-
-        if let Some(d) = p.get("dynamic") {
-            let d = crate::project::string_list(d, "project.dynamic")?;
-            if !d.is_empty() {
-                return Err(Error::unsupported(format!(
-                    "dynamic metadata (`project.dynamic = {d:?}`): uv_build does not support it (\"Dynamic metadata is not supported\"); give the fields statically"
-                )));
-            }
+        let p = ProjectTable::from_doc(&doc)?;
+        let settings: Settings = tool_table(&doc, &["tool", "uv", "build-backend"])?;
+        if !p.dynamic().is_empty() {
+            return Err(Error::unsupported(format!(
+                "dynamic metadata (`project.dynamic = {:?}`): uv_build does not support it (\"Dynamic metadata is not supported\"); give the fields statically",
+                p.dynamic()
+            )));
         }
-        let raw_name = match p.get("name") {
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(err_field("project.name", "must be a string")),
-            None => return Err(Error::invalid("missing required field `project.name`")),
-        };
+        let raw_name = p
+            .name
+            .clone()
+            .ok_or_else(|| Error::invalid("missing required field `project.name`"))?;
         let name = package_name(&raw_name, "project.name")?;
-        let raw_version = match p.get("version") {
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(err_field("project.version", "must be a string")),
-            None => {
-                return Err(Error::invalid(
-                    "missing required field `project.version` (uv_build needs a static version)",
-                ));
-            }
-        };
-        let version = normalize_version(&raw_version)
+        let raw_version = p.version.as_deref().ok_or_else(|| {
+            Error::invalid(
+                "missing required field `project.version` (uv_build needs a static version)",
+            )
+        })?;
+        let version = normalize_version(raw_version)
             .map_err(|e| err_field("project.version", &format!("is not a PEP 440 version: {e}")))?;
-
-        // Module discovery (`find_roots`).
         let module_root = normalize_rel(&settings.module_root).ok_or_else(|| {
             Error::invalid(format!(
                 "module root must be inside the project: {}",
                 settings.module_root
             ))
         })?;
-        let src_root = root.join(&module_root);
-        let dist_info_name = name.replace('-', "_");
-        let rel_display = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
-        let missing = |p: PathBuf| {
-            Error::invalid(format!(
-                "expected a Python module at: {} (uv_build looks for `<module-root>/<module-name>/__init__.py`; set `module-root` or `module-name` in [tool.uv.build-backend])",
-                rel_display(&p)
-            ))
-        };
-        let mut modules = Vec::new();
-        if settings.namespace {
-            match &settings.module_name {
-                Some(names) => modules.extend(
-                    names
-                        .iter()
-                        .map(|n| n.split('.').collect::<Vec<_>>().join("/")),
-                ),
-                None => modules.push(dist_info_name.clone()),
-            }
-        } else if let Some(names) = &settings.module_name {
-            for module_name in names {
-                let (root_name, segments) = match module_name.split_once('.') {
-                    Some((r, rest)) => (r, rest.split('.').collect::<Vec<_>>()),
-                    None => (module_name.as_str(), Vec::new()),
-                };
-                let invalid = || {
-                    Error::invalid(format!(
-                        "invalid module name: {module_name} (`tool.uv.build-backend.module-name` must be Python identifiers, dotted for a namespace package)"
-                    ))
-                };
-                let stubs = match root_name.strip_suffix("-stubs") {
-                    Some(stem) => {
-                        if !identifier(stem) {
-                            return Err(invalid());
-                        }
-                        true
-                    }
-                    None => {
-                        if !identifier(root_name) {
-                            return Err(invalid());
-                        }
-                        false
-                    }
-                };
-                if segments.iter().any(|s| !identifier(s)) {
-                    return Err(invalid());
-                }
-                let rel = module_name.split('.').collect::<Vec<_>>().join("/");
-                let init =
-                    src_root
-                        .join(&rel)
-                        .join(if stubs { "__init__.pyi" } else { "__init__.py" });
-                if !init.is_file() {
-                    return Err(missing(init));
-                }
-                let parts: Vec<&str> = rel.split('/').collect();
-                for n in (1..parts.len()).rev() {
-                    let dir = src_root.join(parts[..n].join("/"));
-                    if dir.join("__init__.py").exists() || dir.join("__init__.pyi").exists() {
-                        return Err(Error::invalid(format!(
-                            "for namespace packages, `__init__.py[i]` is not allowed in parent directory: {}",
-                            rel_display(&dir)
-                        )));
-                    }
-                }
-                if src_root.join("__init__.py").exists() || src_root.join("__init__.pyi").exists() {
-                    return Err(Error::invalid(format!(
-                        "for namespace packages, `__init__.py[i]` is not allowed in parent directory: {}",
-                        rel_display(&src_root)
-                    )));
-                }
-                modules.push(rel);
-            }
-        } else if let Some(stem) = name.strip_suffix("-stubs") {
-            let rel = format!("{}-stubs", stem.replace('-', "_"));
-            let init = src_root.join(&rel).join("__init__.pyi");
-            if !init.is_file() {
-                return Err(missing(init));
-            }
-            modules.push(rel);
-        } else {
-            let init = src_root.join(&dist_info_name).join("__init__.py");
-            if !init.is_file() {
-                return Err(missing(init));
-            }
-            modules.push(dist_info_name.clone());
-        }
+        let modules = find_modules(root, &name, &settings, &root.join(&module_root))?;
 
         // Metadata (`PyProjectToml::to_metadata`).
-        let summary = get_str(p, "description", "project.description")?;
+        let summary = p.description.clone();
         if summary.as_deref().is_some_and(|d| d.contains('\n')) {
             return Err(Error::invalid(
                 "`project.description` must be a single line",
             ));
         }
-        let supported = ["text/plain", "text/x-rst", "text/markdown"];
-        let read = |rel: &str| -> Result<String> {
-            let path = root.join(rel);
-            std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
-        };
-        let (description, content_type, readme_file) = match p.get("readme") {
-            None => (None, None, None),
-            Some(Value::String(path)) => {
-                let ext = Path::new(path).extension().and_then(|e| e.to_str());
-                let ct = match ext {
-                    Some("txt") => "text/plain",
-                    Some("rst") => "text/x-rst",
-                    Some("md") => "text/markdown",
-                    Some(other) => {
-                        return Err(Error::invalid(format!(
-                            "unknown readme extension `{other}`, can't determine content type; use `.md`, `.rst`, `.txt` or set the content type in a `project.readme` table"
-                        )));
-                    }
-                    None => {
-                        return Err(Error::invalid(format!(
-                            "can't infer the readme's content type because `{path}` does not have an extension"
-                        )));
-                    }
-                };
-                (Some(read(path)?), Some(ct.to_string()), Some(path.clone()))
-            }
-            Some(Value::Table(t)) => {
-                let ct = get_str(t, "content-type", "project.readme.content-type")?
-                    .ok_or_else(|| Error::invalid("`project.readme` table needs `content-type`"))?;
-                if !supported.contains(&ct.as_str()) {
-                    return Err(Error::invalid(format!(
-                        "unsupported readme content type: {ct}"
-                    )));
-                }
-                if get_str(t, "charset", "project.readme.charset")?.is_some_and(|c| c != "UTF-8") {
-                    return Err(Error::invalid(
-                        "charsets other than UTF-8 are not supported: convert the readme to UTF-8 and remove `project.readme.charset`",
-                    ));
-                }
-                if let Some(f) = get_str(t, "file", "project.readme.file")? {
-                    (Some(read(&f)?), Some(ct), Some(f))
-                } else if let Some(text) = get_str(t, "text", "project.readme.text")? {
-                    (Some(text), Some(ct), None)
-                } else {
-                    return Err(Error::invalid(
-                        "`project.readme` table needs `file` or `text`",
-                    ));
-                }
-            }
-            Some(_) => return Err(err_field("project.readme", "must be a string or a table")),
-        };
-
-        enum Lic {
-            Spdx(String),
-            Text(String),
-            File(String),
-        }
-        let license = match p.get("license") {
-            None => None,
-            Some(Value::String(s)) => Some(Lic::Spdx(s.clone())),
-            Some(Value::Table(t)) => {
-                if let Some(text) = get_str(t, "text", "project.license.text")? {
-                    Some(Lic::Text(text))
-                } else if let Some(f) = get_str(t, "file", "project.license.file")? {
-                    Some(Lic::File(f))
-                } else {
-                    return Err(Error::invalid(
-                        "`project.license` table needs `text` or `file`",
-                    ));
-                }
-            }
-            Some(_) => return Err(err_field("project.license", "must be a string or a table")),
-        };
-        let license_globs = str_list(p, "license-files", "project.license-files")?;
-        let metadata_version = if license_globs.is_some() || matches!(license, Some(Lic::Spdx(_))) {
-            "2.4"
-        } else {
-            "2.3"
-        };
-        let mut license_text = None;
-        let mut license_expression = None;
-        let mut license_files = Vec::new();
-        let mut license_file = None;
-        match (&license_globs, &license) {
-            (Some(globs), lic) => {
-                match lic {
-                    None => {}
-                    Some(Lic::Spdx(e)) => license_expression = Some(e.clone()),
-                    Some(_) => {
-                        return Err(Error::invalid(
-                            "when `project.license-files` is defined, `project.license` must be an SPDX expression string",
-                        ));
-                    }
-                }
-                let filter = DirFilter {
-                    globs: globs
-                        .iter()
-                        .map(|g| parse_glob(g, false, "project.license-files"))
-                        .collect::<Result<_>>()?,
-                    literal: Vec::new(),
-                };
-                let mut walked = Vec::new();
-                walk(root, &mut |rel, _| filter.match_directory(rel), &mut walked)?;
-                for w in walked {
-                    if w.rel.is_empty() || !filter.match_path(&w.rel) {
-                        continue;
-                    }
-                    if !std::fs::symlink_metadata(&w.path).is_ok_and(|m| m.is_file()) {
-                        continue;
-                    }
-                    error_on_venv(file_name(&w.rel), &w.path, root)?;
-                    license_files.push(w.rel);
-                }
-                license_files.sort();
-            }
-            (None, None) => {}
-            (None, Some(Lic::Spdx(e))) => license_expression = Some(e.clone()),
-            (None, Some(Lic::Text(t))) => license_text = Some(t.clone()),
-            (None, Some(Lic::File(f))) => {
-                license_text = Some(read(f)?);
-                license_file = Some(f.clone());
-            }
-        }
-        if let Some(e) = &license_expression
-            && let Err(err) = spdx::Expression::parse(e)
-        {
-            return Err(Error::invalid(format!(
-                "`project.license` is not a valid SPDX expression: {e} ({err})"
-            )));
-        }
-
-        let mut urls = BTreeMap::new();
-        if let Some(v) = p.get("urls") {
-            urls = str_btree(v, "project.urls")?;
-        }
-        let mut requires_dist = Vec::new();
-        if let Some(v) = p.get("dependencies") {
-            for r in crate::project::string_list(v, "project.dependencies")? {
-                requires_dist.push(marker::uv_requirement(&r, None)?);
-            }
-        }
-        let mut extras: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        if let Some(v) = p.get("optional-dependencies") {
-            let t = v
-                .as_table()
-                .ok_or_else(|| err_field("project.optional-dependencies", "must be a table"))?;
-            for (extra, reqs) in t {
-                let norm = package_name(extra, "project.optional-dependencies")?;
-                let reqs = crate::project::string_list(
-                    reqs,
-                    &format!("project.optional-dependencies.{extra}"),
-                )?;
-                extras.insert(norm, reqs);
-            }
-        }
-        for (extra, reqs) in &extras {
-            for r in reqs {
-                requires_dist.push(marker::uv_requirement(r, Some(extra))?);
-            }
-        }
-        let requires_python = match get_str(p, "requires-python", "project.requires-python")? {
-            Some(s) => Some(specifiers(&s, "project.requires-python")?),
+        let (description, content_type, readme_file) = readme(root, &p)?;
+        let license = license(root, &p)?;
+        let urls: BTreeMap<String, String> = p.urls.iter().flat_map(|u| u.0.clone()).collect();
+        let (requires_dist, extras) = requirements(&p)?;
+        let requires_python = match &p.requires_python {
+            Some(s) => Some(specifiers(s, "project.requires-python")?),
             None => None,
         };
-        let join_people = |list: &[(Option<String>, Option<String>)], emails: bool| {
-            let parts: Vec<String> = list
-                .iter()
-                .filter_map(|(n, e)| match (n, e, emails) {
-                    (Some(n), _, false) => Some(n.clone()),
-                    (None, Some(e), true) => Some(e.clone()),
-                    (Some(n), Some(e), true) => Some(format!("{n} <{e}>")),
-                    _ => None,
-                })
-                .collect();
-            (!parts.is_empty()).then(|| parts.join(", "))
-        };
-        let authors = contacts(p, "authors")?;
-        let maintainers = contacts(p, "maintainers")?;
-        let keywords = str_list(p, "keywords", "project.keywords")?;
-        let classifiers = str_list(p, "classifiers", "project.classifiers")?.unwrap_or_default();
+        let authors = contacts(p.authors.as_ref(), "authors")?;
+        let maintainers = contacts(p.maintainers.as_ref(), "maintainers")?;
+        let keywords = p.keywords.clone();
+        let classifiers = p.classifiers.clone().unwrap_or_default();
+        let metadata_version = license.metadata_version;
+        let (license_text, license_expression, license_files) =
+            (&license.text, &license.expression, &license.files);
 
         let mut m = String::new();
         write_field(&mut m, "Metadata-Version", metadata_version);
@@ -921,9 +932,9 @@ impl UvProject {
         opt(&mut m, "Keywords", &keywords.map(|k| k.join(",")));
         opt(&mut m, "Author", &join_people(&authors, false));
         opt(&mut m, "Author-email", &join_people(&authors, true));
-        opt(&mut m, "License", &license_text);
-        opt(&mut m, "License-Expression", &license_expression);
-        for f in &license_files {
+        opt(&mut m, "License", license_text);
+        opt(&mut m, "License-Expression", license_expression);
+        for f in license_files {
             write_field(&mut m, "License-File", f);
         }
         for c in &classifiers {
@@ -938,7 +949,7 @@ impl UvProject {
         for (k, v) in &urls {
             write_field(&mut m, "Project-URL", &format!("{k}, {v}"));
         }
-        for e in extras.keys() {
+        for e in &extras {
             write_field(&mut m, "Provides-Extra", e);
         }
         opt(&mut m, "Description-Content-Type", &content_type);
@@ -947,79 +958,7 @@ impl UvProject {
             m.push_str(d);
         }
 
-        // `to_entry_points`.
-        let scripts = p
-            .get("scripts")
-            .map(|v| str_btree(v, "project.scripts"))
-            .transpose()?;
-        let gui = p
-            .get("gui-scripts")
-            .map(|v| str_btree(v, "project.gui-scripts"))
-            .transpose()?;
-        let groups = match p.get("entry-points") {
-            None => None,
-            Some(v) => {
-                let t = v
-                    .as_table()
-                    .ok_or_else(|| err_field("project.entry-points", "must be a table"))?;
-                let mut g = BTreeMap::new();
-                for (k, v) in t {
-                    g.insert(
-                        k.clone(),
-                        str_btree(v, &format!("project.entry-points.{k}"))?,
-                    );
-                }
-                Some(g)
-            }
-        };
-        let entry_points = if scripts.is_none() && gui.is_none() && groups.is_none() {
-            None
-        } else {
-            let mut s = String::new();
-            let group = |s: &mut String,
-                         g: &str,
-                         entries: &BTreeMap<String, String>|
-             -> Result<()> {
-                let valid = g
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                    && g.chars()
-                        .all(|c| c.is_alphanumeric() || c == '.' || c == '_');
-                if !valid {
-                    return Err(Error::invalid(format!(
-                        "entry point groups must consist of letters and numbers separated by dots, invalid group: {g}"
-                    )));
-                }
-                s.push_str(&format!("[{g}]\n"));
-                for (k, v) in entries {
-                    s.push_str(&format!("{k} = {v}\n"));
-                }
-                s.push('\n');
-                Ok(())
-            };
-            if let Some(e) = &scripts {
-                group(&mut s, "console_scripts", e)?;
-            }
-            if let Some(e) = &gui {
-                group(&mut s, "gui_scripts", e)?;
-            }
-            for (g, e) in groups.iter().flatten() {
-                if g == "console_scripts" {
-                    return Err(Error::invalid(
-                        "use `project.scripts` instead of `project.entry-points.console_scripts`",
-                    ));
-                }
-                if g == "gui_scripts" {
-                    return Err(Error::invalid(
-                        "use `project.gui-scripts` instead of `project.entry-points.gui_scripts`",
-                    ));
-                }
-                group(&mut s, g, e)?;
-            }
-            Some(s)
-        };
-
+        let entry_points = entry_points(&p)?;
         for (name, dir) in &settings.data {
             if normalize_rel(dir).is_none() || dir.starts_with("..") {
                 return Err(Error::invalid(format!(
@@ -1036,8 +975,8 @@ impl UvProject {
             settings,
             metadata: m,
             entry_points,
-            license_globs: license_globs.unwrap_or_default(),
-            license_file,
+            license_globs: license.globs,
+            license_file: license.file,
             readme_file,
             module_root,
             modules,
