@@ -26,8 +26,8 @@ use toml::{Table, Value};
 
 use crate::error::{Error, Result};
 use crate::project::{
-    Person, normalize_name, normalize_version, opt_str, persons, project_table, raw_name,
-    read_pyproject, read_text, str_map, string_list,
+    Person, normalize_name, normalize_version, opt_str, project_table, raw_name, read_pyproject,
+    read_text, str_map, string_list, table_persons,
 };
 use crate::{BuildOptions, archive, normalize_file_permissions};
 
@@ -640,8 +640,8 @@ impl FlitProject {
         m.push_str("Metadata-Version: 2.4\n");
         m.push_str(&format!("Name: {raw_name}\n"));
         m.push_str(&format!("Version: {version}\n"));
-        let (author, author_email) = people(&persons(p, "authors")?);
-        let (maint, maint_email) = people(&persons(p, "maintainers")?);
+        let (author, author_email) = people(&table_persons(p, "authors")?);
+        let (maint, maint_email) = people(&table_persons(p, "maintainers")?);
         for (field, value) in [
             ("Summary", summary),
             ("Keywords", keywords),

@@ -6,9 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use toml::{Table, Value};
 
 use crate::error::{Error, Result};
+use crate::pyproject::{
+    Contact, Entries, EntryPointGroups, LicenseFilesTable, LicenseTable, ListOrTable, ProjectTable,
+    ReadmeTable, StrOrTable, parse_at, project_fields,
+};
 
 /// The build backend that hatchling-compatible building needs in `[build-system]`.
 pub const HATCHLING_BACKEND: &str = "hatchling.build";
@@ -141,14 +146,13 @@ pub fn read_pyproject(root: &Path) -> Result<Table> {
     })
 }
 
-pub(crate) fn project_table(doc: &Table) -> Result<&Table> {
-    match doc.get("project") {
-        Some(Value::Table(t)) => Ok(t),
-        Some(_) => Err(Error::invalid("`project` must be a table")),
-        None => Err(Error::invalid(
-            "pyproject.toml has no [project] table (PEP 621 metadata is required)",
-        )),
-    }
+/// The `[project]` fields [`project_name`] and [`project_version`] read (other fields are
+/// not looked at, so their mistakes do not stop these two).
+#[derive(Deserialize)]
+struct NameAndVersion {
+    name: Option<String>,
+    version: Option<String>,
+    dynamic: Option<Vec<String>>,
 }
 
 /// The project name as written in `[project].name` (PEP 621), checked against the PEP 508
@@ -157,16 +161,15 @@ pub(crate) fn project_table(doc: &Table) -> Result<&Table> {
 /// Errors: the file cannot be read or parsed, or `name` is missing or invalid.
 pub fn project_name(root: &Path) -> Result<String> {
     let doc = read_pyproject(root)?;
-    raw_name(project_table(&doc)?)
+    checked_name(project_fields::<NameAndVersion>(&doc)?.name.as_deref())
 }
 
-pub(crate) fn raw_name(project: &Table) -> Result<String> {
-    let name = match project.get("name") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(Value::String(_)) | None => {
-            return Err(Error::invalid("missing required field `project.name`"));
-        }
-        Some(_) => return Err(Error::invalid("field `project.name` must be a string")),
+/// `[project].name` checked: present, non-empty and a valid PEP 508 name (hatchling's and
+/// flit_core's errors).
+pub(crate) fn checked_name(name: Option<&str>) -> Result<String> {
+    let name = match name {
+        Some(s) if !s.is_empty() => s.to_string(),
+        _ => return Err(Error::invalid("missing required field `project.name`")),
     };
     if !is_valid_name(&name) {
         return Err(Error::invalid(format!(
@@ -186,22 +189,27 @@ pub(crate) fn raw_name(project: &Table) -> Result<String> {
 /// Errors: file unreadable or not TOML; no version; `tool.hatch.version` uses a source other
 /// than `regex` or a custom `pattern` ([`Error::Unsupported`]); the version is not PEP 440.
 pub fn project_version(root: &Path) -> Result<String> {
-    let doc = read_pyproject(root)?;
-    let project = project_table(&doc)?;
-    let hatch = hatch_table(root, &doc)?;
-    let (version, _, _) = resolve_version(root, project, &hatch)?;
-    Ok(version)
+    Ok(version_of(root)?.0)
 }
 
 /// Like [`project_version`], also saying where the version was read: `pyproject.toml
 /// [project].version`, or the project-relative file named by `[tool.hatch.version] path`.
 /// Errors as [`project_version`].
 pub fn project_version_source(root: &Path) -> Result<(String, String)> {
+    version_of(root)
+}
+
+/// (version, source) of [`project_version_source`]: only `[project]` `version`/`dynamic` and
+/// `[tool.hatch.version]` are read.
+fn version_of(root: &Path) -> Result<(String, String)> {
     let doc = read_pyproject(root)?;
-    let project = project_table(&doc)?;
-    let hatch = hatch_table(root, &doc)?;
-    let (version, source, _) = resolve_version(root, project, &hatch)?;
-    Ok((version, source))
+    let p: NameAndVersion = project_fields(&doc)?;
+    let cfg: Option<HatchVersion> = match hatch_table(root, &doc)?.get("version") {
+        Some(v) => Some(parse_at(v, "tool.hatch.version")?),
+        None => None,
+    };
+    let dynamic = p.dynamic.unwrap_or_default();
+    resolve_version(root, p.version.as_deref(), &dynamic, cfg.as_ref())
 }
 
 /// `[tool.hatch]` merged with `hatch.toml` (whose top-level keys win).
@@ -225,63 +233,49 @@ fn hatch_table(root: &Path, doc: &Table) -> Result<Table> {
     Ok(hatch)
 }
 
-pub(crate) fn dynamic_list(project: &Table) -> Result<Vec<String>> {
-    match project.get("dynamic") {
-        None => Ok(Vec::new()),
-        Some(v) => {
-            let mut d = string_list(v, "project.dynamic")?;
-            d.sort();
-            Ok(d)
-        }
-    }
-}
-
-/// Returns (normalised version, whether it was dynamic).
 /// Returns (normalised version, where it was read: `pyproject.toml [project].version` or the
-/// project-relative hatch version file, whether it was dynamic).
-fn resolve_version(root: &Path, project: &Table, hatch: &Table) -> Result<(String, String, bool)> {
-    let dynamic = dynamic_list(project)?;
-    let (raw, source, is_dynamic) = match project.get("version") {
-        Some(Value::String(v)) => {
-            if dynamic.iter().any(|d| d == "version") {
-                return Err(Error::invalid(
-                    "metadata field `version` cannot be both statically defined and listed in field `project.dynamic`",
-                ));
-            }
-            (
-                v.clone(),
-                "pyproject.toml [project].version".to_string(),
-                false,
-            )
+/// project-relative hatch version file).
+fn resolve_version(
+    root: &Path,
+    version: Option<&str>,
+    dynamic: &[String],
+    cfg: Option<&HatchVersion>,
+) -> Result<(String, String)> {
+    let is_dynamic = dynamic.iter().any(|d| d == "version");
+    let (raw, source) = match version {
+        Some(_) if is_dynamic => {
+            return Err(Error::invalid(
+                "metadata field `version` cannot be both statically defined and listed in field `project.dynamic`",
+            ));
         }
-        Some(_) => return Err(Error::invalid("field `project.version` must be a string")),
+        Some(v) => (
+            v.to_string(),
+            "pyproject.toml [project].version".to_string(),
+        ),
+        None if !is_dynamic => {
+            return Err(Error::invalid(
+                "missing required field `project.version` (or list it in `project.dynamic` and set [tool.hatch.version] path)",
+            ));
+        }
         None => {
-            if !dynamic.iter().any(|d| d == "version") {
-                return Err(Error::invalid(
-                    "missing required field `project.version` (or list it in `project.dynamic` and set [tool.hatch.version] path)",
-                ));
-            }
-            let cfg = match hatch.get("version") {
-                Some(Value::Table(t)) => t,
-                _ => {
-                    return Err(Error::invalid(
-                        "`version` is dynamic but [tool.hatch.version] is missing: set `path` to the file holding `__version__ = \"...\"`",
-                    ));
-                }
-            };
-            let source = cfg.get("source").and_then(Value::as_str).unwrap_or("regex");
+            let cfg = cfg.ok_or_else(|| {
+                Error::invalid(
+                    "`version` is dynamic but [tool.hatch.version] is missing: set `path` to the file holding `__version__ = \"...\"`",
+                )
+            })?;
+            let source = cfg.source.as_deref().unwrap_or("regex");
             if source != "regex" {
                 return Err(Error::unsupported(format!(
                     "version source `{source}` in [tool.hatch.version] (only `regex` with `path` is read without running Python or git)"
                 )));
             }
-            if cfg.contains_key("pattern") {
+            if cfg.pattern.is_some() {
                 return Err(Error::unsupported(
                     "a custom `pattern` in [tool.hatch.version] (only the default `__version__ = \"...\"` pattern is read)",
                 ));
             }
-            let rel = match cfg.get("path") {
-                Some(Value::String(p)) if !p.is_empty() => p.clone(),
+            let rel = match cfg.path.as_deref() {
+                Some(p) if !p.is_empty() => p.to_string(),
                 _ => {
                     return Err(Error::invalid(
                         "option `path` in [tool.hatch.version] must be a non-empty string",
@@ -295,7 +289,7 @@ fn resolve_version(root: &Path, project: &Table, hatch: &Table) -> Result<(Strin
                     "unable to parse the version from the file `{rel}`: no line like `__version__ = \"1.2.3\"`"
                 ))
             })?;
-            (v, rel, true)
+            (v, rel)
         }
     };
     let normalized = normalize_version(&raw).map_err(|e| {
@@ -303,7 +297,7 @@ fn resolve_version(root: &Path, project: &Table, hatch: &Table) -> Result<(Strin
             "invalid version `{raw}` from {source}: {e} (see PEP 440)"
         ))
     })?;
-    Ok((normalized, source, is_dynamic))
+    Ok((normalized, source))
 }
 
 /// PEP 440 normalisation (`str(packaging.version.Version(v))`).
@@ -349,31 +343,6 @@ fn find_version_assignment(text: &str) -> Option<String> {
         }
     }
     None
-}
-
-pub(crate) fn string_list(v: &Value, field: &str) -> Result<Vec<String>> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| Error::invalid(format!("field `{field}` must be an array")))?;
-    arr.iter()
-        .enumerate()
-        .map(|(i, e)| {
-            e.as_str().map(str::to_string).ok_or_else(|| {
-                Error::invalid(format!(
-                    "entry #{} of field `{field}` must be a string",
-                    i + 1
-                ))
-            })
-        })
-        .collect()
-}
-
-pub(crate) fn opt_str(t: &Table, key: &str, field: &str) -> Result<Option<String>> {
-    match t.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::invalid(format!("field `{field}` must be a string"))),
-    }
 }
 
 /// Whether `name` is a valid [PEP 508] project name: non-empty ASCII letters, digits and
@@ -431,10 +400,10 @@ fn content_type_for(path: &str) -> Result<&'static str> {
     }
 }
 
-fn readme(root: &Path, project: &Table) -> Result<Option<Readme>> {
-    match project.get("readme") {
+fn readme(root: &Path, readme: Option<&StrOrTable<ReadmeTable>>) -> Result<Option<Readme>> {
+    match readme {
         None => Ok(None),
-        Some(Value::String(rel)) => {
+        Some(StrOrTable::Str(rel)) => {
             let content_type = content_type_for(rel)?;
             Ok(Some(Readme {
                 text: read_text(&root.join(rel))?,
@@ -442,29 +411,26 @@ fn readme(root: &Path, project: &Table) -> Result<Option<Readme>> {
                 path: Some(rel.clone()),
             }))
         }
-        Some(Value::Table(t)) => {
-            let ct =
-                opt_str(t, "content-type", "project.readme.content-type")?.ok_or_else(|| {
-                    Error::invalid("field `content-type` is required in the `project.readme` table")
-                })?;
+        Some(StrOrTable::Table(t)) => {
+            let ct = t.content_type.clone().ok_or_else(|| {
+                Error::invalid("field `content-type` is required in the `project.readme` table")
+            })?;
             if !["text/markdown", "text/x-rst", "text/plain"].contains(&ct.as_str()) {
                 return Err(Error::invalid(
                     "field `content-type` in the `project.readme` table must be one of text/markdown, text/x-rst, text/plain",
                 ));
             }
-            let file = opt_str(t, "file", "project.readme.file")?;
-            let text = opt_str(t, "text", "project.readme.text")?;
-            match (file, text) {
+            match (&t.file, &t.text) {
                 (Some(_), Some(_)) => Err(Error::invalid(
                     "cannot specify both `file` and `text` in the `project.readme` table",
                 )),
                 (Some(rel), None) => Ok(Some(Readme {
-                    text: read_text(&root.join(&rel))?,
+                    text: read_text(&root.join(rel))?,
                     content_type: ct,
-                    path: Some(rel),
+                    path: Some(rel.clone()),
                 })),
                 (None, Some(text)) => Ok(Some(Readme {
-                    text,
+                    text: text.clone(),
                     content_type: ct,
                     path: None,
                 })),
@@ -473,43 +439,37 @@ fn readme(root: &Path, project: &Table) -> Result<Option<Readme>> {
                 )),
             }
         }
-        Some(_) => Err(Error::invalid(
-            "field `project.readme` must be a string or a table",
-        )),
     }
 }
 
-fn license(root: &Path, project: &Table) -> Result<License> {
-    match project.get("license") {
+fn license(root: &Path, license: Option<&StrOrTable<LicenseTable>>) -> Result<License> {
+    match license {
         None => Ok(License::None),
-        Some(Value::String(expr)) => Ok(License::Expression(expr.clone())),
-        Some(Value::Table(t)) => {
-            if let Some(rel) = opt_str(t, "file", "project.license.file")? {
-                Ok(License::Text(read_text(&root.join(rel))?))
-            } else if let Some(text) = opt_str(t, "text", "project.license.text")? {
-                Ok(License::Text(text))
-            } else {
-                Err(Error::invalid(
-                    "must specify either `file` or `text` in the `project.license` table",
-                ))
-            }
-        }
-        Some(_) => Err(Error::invalid(
-            "field `project.license` must be a string or a table",
-        )),
+        Some(StrOrTable::Str(expr)) => Ok(License::Expression(expr.clone())),
+        Some(StrOrTable::Table(t)) => match (&t.file, &t.text) {
+            (Some(rel), _) => Ok(License::Text(read_text(&root.join(rel))?)),
+            (None, Some(text)) => Ok(License::Text(text.clone())),
+            (None, None) => Err(Error::invalid(
+                "must specify either `file` or `text` in the `project.license` table",
+            )),
+        },
     }
 }
 
-fn license_files(root: &Path, project: &Table) -> Result<Vec<String>> {
-    let globs = match project.get("license-files") {
+fn license_files(
+    root: &Path,
+    field: Option<&ListOrTable<LicenseFilesTable>>,
+) -> Result<Vec<String>> {
+    let globs = match field {
         None => ["LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*"]
             .map(String::from)
             .to_vec(),
-        Some(Value::Table(t)) => match t.get("globs").or_else(|| t.get("paths")) {
-            Some(v) => string_list(v, "project.license-files")?,
-            None => Vec::new(),
-        },
-        Some(v) => string_list(v, "project.license-files")?,
+        Some(ListOrTable::Table(t)) => t
+            .globs
+            .clone()
+            .or_else(|| t.paths.clone())
+            .unwrap_or_default(),
+        Some(ListOrTable::List(l)) => l.clone(),
     };
     // (matcher, depth, recursive) per pattern; one walk for all of them, only as deep as the
     // deepest pattern reaches.
@@ -546,7 +506,80 @@ fn license_files(root: &Path, project: &Table) -> Result<Vec<String>> {
     Ok(found)
 }
 
-pub(crate) fn persons(project: &Table, key: &str) -> Result<Vec<Person>> {
+/// `authors` / `maintainers` (`key`) as hatchling reads them: each needs a `name` or an
+/// `email` (flit_core reads them the same way).
+pub(crate) fn persons(list: Option<&Vec<Contact>>, key: &str) -> Result<Vec<Person>> {
+    list.into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| {
+            let name = c.name.clone().unwrap_or_default();
+            let email = c.email.clone().unwrap_or_default();
+            if name.is_empty() && email.is_empty() {
+                return Err(Error::invalid(format!(
+                    "entry #{} of field `project.{key}` must specify either `name` or `email`",
+                    i + 1
+                )));
+            }
+            Ok(Person { name, email })
+        })
+        .collect()
+}
+
+// flit_core's loader still walks `[project]` by hand with these.
+
+pub(crate) fn project_table(doc: &Table) -> Result<&Table> {
+    match doc.get("project") {
+        Some(Value::Table(t)) => Ok(t),
+        Some(_) => Err(Error::invalid("`project` must be a table")),
+        None => Err(Error::invalid(
+            "pyproject.toml has no [project] table (PEP 621 metadata is required)",
+        )),
+    }
+}
+
+pub(crate) fn raw_name(project: &Table) -> Result<String> {
+    let name = match project.get("name") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(_)) | None => {
+            return Err(Error::invalid("missing required field `project.name`"));
+        }
+        Some(_) => return Err(Error::invalid("field `project.name` must be a string")),
+    };
+    if !is_valid_name(&name) {
+        return Err(Error::invalid(format!(
+            "field `project.name` is not a valid PEP 508 name: {name:?}"
+        )));
+    }
+    Ok(name)
+}
+
+pub(crate) fn string_list(v: &Value, field: &str) -> Result<Vec<String>> {
+    let arr = v
+        .as_array()
+        .ok_or_else(|| Error::invalid(format!("field `{field}` must be an array")))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            e.as_str().map(str::to_string).ok_or_else(|| {
+                Error::invalid(format!(
+                    "entry #{} of field `{field}` must be a string",
+                    i + 1
+                ))
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn opt_str(t: &Table, key: &str, field: &str) -> Result<Option<String>> {
+    match t.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::invalid(format!("field `{field}` must be a string"))),
+    }
+}
+
+pub(crate) fn table_persons(project: &Table, key: &str) -> Result<Vec<Person>> {
     let Some(v) = project.get(key) else {
         return Ok(Vec::new());
     };
@@ -622,12 +655,69 @@ fn sort_classifiers(raw: Vec<String>) -> Result<Vec<String>> {
     Ok(keyed.into_iter().map(|(_, c)| c).collect())
 }
 
-fn hatch_get<'a>(hatch: &'a Table, path: &[&str]) -> Option<&'a Value> {
-    let mut cur = hatch.get(path[0])?;
-    for p in &path[1..] {
-        cur = cur.get(p)?;
+/// `[tool.hatch]` (merged with `hatch.toml`): the parts hatchling's loader reads here.
+/// Unknown keys are ignored, as hatchling ignores them (environments, publishing, ...).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct HatchTool {
+    version: Option<HatchVersion>,
+    metadata: Option<HatchMetadata>,
+    build: Option<HatchTarget>,
+}
+
+/// `[tool.hatch.version]`.
+#[derive(Debug, Default, Deserialize)]
+struct HatchVersion {
+    source: Option<String>,
+    pattern: Option<Value>,
+    path: Option<String>,
+}
+
+/// `[tool.hatch.metadata]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct HatchMetadata {
+    allow_direct_references: Option<bool>,
+    hooks: Option<Value>,
+}
+
+/// `[tool.hatch.build]` or one of its `targets` (each option falls back to the former).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct HatchTarget {
+    include: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+    packages: Option<Vec<String>>,
+    only_include: Option<Vec<String>>,
+    sources: Option<ListOrTable<Entries<String>>>,
+    ignore_vcs: Option<bool>,
+    only_packages: Option<bool>,
+    force_include: Option<Value>,
+    shared_data: Option<Value>,
+    shared_scripts: Option<Value>,
+    extra_metadata: Option<Value>,
+    artifacts: Option<Value>,
+    hooks: Option<Value>,
+    /// `[tool.hatch.build.targets]` (only read on `[tool.hatch.build]`).
+    targets: Option<Box<HatchTargets>>,
+}
+
+/// `[tool.hatch.build.targets]`: the two targets built here (others are ignored).
+#[derive(Debug, Default, Deserialize)]
+struct HatchTargets {
+    wheel: Option<HatchTarget>,
+    sdist: Option<HatchTarget>,
+}
+
+impl HatchTool {
+    fn target(&self, target: &str) -> Option<&HatchTarget> {
+        let t = self.build.as_ref()?.targets.as_deref()?;
+        if target == "wheel" {
+            t.wheel.as_ref()
+        } else {
+            t.sdist.as_ref()
+        }
     }
-    Some(cur)
 }
 
 fn normalize_rel(p: &str) -> String {
@@ -644,38 +734,40 @@ fn normalize_rel(p: &str) -> String {
     parts.join("/")
 }
 
-fn selection(hatch: &Table, target: &str) -> Result<Selection> {
-    let build = hatch_get(hatch, &["build"]).and_then(Value::as_table);
-    let tgt = hatch_get(hatch, &["build", "targets", target]).and_then(Value::as_table);
-    let pick = |key: &str| -> Option<(&Value, String)> {
-        if let Some(v) = tgt.and_then(|t| t.get(key)) {
-            return Some((v, format!("tool.hatch.build.targets.{target}.{key}")));
-        }
-        build
-            .and_then(|t| t.get(key))
-            .map(|v| (v, format!("tool.hatch.build.{key}")))
+/// hatchling's lookup of a build option: the target's, else `[tool.hatch.build]`'s, with the
+/// dotted name of where it was found.
+fn pick<'a, T>(
+    hatch: &'a HatchTool,
+    target: &str,
+    key: &str,
+    get: impl Fn(&'a HatchTarget) -> Option<&'a T>,
+) -> Option<(&'a T, String)> {
+    if let Some(v) = hatch.target(target).and_then(&get) {
+        return Some((v, format!("tool.hatch.build.targets.{target}.{key}")));
+    }
+    let v = hatch.build.as_ref().and_then(get)?;
+    Some((v, format!("tool.hatch.build.{key}")))
+}
+
+fn selection(hatch: &HatchTool, target: &str) -> Result<Selection> {
+    let list = |key: &str, get: fn(&HatchTarget) -> Option<&Vec<String>>| -> Vec<String> {
+        pick(hatch, target, key, get)
+            .map(|(v, _)| v.clone())
+            .unwrap_or_default()
     };
-    let list = |key: &str| -> Result<Vec<String>> {
-        match pick(key) {
-            Some((v, f)) => string_list(v, &f),
-            None => Ok(Vec::new()),
-        }
+    let flag = |key: &str, get: fn(&HatchTarget) -> Option<&bool>| -> bool {
+        pick(hatch, target, key, get).is_some_and(|(b, _)| *b)
     };
-    let flag = |key: &str| -> Result<bool> {
-        match pick(key) {
-            Some((Value::Boolean(b), _)) => Ok(*b),
-            Some((_, f)) => Err(Error::invalid(format!("field `{f}` must be a boolean"))),
-            None => Ok(false),
-        }
-    };
-    for unsupported in [
-        "force-include",
-        "shared-data",
-        "shared-scripts",
-        "extra-metadata",
-        "artifacts",
-    ] {
-        if let Some((v, f)) = pick(unsupported) {
+    type Get = fn(&HatchTarget) -> Option<&Value>;
+    let unsupported: [(&str, Get); 5] = [
+        ("force-include", |t| t.force_include.as_ref()),
+        ("shared-data", |t| t.shared_data.as_ref()),
+        ("shared-scripts", |t| t.shared_scripts.as_ref()),
+        ("extra-metadata", |t| t.extra_metadata.as_ref()),
+        ("artifacts", |t| t.artifacts.as_ref()),
+    ];
+    for (key, get) in unsupported {
+        if let Some((v, f)) = pick(hatch, target, key, get) {
             let empty = v.as_table().is_some_and(|t| t.is_empty())
                 || v.as_array().is_some_and(|a| a.is_empty());
             if !empty {
@@ -685,9 +777,12 @@ fn selection(hatch: &Table, target: &str) -> Result<Selection> {
             }
         }
     }
-    let mut packages: Vec<String> = list("packages")?.iter().map(|p| normalize_rel(p)).collect();
+    let mut packages: Vec<String> = list("packages", |t| t.packages.as_ref())
+        .iter()
+        .map(|p| normalize_rel(p))
+        .collect();
     packages.sort();
-    let mut only_include: Vec<String> = list("only-include")?
+    let mut only_include: Vec<String> = list("only-include", |t| t.only_include.as_ref())
         .iter()
         .map(|p| normalize_rel(p))
         .collect();
@@ -695,20 +790,15 @@ fn selection(hatch: &Table, target: &str) -> Result<Selection> {
         only_include = packages.clone();
     }
     let mut sources: Vec<(String, String)> = Vec::new();
-    match pick("sources") {
+    match pick(hatch, target, "sources", |t| t.sources.as_ref()) {
         None => {}
-        Some((Value::Array(_), f)) => {
-            for s in string_list(pick("sources").unwrap().0, &f)? {
-                sources.push((format!("{}/", normalize_rel(&s)), String::new()));
+        Some((ListOrTable::List(l), _)) => {
+            for s in l {
+                sources.push((format!("{}/", normalize_rel(s)), String::new()));
             }
         }
-        Some((Value::Table(t), f)) => {
+        Some((ListOrTable::Table(Entries(t)), _)) => {
             for (src, dst) in t {
-                let dst = dst.as_str().ok_or_else(|| {
-                    Error::invalid(format!(
-                        "path for source `{src}` in field `{f}` must be a string"
-                    ))
-                })?;
                 let dst = normalize_rel(dst);
                 let dst = if dst.is_empty() {
                     dst
@@ -722,11 +812,6 @@ fn selection(hatch: &Table, target: &str) -> Result<Selection> {
                 };
                 sources.push((src, dst));
             }
-        }
-        Some((_, f)) => {
-            return Err(Error::invalid(format!(
-                "field `{f}` must be a mapping or array of strings"
-            )));
         }
     }
     for p in &packages {
@@ -742,53 +827,59 @@ fn selection(hatch: &Table, target: &str) -> Result<Selection> {
     }
     sources.sort();
     Ok(Selection {
-        include: list("include")?,
-        exclude: list("exclude")?,
+        include: list("include", |t| t.include.as_ref()),
+        exclude: list("exclude", |t| t.exclude.as_ref()),
         packages,
         only_include,
         sources,
-        ignore_vcs: flag("ignore-vcs")?,
-        only_packages: target == "wheel" && flag("only-packages")?,
+        ignore_vcs: flag("ignore-vcs", |t| t.ignore_vcs.as_ref()),
+        only_packages: target == "wheel" && flag("only-packages", |t| t.only_packages.as_ref()),
     })
 }
 
-fn check_supported(root: &Path, doc: &Table, hatch: &Table) -> Result<()> {
+/// hatchling's `build-system.build-backend` check: another backend or none is unsupported.
+fn check_backend(root: &Path, doc: &Table) -> Result<()> {
     let backend = doc
         .get("build-system")
         .and_then(|b| b.get("build-backend"))
         .and_then(Value::as_str);
     match backend {
-        Some(HATCHLING_BACKEND) => {}
-        Some(other) => {
-            return Err(Error::unsupported(format!(
-                "build backend `{other}` (this builder reproduces `hatchling.build`; build with that backend in a separate CI step and use the prebuilt mode)"
-            )));
-        }
-        None if root.join("setup.py").is_file() => {
-            return Err(Error::unsupported(
-                "setuptools project with setup.py and no `build-system.build-backend`",
-            ));
-        }
-        None => {
-            return Err(Error::unsupported(
-                "no `build-system.build-backend` in pyproject.toml (PEP 517 then means setuptools); set `build-backend = \"hatchling.build\"`",
-            ));
-        }
+        Some(HATCHLING_BACKEND) => Ok(()),
+        Some(other) => Err(Error::unsupported(format!(
+            "build backend `{other}` (this builder reproduces `hatchling.build`; build with that backend in a separate CI step and use the prebuilt mode)"
+        ))),
+        None if root.join("setup.py").is_file() => Err(Error::unsupported(
+            "setuptools project with setup.py and no `build-system.build-backend`",
+        )),
+        None => Err(Error::unsupported(
+            "no `build-system.build-backend` in pyproject.toml (PEP 517 then means setuptools); set `build-backend = \"hatchling.build\"`",
+        )),
     }
+}
+
+/// Build and metadata hooks run Python: unsupported, naming each.
+fn check_hooks(hatch: &HatchTool) -> Result<()> {
     let mut hooks = Vec::new();
-    for (path, what) in [
-        (&["build", "hooks"][..], "tool.hatch.build.hooks"),
-        (&["metadata", "hooks"][..], "tool.hatch.metadata.hooks"),
+    let build = hatch.build.as_ref();
+    for (value, what) in [
         (
-            &["build", "targets", "wheel", "hooks"][..],
+            build.and_then(|b| b.hooks.as_ref()),
+            "tool.hatch.build.hooks",
+        ),
+        (
+            hatch.metadata.as_ref().and_then(|m| m.hooks.as_ref()),
+            "tool.hatch.metadata.hooks",
+        ),
+        (
+            hatch.target("wheel").and_then(|t| t.hooks.as_ref()),
             "tool.hatch.build.targets.wheel.hooks",
         ),
         (
-            &["build", "targets", "sdist", "hooks"][..],
+            hatch.target("sdist").and_then(|t| t.hooks.as_ref()),
             "tool.hatch.build.targets.sdist.hooks",
         ),
     ] {
-        if let Some(Value::Table(t)) = hatch_get(hatch, path) {
+        if let Some(Value::Table(t)) = value {
             for name in t.keys() {
                 hooks.push(format!("{what}.{name}"));
             }
@@ -803,161 +894,164 @@ fn check_supported(root: &Path, doc: &Table, hatch: &Table) -> Result<()> {
     Ok(())
 }
 
+/// Requirements as hatchling prints them, deduplicated and sorted; a direct reference
+/// needs `tool.hatch.metadata.allow-direct-references`.
+fn format_reqs(reqs: Option<&Vec<String>>, field: &str, allow_direct: bool) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, r) in reqs.into_iter().flatten().enumerate() {
+        let formatted = crate::metadata::format_requirement(r).map_err(|e| {
+            Error::invalid(format!(
+                "dependency #{} of field `{field}` is invalid: {e}",
+                i + 1
+            ))
+        })?;
+        if !allow_direct
+            && formatted
+                .split(';')
+                .next()
+                .is_some_and(|m| m.contains(" @ "))
+        {
+            return Err(Error::invalid(format!(
+                "dependency #{} of field `{field}` cannot be a direct reference unless field \
+                 `tool.hatch.metadata.allow-direct-references` is set to `true`",
+                i + 1
+            )));
+        }
+        out.push(formatted);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// `optional-dependencies` as hatchling resolves them: extras normalised (two that
+/// normalise alike are an error), requirements as [`format_reqs`], sorted by extra.
+fn optional_dependencies(
+    p: &ProjectTable,
+    allow_direct: bool,
+) -> Result<Vec<(String, Vec<String>)>> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (extra, reqs) in p.optional_dependencies.iter().flat_map(|e| &e.0) {
+        let norm = normalize_name(extra);
+        if out.iter().any(|(e, _)| *e == norm) {
+            return Err(Error::invalid(format!(
+                "optional dependency groups of field `project.optional-dependencies` both evaluate to `{norm}`"
+            )));
+        }
+        let field = format!("project.optional-dependencies.{extra}");
+        out.push((norm, format_reqs(Some(reqs), &field, allow_direct)?));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `entry-points` groups sorted with their entries sorted, empty groups dropped;
+/// `console_scripts`/`gui_scripts` there are an error (hatchling's wording).
+fn entry_points(p: &ProjectTable) -> Result<EntryPointGroups> {
+    let mut out = Vec::new();
+    for (group, Entries(entries)) in p.entry_points.iter().flat_map(|e| &e.0) {
+        if group == "console_scripts" || group == "gui_scripts" {
+            return Err(Error::invalid(format!(
+                "field `{group}` must be defined as `project.{}` instead of in the `project.entry-points` table",
+                if group == "console_scripts" {
+                    "scripts"
+                } else {
+                    "gui-scripts"
+                }
+            )));
+        }
+        let mut e = entries.clone();
+        e.sort();
+        if !e.is_empty() {
+            out.push((group.clone(), e));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A `[project]` table of strings, sorted by key.
+fn sorted(map: Option<&Entries<String>>) -> Vec<(String, String)> {
+    let mut m = map.map(|m| m.0.clone()).unwrap_or_default();
+    m.sort();
+    m
+}
+
 impl Project {
     /// Reads and resolves the project at `root` for building with hatchling semantics.
     ///
-    /// Errors: see [`Error`]; unsupported projects (another backend, setup.py, hooks,
-    /// dynamic fields other than `version`, force-include/shared-data) get
+    /// Errors: see [`Error`]; a field or `[tool.hatch]` option of the wrong shape is an
+    /// [`Error::Invalid`] naming its path; unsupported projects (another backend, setup.py,
+    /// hooks, dynamic fields other than `version`, force-include/shared-data) get
     /// [`Error::Unsupported`] naming what.
     pub fn load(root: &Path) -> Result<Project> {
         let doc = read_pyproject(root)?;
-        let hatch = hatch_table(root, &doc)?;
-        check_supported(root, &doc, &hatch)?;
-        let p = project_table(&doc)?;
-        let raw_name = raw_name(p)?;
-        let (version, _, _) = resolve_version(root, p, &hatch)?;
-        let dynamic: Vec<String> = dynamic_list(p)?
-            .into_iter()
-            .filter(|d| d != "version")
+        check_backend(root, &doc)?;
+        let hatch: HatchTool = parse_at(&Value::Table(hatch_table(root, &doc)?), "tool.hatch")?;
+        check_hooks(&hatch)?;
+        let p = ProjectTable::from_doc(&doc)?;
+        let raw_name = checked_name(p.name.as_deref())?;
+        let (version, _) = resolve_version(
+            root,
+            p.version.as_deref(),
+            p.dynamic(),
+            hatch.version.as_ref(),
+        )?;
+        let mut dynamic: Vec<String> = p
+            .dynamic()
+            .iter()
+            .filter(|d| *d != "version")
+            .cloned()
             .collect();
+        dynamic.sort();
         if !dynamic.is_empty() {
             return Err(Error::unsupported(format!(
                 "dynamic metadata fields {:?} (only `version` is resolved without metadata hooks)",
                 dynamic
             )));
         }
-        let description = opt_str(p, "description", "project.description")?
-            .unwrap_or_default()
-            .lines()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let requires_python = match opt_str(p, "requires-python", "project.requires-python")? {
-            Some(s) => crate::metadata::format_specifiers(&s, false),
-            None => String::new(),
-        };
-        let mut keywords = match p.get("keywords") {
-            Some(v) => string_list(v, "project.keywords")?,
-            None => Vec::new(),
-        };
+        let mut keywords = p.keywords.clone().unwrap_or_default();
         keywords.sort();
         keywords.dedup();
-        let classifiers = match p.get("classifiers") {
-            Some(v) => sort_classifiers(string_list(v, "project.classifiers")?)?,
-            None => Vec::new(),
-        };
-        let urls = match p.get("urls") {
-            Some(v) => str_map(v, "project.urls")?,
-            None => Vec::new(),
-        };
-        let allow_direct = matches!(
-            hatch_get(&hatch, &["metadata", "allow-direct-references"]),
-            Some(Value::Boolean(true))
-        );
-        let format_reqs = |v: &Value, field: &str| -> Result<Vec<String>> {
-            let mut out = Vec::new();
-            for (i, r) in string_list(v, field)?.iter().enumerate() {
-                let formatted = crate::metadata::format_requirement(r).map_err(|e| {
-                    Error::invalid(format!(
-                        "dependency #{} of field `{field}` is invalid: {e}",
-                        i + 1
-                    ))
-                })?;
-                if !allow_direct
-                    && formatted
-                        .split(';')
-                        .next()
-                        .is_some_and(|m| m.contains(" @ "))
-                {
-                    return Err(Error::invalid(format!(
-                        "dependency #{} of field `{field}` cannot be a direct reference unless field \
-                         `tool.hatch.metadata.allow-direct-references` is set to `true`",
-                        i + 1
-                    )));
-                }
-                out.push(formatted);
-            }
-            out.sort();
-            out.dedup();
-            Ok(out)
-        };
-        let dependencies = match p.get("dependencies") {
-            Some(v) => format_reqs(v, "project.dependencies")?,
-            None => Vec::new(),
-        };
-        let mut optional_dependencies = Vec::new();
-        if let Some(v) = p.get("optional-dependencies") {
-            let t = v.as_table().ok_or_else(|| {
-                Error::invalid("field `project.optional-dependencies` must be a table")
-            })?;
-            for (extra, reqs) in t {
-                let norm = normalize_name(extra);
-                if optional_dependencies
-                    .iter()
-                    .any(|(e, _): &(String, _)| *e == norm)
-                {
-                    return Err(Error::invalid(format!(
-                        "optional dependency groups of field `project.optional-dependencies` both evaluate to `{norm}`"
-                    )));
-                }
-                let reqs = format_reqs(reqs, &format!("project.optional-dependencies.{extra}"))?;
-                optional_dependencies.push((norm, reqs));
-            }
-            optional_dependencies.sort();
-        }
-        let sorted_map = |key: &str| -> Result<Vec<(String, String)>> {
-            let mut m = match p.get(key) {
-                Some(v) => str_map(v, &format!("project.{key}"))?,
-                None => Vec::new(),
-            };
-            m.sort();
-            Ok(m)
-        };
-        let scripts = sorted_map("scripts")?;
-        let gui_scripts = sorted_map("gui-scripts")?;
-        let mut entry_points = Vec::new();
-        if let Some(v) = p.get("entry-points") {
-            let t = v
-                .as_table()
-                .ok_or_else(|| Error::invalid("field `project.entry-points` must be a table"))?;
-            for (group, entries) in t {
-                if group == "console_scripts" || group == "gui_scripts" {
-                    return Err(Error::invalid(format!(
-                        "field `{group}` must be defined as `project.{}` instead of in the `project.entry-points` table",
-                        if group == "console_scripts" {
-                            "scripts"
-                        } else {
-                            "gui-scripts"
-                        }
-                    )));
-                }
-                let mut e = str_map(entries, &format!("project.entry-points.{group}"))?;
-                e.sort();
-                if !e.is_empty() {
-                    entry_points.push((group.clone(), e));
-                }
-            }
-            entry_points.sort();
-        }
+        let allow_direct = hatch
+            .metadata
+            .as_ref()
+            .and_then(|m| m.allow_direct_references)
+            .unwrap_or(false);
         Ok(Project {
             root: root.to_path_buf(),
             name: normalize_name(&raw_name),
             raw_name,
             version,
-            description,
-            readme: readme(root, p)?,
-            requires_python,
-            license: license(root, p)?,
-            license_files: license_files(root, p)?,
-            authors: persons(p, "authors")?,
-            maintainers: persons(p, "maintainers")?,
+            description: p
+                .description
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .collect::<Vec<_>>()
+                .join(" "),
+            readme: readme(root, p.readme.as_ref())?,
+            requires_python: p
+                .requires_python
+                .as_deref()
+                .map(|s| crate::metadata::format_specifiers(s, false))
+                .unwrap_or_default(),
+            license: license(root, p.license.as_ref())?,
+            license_files: license_files(root, p.license_files.as_ref())?,
+            authors: persons(p.authors.as_ref(), "authors")?,
+            maintainers: persons(p.maintainers.as_ref(), "maintainers")?,
             keywords,
-            classifiers,
-            urls,
-            dependencies,
-            optional_dependencies,
-            scripts,
-            gui_scripts,
-            entry_points,
+            classifiers: sort_classifiers(p.classifiers.clone().unwrap_or_default())?,
+            urls: p.urls.clone().map(|u| u.0).unwrap_or_default(),
+            dependencies: format_reqs(
+                p.dependencies.as_ref(),
+                "project.dependencies",
+                allow_direct,
+            )?,
+            optional_dependencies: optional_dependencies(&p, allow_direct)?,
+            scripts: sorted(p.scripts.as_ref()),
+            gui_scripts: sorted(p.gui_scripts.as_ref()),
+            entry_points: entry_points(&p)?,
             dynamic,
             wheel: selection(&hatch, "wheel")?,
             sdist: selection(&hatch, "sdist")?,

@@ -67,8 +67,8 @@ pub(crate) struct ProjectTable {
     pub requires_python: Option<String>,
     /// `license`: an SPDX expression (PEP 639), or a legacy table.
     pub license: Option<StrOrTable<LicenseTable>>,
-    /// `license-files`: a list of globs (PEP 639), or a table (the PEP 639 draft's).
-    pub license_files: Option<ListOrTable<Table>>,
+    /// `license-files`: a list of globs (PEP 639), or hatchling's draft table.
+    pub license_files: Option<ListOrTable<LicenseFilesTable>>,
     /// `authors`.
     pub authors: Option<Vec<Contact>>,
     /// `maintainers`.
@@ -140,6 +140,15 @@ pub(crate) struct LicenseTable {
     pub text: Option<String>,
 }
 
+/// hatchling's `license-files` table of the PEP 639 draft: `globs` (or `paths`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct LicenseFilesTable {
+    /// `globs`.
+    pub globs: Option<Vec<String>>,
+    /// `paths`.
+    pub paths: Option<Vec<String>>,
+}
+
 /// A `project.authors` / `project.maintainers` entry.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Contact {
@@ -180,6 +189,9 @@ impl<'de> Deserialize<'de> for Contact {
         d.deserialize_map(V)
     }
 }
+
+/// Entry point groups as the backends resolve them: (group, (name, object reference)).
+pub(crate) type EntryPointGroups = Vec<(String, Vec<(String, String)>)>;
 
 /// A TOML table read as (key, value) pairs in file order (`toml`'s `preserve_order`).
 #[derive(Debug, Clone, PartialEq, Eq)]
