@@ -22,12 +22,15 @@
 
 use std::path::{Path, PathBuf};
 
-use toml::{Table, Value};
+use serde::Deserialize;
+use toml::Value;
 
 use crate::error::{Error, Result};
 use crate::project::{
-    Person, normalize_name, normalize_version, opt_str, project_table, raw_name, read_pyproject,
-    read_text, str_map, string_list, table_persons,
+    Person, checked_name, normalize_name, normalize_version, persons, read_pyproject, read_text,
+};
+use crate::pyproject::{
+    Entries, EntryPointGroups, LicenseTable, ProjectTable, ReadmeTable, StrOrTable, tool_table,
 };
 use crate::{BuildOptions, archive, normalize_file_permissions};
 
@@ -284,8 +287,41 @@ fn glob_files(
     Ok(found)
 }
 
-fn readme(root: &Path, p: &Table) -> Result<(Option<String>, Option<String>, Option<String>)> {
-    // (text, content type, file)
+/// `[tool.flit]` as flit_core 3.12 reads it next to `[project]`. Unknown keys are ignored
+/// (flit only warns about them).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct FlitTool {
+    /// `[tool.flit.module]`.
+    module: Option<FlitModule>,
+    /// `[tool.flit.sdist]`.
+    sdist: Option<FlitSdist>,
+    /// The pre-PEP 621 `[tool.flit.metadata]` (unsupported).
+    metadata: Option<Value>,
+    /// `[tool.flit.external-data]` (unsupported).
+    external_data: Option<Value>,
+}
+
+/// `[tool.flit.module]`.
+#[derive(Debug, Default, Deserialize)]
+struct FlitModule {
+    /// `name`: the import name.
+    name: Option<String>,
+}
+
+/// `[tool.flit.sdist]`: flit_core refuses keys other than `include` and `exclude`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlitSdist {
+    include: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+}
+
+/// flit's readme: (text, content type, file); the content type comes from the extension
+/// (none for another one) or the table.
+type FlitReadme = (Option<String>, Option<String>, Option<String>);
+
+fn readme(root: &Path, readme: Option<&StrOrTable<ReadmeTable>>) -> Result<FlitReadme> {
     let ext_type = |path: &str| {
         let l = path.to_ascii_lowercase();
         [
@@ -297,31 +333,189 @@ fn readme(root: &Path, p: &Table) -> Result<(Option<String>, Option<String>, Opt
         .find(|(e, _)| l.ends_with(e))
         .map(|(_, t)| t.to_string())
     };
-    match p.get("readme") {
+    match readme {
         None => Ok((None, None, None)),
-        Some(Value::String(rel)) => {
+        Some(StrOrTable::Str(rel)) => {
             let text = read_text(&root.join(rel))?;
             Ok((Some(text), ext_type(rel), Some(rel.clone())))
         }
-        Some(Value::Table(t)) => {
-            let ct =
-                opt_str(t, "content-type", "project.readme.content-type")?.ok_or_else(|| {
-                    Error::invalid("content-type field required in [project.readme] table")
-                })?;
-            if let Some(f) = opt_str(t, "file", "project.readme.file")? {
-                Ok((Some(read_text(&root.join(&f))?), Some(ct), Some(f)))
-            } else if let Some(text) = opt_str(t, "text", "project.readme.text")? {
-                Ok((Some(text), Some(ct), None))
-            } else {
-                Err(Error::invalid(
+        Some(StrOrTable::Table(t)) => {
+            let ct = t.content_type.clone().ok_or_else(|| {
+                Error::invalid("content-type field required in [project.readme] table")
+            })?;
+            match (&t.file, &t.text) {
+                (Some(f), _) => Ok((Some(read_text(&root.join(f))?), Some(ct), Some(f.clone()))),
+                (None, Some(text)) => Ok((Some(text.clone()), Some(ct), None)),
+                (None, None) => Err(Error::invalid(
                     "file or text field required in [project.readme] table",
-                ))
+                )),
             }
         }
-        Some(_) => Err(Error::invalid(
-            "field `project.readme` must be a string or a table",
-        )),
     }
+}
+
+/// flit's module lookup: (path, is a package, `""` or `"src"`); exactly one of `name/`,
+/// `name.py`, `src/name/`, `src/name.py` must exist.
+fn find_module(root: &Path, module: &str) -> Result<(PathBuf, bool, String)> {
+    let as_path = module.replace('.', "/");
+    let candidates = [
+        (root.join(&as_path), true, ""),
+        (root.join(format!("{as_path}.py")), false, ""),
+        (root.join("src").join(&as_path), true, "src"),
+        (root.join("src").join(format!("{as_path}.py")), false, "src"),
+    ];
+    let existing: Vec<&(PathBuf, bool, &str)> = candidates
+        .iter()
+        .filter(|(p, pkg, _)| if *pkg { p.is_dir() } else { p.is_file() })
+        .collect();
+    match existing.as_slice() {
+        [one] => Ok((one.0.clone(), one.1, one.2.to_string())),
+        [] => Err(Error::invalid(format!(
+            "no file/folder found for module {module} (looked for {as_path}/, {as_path}.py, src/{as_path}/, src/{as_path}.py; set [tool.flit.module] name)"
+        ))),
+        many => Err(Error::invalid(format!(
+            "multiple files or folders could be module {module}: {}",
+            many.iter()
+                .map(|c| c.0.strip_prefix(root).unwrap_or(&c.0).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// flit's dynamic `version` and `description`: (version, docstring summary) read from the
+/// module's source, never by importing it. Other dynamic fields are unsupported; a field
+/// both dynamic and given is an error.
+fn dynamic_values(
+    root: &Path,
+    p: &ProjectTable,
+    module_path: &Path,
+    is_package: bool,
+) -> Result<(Option<String>, Option<String>)> {
+    for d in p.dynamic() {
+        let given = match d.as_str() {
+            "version" => p.version.is_some(),
+            "description" => p.description.is_some(),
+            _ => {
+                return Err(Error::unsupported(format!(
+                    "dynamic field `{d}` (flit only resolves `version` and `description` dynamically)"
+                )));
+            }
+        };
+        if given {
+            return Err(Error::invalid(format!(
+                "field `project.{d}` is listed in `project.dynamic` and also given"
+            )));
+        }
+    }
+    let want = |f: &str| p.dynamic().iter().any(|d| d == f);
+    if !want("version") && !want("description") {
+        return Ok((None, None));
+    }
+    let init = if is_package {
+        module_path.join("__init__.py")
+    } else {
+        module_path.to_path_buf()
+    };
+    let mut files = Vec::new();
+    if is_package {
+        for f in ["version.py", "_version.py", "__version__.py"] {
+            if module_path.join(f).is_file() {
+                files.insert(0, module_path.join(f));
+            }
+        }
+    }
+    files.push(init.clone());
+    let mut dyn_version = None;
+    for f in &files {
+        if let Some(v) = version_assignment(&read_text(f)?) {
+            dyn_version = Some(v);
+        }
+    }
+    let doc_summary = module_docstring(&read_text(&init)?)
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| d.trim_start().lines().next().unwrap_or("").to_string());
+    let rel = init
+        .strip_prefix(root)
+        .unwrap_or(&init)
+        .display()
+        .to_string();
+    if want("version") && dyn_version.is_none() {
+        return Err(Error::unsupported(format!(
+            "`version` is dynamic but {rel} has no literal `__version__ = \"…\"` (flit would import the module to compute it; this builder never runs project code)"
+        )));
+    }
+    if want("description") && doc_summary.is_none() {
+        return Err(Error::invalid(format!(
+            "`description` is dynamic but {rel} has no module docstring (flit cannot package a module without one)"
+        )));
+    }
+    Ok((dyn_version, doc_summary))
+}
+
+/// flit's license: (expression, license files sorted); a `license = { file }` must exist,
+/// `license-files` globs must each match and cannot go with a license table; the default
+/// globs are `COPYING*`, `LICEN[CS]E*`.
+fn license(root: &Path, p: &ProjectTable) -> Result<(Option<String>, Vec<String>)> {
+    let mut expression = None;
+    let mut files: Vec<String> = Vec::new();
+    match &p.license {
+        None | Some(StrOrTable::Table(LicenseTable { file: None, .. })) => {}
+        Some(StrOrTable::Str(e)) => expression = Some(e.clone()),
+        Some(StrOrTable::Table(LicenseTable { file: Some(f), .. })) => {
+            if !root.join(f).is_file() {
+                return Err(Error::invalid(format!("license file {f} does not exist")));
+            }
+            files.push(f.trim_start_matches("./").to_string());
+        }
+    }
+    const FIELD: &str = "project.license-files";
+    match &p.license_files {
+        Some(globs) => {
+            if matches!(p.license, Some(StrOrTable::Table(_))) {
+                return Err(Error::invalid(
+                    "license-files cannot be used with a license table, use `project.license` with a license expression instead",
+                ));
+            }
+            files = glob_files(root, globs.list(FIELD)?, FIELD, true)?;
+        }
+        None => files.extend(glob_files(
+            root,
+            &["COPYING*".to_string(), "LICEN[CS]E*".to_string()],
+            FIELD,
+            false,
+        )?),
+    }
+    files.sort();
+    files.dedup();
+    Ok((expression, files))
+}
+
+/// flit's entry points: `entry-points` groups plus `console_scripts`/`gui_scripts` from
+/// `scripts`/`gui-scripts`, sorted, entries sorted.
+fn entry_points(p: &ProjectTable) -> Result<EntryPointGroups> {
+    let mut out: EntryPointGroups = Vec::new();
+    for (g, Entries(entries)) in p.entry_points.iter().flat_map(|e| &e.0) {
+        if g == "console_scripts" || g == "gui_scripts" {
+            return Err(Error::invalid(
+                "Scripts should be specified in [project.scripts] or [project.gui-scripts], not under [project.entry-points]",
+            ));
+        }
+        out.push((g.clone(), entries.clone()));
+    }
+    for (map, group) in [
+        (&p.scripts, "console_scripts"),
+        (&p.gui_scripts, "gui_scripts"),
+    ] {
+        if let Some(Entries(e)) = map {
+            out.push((group.to_string(), e.clone()));
+        }
+    }
+    for (_, e) in out.iter_mut() {
+        e.sort();
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// flit's `_normalise_requires_dist`: extras inside `[...]` normalised and joined by `, `.
@@ -368,195 +562,44 @@ impl FlitProject {
     /// module for.
     pub fn load(root: &Path) -> Result<FlitProject> {
         let doc = read_pyproject(root)?;
-        let tool = doc
-            .get("tool")
-            .and_then(|t| t.get("flit"))
-            .and_then(Value::as_table)
-            .cloned()
-            .unwrap_or_default();
-        if tool.contains_key("metadata") && !doc.contains_key("project") {
+        let tool: FlitTool = tool_table(&doc, &["tool", "flit"])?;
+        if tool.metadata.is_some() && !doc.contains_key("project") {
             return Err(Error::unsupported(
                 "the old `[tool.flit.metadata]` table (use PEP 621 `[project]`, e.g. with `flit ini` or by hand)",
             ));
         }
-        if tool.contains_key("external-data") {
+        if tool.external_data.is_some() {
             return Err(Error::unsupported(
                 "`[tool.flit.external-data]` (wheel data files) is not implemented by this builder",
             ));
         }
-        let p = project_table(&doc)?;
-        let raw_name = raw_name(p)?;
-        let module = match tool.get("module").and_then(|m| m.get("name")) {
-            Some(Value::String(m)) => m.clone(),
-            Some(_) => {
-                return Err(Error::invalid(
-                    "field `tool.flit.module.name` must be a string",
-                ));
-            }
+        let p = ProjectTable::from_doc(&doc)?;
+        let raw_name = checked_name(p.name.as_deref())?;
+        let module = match tool.module.and_then(|m| m.name) {
+            Some(m) => m,
             None => raw_name.replace('-', "_"),
         };
-        let as_path = module.replace('.', "/");
-        let candidates = [
-            (root.join(&as_path), true, ""),
-            (root.join(format!("{as_path}.py")), false, ""),
-            (root.join("src").join(&as_path), true, "src"),
-            (root.join("src").join(format!("{as_path}.py")), false, "src"),
-        ];
-        let existing: Vec<&(PathBuf, bool, &str)> = candidates
-            .iter()
-            .filter(|(p, pkg, _)| if *pkg { p.is_dir() } else { p.is_file() })
-            .collect();
-        let (module_path, is_package, prefix) = match existing.as_slice() {
-            [one] => (one.0.clone(), one.1, one.2.to_string()),
-            [] => {
-                return Err(Error::invalid(format!(
-                    "no file/folder found for module {module} (looked for {as_path}/, {as_path}.py, src/{as_path}/, src/{as_path}.py; set [tool.flit.module] name)"
-                )));
-            }
-            many => {
-                return Err(Error::invalid(format!(
-                    "multiple files or folders could be module {module}: {}",
-                    many.iter()
-                        .map(|c| c.0.strip_prefix(root).unwrap_or(&c.0).display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-        };
-        let dynamic: Vec<String> = match p.get("dynamic") {
-            Some(v) => string_list(v, "project.dynamic")?,
-            None => Vec::new(),
-        };
-        for d in &dynamic {
-            if d != "version" && d != "description" {
-                return Err(Error::unsupported(format!(
-                    "dynamic field `{d}` (flit only resolves `version` and `description` dynamically)"
-                )));
-            }
-            if p.contains_key(d) {
-                return Err(Error::invalid(format!(
-                    "field `project.{d}` is listed in `project.dynamic` and also given"
-                )));
-            }
-        }
-        let want = |f: &str| dynamic.iter().any(|d| d == f);
-        let (mut doc_summary, mut dyn_version) = (None, None);
-        if want("version") || want("description") {
-            let init = if is_package {
-                module_path.join("__init__.py")
-            } else {
-                module_path.clone()
-            };
-            let mut files = Vec::new();
-            if is_package {
-                for f in ["version.py", "_version.py", "__version__.py"] {
-                    if module_path.join(f).is_file() {
-                        files.insert(0, module_path.join(f));
-                    }
-                }
-            }
-            files.push(init.clone());
-            for f in &files {
-                let text = read_text(f)?;
-                if let Some(v) = version_assignment(&text) {
-                    dyn_version = Some(v);
-                }
-            }
-            let text = read_text(&init)?;
-            doc_summary = module_docstring(&text)
-                .filter(|d| !d.trim().is_empty())
-                .map(|d| d.trim_start().lines().next().unwrap_or("").to_string());
-            let rel = init
-                .strip_prefix(root)
-                .unwrap_or(&init)
-                .display()
-                .to_string();
-            if want("version") && dyn_version.is_none() {
-                return Err(Error::unsupported(format!(
-                    "`version` is dynamic but {rel} has no literal `__version__ = \"…\"` (flit would import the module to compute it; this builder never runs project code)"
-                )));
-            }
-            if want("description") && doc_summary.is_none() {
-                return Err(Error::invalid(format!(
-                    "`description` is dynamic but {rel} has no module docstring (flit cannot package a module without one)"
-                )));
-            }
-        }
-        let raw_version = match (p.get("version"), dyn_version) {
-            (Some(Value::String(v)), _) => v.clone(),
-            (Some(_), _) => return Err(Error::invalid("field `project.version` must be a string")),
-            (None, Some(v)) => v,
-            (None, None) => {
-                return Err(Error::invalid(
-                    "version must be specified under [project] or listed as a dynamic field",
-                ));
-            }
-        };
+        let (module_path, is_package, prefix) = find_module(root, &module)?;
+        let (dyn_version, doc_summary) = dynamic_values(root, &p, &module_path, is_package)?;
+        let raw_version = p.version.clone().or(dyn_version).ok_or_else(|| {
+            Error::invalid("version must be specified under [project] or listed as a dynamic field")
+        })?;
         let version = normalize_version(&raw_version).map_err(|e| {
             Error::invalid(format!("invalid version `{raw_version}`: {e} (PEP 440)"))
         })?;
-        let summary = match opt_str(p, "description", "project.description")? {
-            Some(d) => Some(d),
-            None if want("description") => doc_summary,
+        let summary = match &p.description {
+            Some(d) => Some(d.clone()),
+            None if p.dynamic().iter().any(|d| d == "description") => doc_summary,
             None => {
                 return Err(Error::invalid(
                     "description must be specified under [project] or listed as a dynamic field",
                 ));
             }
         };
-        let (readme_text, content_type, readme_file) = readme(root, p)?;
-        let requires_python = opt_str(p, "requires-python", "project.requires-python")?;
-
-        // License.
-        let mut license_expression = None;
-        let mut license_files: Vec<String> = Vec::new();
-        match p.get("license") {
-            None => {}
-            Some(Value::String(e)) => license_expression = Some(e.clone()),
-            Some(Value::Table(t)) => {
-                if let Some(f) = opt_str(t, "file", "project.license.file")? {
-                    if !root.join(&f).is_file() {
-                        return Err(Error::invalid(format!("license file {f} does not exist")));
-                    }
-                    license_files.push(f.trim_start_matches("./").to_string());
-                }
-            }
-            Some(_) => {
-                return Err(Error::invalid(
-                    "field `project.license` must be a string or a table",
-                ));
-            }
-        }
-        match p.get("license-files") {
-            Some(v) => {
-                if matches!(p.get("license"), Some(Value::Table(_))) {
-                    return Err(Error::invalid(
-                        "license-files cannot be used with a license table, use `project.license` with a license expression instead",
-                    ));
-                }
-                license_files = glob_files(
-                    root,
-                    &string_list(v, "project.license-files")?,
-                    "project.license-files",
-                    true,
-                )?;
-            }
-            None => {
-                license_files.extend(glob_files(
-                    root,
-                    &["COPYING*".to_string(), "LICEN[CS]E*".to_string()],
-                    "project.license-files",
-                    false,
-                )?);
-            }
-        }
-        license_files.sort();
-        license_files.dedup();
-
-        let classifiers = match p.get("classifiers") {
-            Some(v) => string_list(v, "project.classifiers")?,
-            None => Vec::new(),
-        };
+        let (readme_text, content_type, readme_file) = readme(root, p.readme.as_ref())?;
+        let requires_python = p.requires_python.clone();
+        let (license_expression, license_files) = license(root, &p)?;
+        let classifiers = p.classifiers.clone().unwrap_or_default();
         if license_expression.is_some()
             && let Some(c) = classifiers.iter().find(|c| c.starts_with("License :: "))
         {
@@ -564,39 +607,21 @@ impl FlitProject {
                 "License classifiers are deprecated in favor of the license expression. Remove the '{c}' classifier"
             )));
         }
-        let keywords = match p.get("keywords") {
-            Some(v) => Some(string_list(v, "project.keywords")?.join(",")),
-            None => None,
-        };
-        let mut urls = match p.get("urls") {
-            Some(v) => str_map(v, "project.urls")?,
-            None => Vec::new(),
-        };
+        let keywords = p.keywords.as_ref().map(|k| k.join(","));
+        let mut urls = p.urls.clone().map(|u| u.0).unwrap_or_default();
         urls.sort();
-        let deps = match p.get("dependencies") {
-            Some(v) => string_list(v, "project.dependencies")?,
-            None => Vec::new(),
-        };
         let mut extras: Vec<(String, Vec<String>)> = Vec::new();
-        if let Some(v) = p.get("optional-dependencies") {
-            let t = v.as_table().ok_or_else(|| {
-                Error::invalid("field `project.optional-dependencies` must be a table")
-            })?;
-            for (e, reqs) in t {
-                let norm = normalize_name(e);
-                if extras.iter().any(|(x, _)| *x == norm) {
-                    return Err(Error::invalid(format!(
-                        "optional-dependencies group names clash: {norm}"
-                    )));
-                }
-                extras.push((
-                    norm,
-                    string_list(reqs, &format!("project.optional-dependencies.{e}"))?,
-                ));
+        for (e, reqs) in p.optional_dependencies.iter().flat_map(|o| &o.0) {
+            let norm = normalize_name(e);
+            if extras.iter().any(|(x, _)| *x == norm) {
+                return Err(Error::invalid(format!(
+                    "optional-dependencies group names clash: {norm}"
+                )));
             }
-            extras.sort();
+            extras.push((norm, reqs.clone()));
         }
-        let mut requires_dist = deps.clone();
+        extras.sort();
+        let mut requires_dist = p.dependencies.clone().unwrap_or_default();
         for (extra, reqs) in &extras {
             for r in reqs {
                 requires_dist.push(match r.split_once(';') {
@@ -605,43 +630,15 @@ impl FlitProject {
                 });
             }
         }
-        let mut entry_points: Vec<(String, Vec<(String, String)>)> = Vec::new();
-        if let Some(v) = p.get("entry-points") {
-            let t = v
-                .as_table()
-                .ok_or_else(|| Error::invalid("field `project.entry-points` must be a table"))?;
-            for (g, entries) in t {
-                if g == "console_scripts" || g == "gui_scripts" {
-                    return Err(Error::invalid(
-                        "Scripts should be specified in [project.scripts] or [project.gui-scripts], not under [project.entry-points]",
-                    ));
-                }
-                entry_points.push((
-                    g.clone(),
-                    str_map(entries, &format!("project.entry-points.{g}"))?,
-                ));
-            }
-        }
-        for (key, group) in [
-            ("scripts", "console_scripts"),
-            ("gui-scripts", "gui_scripts"),
-        ] {
-            if let Some(v) = p.get(key) {
-                entry_points.push((group.to_string(), str_map(v, &format!("project.{key}"))?));
-            }
-        }
-        for (_, e) in entry_points.iter_mut() {
-            e.sort();
-        }
-        entry_points.sort();
+        let entry_points = entry_points(&p)?;
 
         // METADATA, in flit's order.
         let mut m = String::new();
         m.push_str("Metadata-Version: 2.4\n");
         m.push_str(&format!("Name: {raw_name}\n"));
         m.push_str(&format!("Version: {version}\n"));
-        let (author, author_email) = people(&table_persons(p, "authors")?);
-        let (maint, maint_email) = people(&table_persons(p, "maintainers")?);
+        let (author, author_email) = people(&persons(p.authors.as_ref(), "authors")?);
+        let (maint, maint_email) = people(&persons(p.maintainers.as_ref(), "maintainers")?);
         for (field, value) in [
             ("Summary", summary),
             ("Keywords", keywords),
@@ -684,23 +681,14 @@ impl FlitProject {
         let mut extra_files = vec!["pyproject.toml".to_string()];
         extra_files.extend(readme_file.map(|f| f.trim_start_matches("./").to_string()));
         extra_files.extend(license_files.iter().cloned());
-        let (mut sdist_include, mut sdist_exclude) = (Vec::new(), Vec::new());
-        if let Some(sd) = tool.get("sdist").and_then(Value::as_table) {
-            for k in sd.keys() {
-                if k != "include" && k != "exclude" {
-                    return Err(Error::invalid(format!(
-                        "unknown key `{k}` in [tool.flit.sdist]"
-                    )));
-                }
+        let (sdist_include, sdist_exclude) = match tool.sdist {
+            None => (Vec::new(), Vec::new()),
+            Some(sd) => {
+                let mut exclude = vec!["**/__pycache__".to_string(), "**.pyc".to_string()];
+                exclude.extend(sd.exclude.unwrap_or_default());
+                (sd.include.unwrap_or_default(), exclude)
             }
-            if let Some(v) = sd.get("include") {
-                sdist_include = string_list(v, "tool.flit.sdist.include")?;
-            }
-            sdist_exclude = vec!["**/__pycache__".to_string(), "**.pyc".to_string()];
-            if let Some(v) = sd.get("exclude") {
-                sdist_exclude.extend(string_list(v, "tool.flit.sdist.exclude")?);
-            }
-        }
+        };
         Ok(FlitProject {
             root: root.to_path_buf(),
             raw_name,
