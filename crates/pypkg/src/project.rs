@@ -146,11 +146,15 @@ pub fn read_pyproject(root: &Path) -> Result<Table> {
     })
 }
 
-/// The `[project]` fields [`project_name`] and [`project_version`] read (other fields are
-/// not looked at, so their mistakes do not stop these two).
+/// The one `[project]` field [`project_name`] reads (other fields' mistakes do not stop it).
 #[derive(Deserialize)]
-struct NameAndVersion {
+struct NameField {
     name: Option<String>,
+}
+
+/// The `[project]` fields [`project_version`] reads.
+#[derive(Deserialize)]
+struct VersionFields {
     version: Option<String>,
     dynamic: Option<Vec<String>>,
 }
@@ -161,7 +165,7 @@ struct NameAndVersion {
 /// Errors: the file cannot be read or parsed, or `name` is missing or invalid.
 pub fn project_name(root: &Path) -> Result<String> {
     let doc = read_pyproject(root)?;
-    checked_name(project_fields::<NameAndVersion>(&doc)?.name.as_deref())
+    checked_name(project_fields::<NameField>(&doc)?.name.as_deref())
 }
 
 /// `[project].name` checked: present, non-empty and a valid PEP 508 name (hatchling's and
@@ -203,7 +207,7 @@ pub fn project_version_source(root: &Path) -> Result<(String, String)> {
 /// `[tool.hatch.version]` are read.
 fn version_of(root: &Path) -> Result<(String, String)> {
     let doc = read_pyproject(root)?;
-    let p: NameAndVersion = project_fields(&doc)?;
+    let p: VersionFields = project_fields(&doc)?;
     let cfg: Option<HatchVersion> = match hatch_table(root, &doc)?.get("version") {
         Some(v) => Some(parse_at(v, "tool.hatch.version")?),
         None => None,
@@ -995,6 +999,28 @@ mod tests {
         assert_eq!(
             find_version_assignment("__version__ = \"v\"").as_deref(),
             Some("v")
+        );
+    }
+
+    #[test]
+    fn hatch_options_are_named_by_path() {
+        let hatch = |toml: &str| {
+            let t: Table = toml.parse().unwrap();
+            parse_at::<HatchTool>(&Value::Table(t), "tool.hatch")
+        };
+        let err = hatch("[build.targets.wheel]\npackages = \"src/pkg\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("field `tool.hatch.build.targets.wheel.packages`: invalid type"),
+            "{err}"
+        );
+        let h = hatch("[build]\ninclude = [\"a\"]\n[build.targets.sdist]\nexclude = [\"b\"]\n[envs.x]\ny = 1\n")
+            .unwrap();
+        let sdist = selection(&h, "sdist").unwrap();
+        assert_eq!(
+            (sdist.include, sdist.exclude),
+            (vec!["a".into()], vec!["b".into()])
         );
     }
 
