@@ -553,6 +553,97 @@ fn supports_py2(requires_python: &str) -> bool {
     true
 }
 
+/// flit's core metadata 2.4 (`METADATA`, `PKG-INFO`) in flit's field order and (non-
+/// normalising) formatting; `readme` is (text, content type), `license` (expression,
+/// files). Errors: a `License ::` classifier next to a license expression, two extras that
+/// normalise alike, an author or maintainer with neither name nor email.
+fn core_metadata(
+    p: &ProjectTable,
+    (raw_name, version): (&str, &str),
+    summary: Option<String>,
+    (readme_text, content_type): (Option<&String>, Option<&String>),
+    (license_expression, license_files): (Option<&String>, &[String]),
+) -> Result<String> {
+    let classifiers = p.classifiers.clone().unwrap_or_default();
+    if license_expression.is_some()
+        && let Some(c) = classifiers.iter().find(|c| c.starts_with("License :: "))
+    {
+        return Err(Error::invalid(format!(
+            "License classifiers are deprecated in favor of the license expression. Remove the '{c}' classifier"
+        )));
+    }
+    let keywords = p.keywords.as_ref().map(|k| k.join(","));
+    let mut urls = p.urls.clone().map(|u| u.0).unwrap_or_default();
+    urls.sort();
+    let mut extras: Vec<(String, Vec<String>)> = Vec::new();
+    for (e, reqs) in p.optional_dependencies.iter().flat_map(|o| &o.0) {
+        let norm = normalize_name(e);
+        if extras.iter().any(|(x, _)| *x == norm) {
+            return Err(Error::invalid(format!(
+                "optional-dependencies group names clash: {norm}"
+            )));
+        }
+        extras.push((norm, reqs.clone()));
+    }
+    extras.sort();
+    let mut requires_dist = p.dependencies.clone().unwrap_or_default();
+    for (extra, reqs) in &extras {
+        for r in reqs {
+            requires_dist.push(match r.split_once(';') {
+                Some((name, marker)) => format!("{name} ; extra == \"{extra}\" and ({marker})"),
+                None => format!("{r} ; extra == \"{extra}\""),
+            });
+        }
+    }
+    // METADATA, in flit's order.
+    let mut m = String::new();
+    m.push_str("Metadata-Version: 2.4\n");
+    m.push_str(&format!("Name: {raw_name}\n"));
+    m.push_str(&format!("Version: {version}\n"));
+    let (author, author_email) = people(&persons(p.authors.as_ref(), "authors")?);
+    let (maint, maint_email) = people(&persons(p.maintainers.as_ref(), "maintainers")?);
+    for (field, value) in [
+        ("Summary", summary),
+        ("Keywords", keywords),
+        ("Author", author),
+        ("Author-email", author_email),
+        ("Maintainer", maint),
+        ("Maintainer-email", maint_email),
+        ("Requires-Python", p.requires_python.clone()),
+        ("Description-Content-Type", content_type.cloned()),
+    ] {
+        if let Some(v) = value {
+            let joined = v.lines().collect::<Vec<_>>().join("\n        ");
+            m.push_str(&format!("{field}: {joined}\n"));
+        }
+    }
+    if let Some(e) = license_expression {
+        m.push_str(&format!("License-Expression: {e}\n"));
+    }
+    for c in &classifiers {
+        m.push_str(&format!("Classifier: {c}\n"));
+    }
+    for f in license_files {
+        m.push_str(&format!("License-File: {f}\n"));
+    }
+    for r in &requires_dist {
+        m.push_str(&format!("Requires-Dist: {}\n", normalise_requires_dist(r)));
+    }
+    for (label, url) in &urls {
+        m.push_str(&format!("Project-URL: {label}, {url}\n"));
+    }
+    for (extra, _) in &extras {
+        m.push_str(&format!("Provides-Extra: {extra}\n"));
+    }
+    if let Some(text) = readme_text {
+        m.push('\n');
+        m.push_str(text);
+        m.push('\n');
+    }
+
+    Ok(m)
+}
+
 impl FlitProject {
     /// Reads and resolves the flit_core project at `root`.
     ///
@@ -597,87 +688,15 @@ impl FlitProject {
             }
         };
         let (readme_text, content_type, readme_file) = readme(root, p.readme.as_ref())?;
-        let requires_python = p.requires_python.clone();
         let (license_expression, license_files) = license(root, &p)?;
-        let classifiers = p.classifiers.clone().unwrap_or_default();
-        if license_expression.is_some()
-            && let Some(c) = classifiers.iter().find(|c| c.starts_with("License :: "))
-        {
-            return Err(Error::invalid(format!(
-                "License classifiers are deprecated in favor of the license expression. Remove the '{c}' classifier"
-            )));
-        }
-        let keywords = p.keywords.as_ref().map(|k| k.join(","));
-        let mut urls = p.urls.clone().map(|u| u.0).unwrap_or_default();
-        urls.sort();
-        let mut extras: Vec<(String, Vec<String>)> = Vec::new();
-        for (e, reqs) in p.optional_dependencies.iter().flat_map(|o| &o.0) {
-            let norm = normalize_name(e);
-            if extras.iter().any(|(x, _)| *x == norm) {
-                return Err(Error::invalid(format!(
-                    "optional-dependencies group names clash: {norm}"
-                )));
-            }
-            extras.push((norm, reqs.clone()));
-        }
-        extras.sort();
-        let mut requires_dist = p.dependencies.clone().unwrap_or_default();
-        for (extra, reqs) in &extras {
-            for r in reqs {
-                requires_dist.push(match r.split_once(';') {
-                    Some((name, marker)) => format!("{name} ; extra == \"{extra}\" and ({marker})"),
-                    None => format!("{r} ; extra == \"{extra}\""),
-                });
-            }
-        }
+        let metadata = core_metadata(
+            &p,
+            (&raw_name, &version),
+            summary,
+            (readme_text.as_ref(), content_type.as_ref()),
+            (license_expression.as_ref(), &license_files),
+        )?;
         let entry_points = entry_points(&p)?;
-
-        // METADATA, in flit's order.
-        let mut m = String::new();
-        m.push_str("Metadata-Version: 2.4\n");
-        m.push_str(&format!("Name: {raw_name}\n"));
-        m.push_str(&format!("Version: {version}\n"));
-        let (author, author_email) = people(&persons(p.authors.as_ref(), "authors")?);
-        let (maint, maint_email) = people(&persons(p.maintainers.as_ref(), "maintainers")?);
-        for (field, value) in [
-            ("Summary", summary),
-            ("Keywords", keywords),
-            ("Author", author),
-            ("Author-email", author_email),
-            ("Maintainer", maint),
-            ("Maintainer-email", maint_email),
-            ("Requires-Python", requires_python.clone()),
-            ("Description-Content-Type", content_type.clone()),
-        ] {
-            if let Some(v) = value {
-                let joined = v.lines().collect::<Vec<_>>().join("\n        ");
-                m.push_str(&format!("{field}: {joined}\n"));
-            }
-        }
-        if let Some(e) = &license_expression {
-            m.push_str(&format!("License-Expression: {e}\n"));
-        }
-        for c in &classifiers {
-            m.push_str(&format!("Classifier: {c}\n"));
-        }
-        for f in &license_files {
-            m.push_str(&format!("License-File: {f}\n"));
-        }
-        for r in &requires_dist {
-            m.push_str(&format!("Requires-Dist: {}\n", normalise_requires_dist(r)));
-        }
-        for (label, url) in &urls {
-            m.push_str(&format!("Project-URL: {label}, {url}\n"));
-        }
-        for (extra, _) in &extras {
-            m.push_str(&format!("Provides-Extra: {extra}\n"));
-        }
-        if let Some(text) = &readme_text {
-            m.push('\n');
-            m.push_str(text);
-            m.push('\n');
-        }
-
         let mut extra_files = vec!["pyproject.toml".to_string()];
         extra_files.extend(readme_file.map(|f| f.trim_start_matches("./").to_string()));
         extra_files.extend(license_files.iter().cloned());
@@ -697,8 +716,8 @@ impl FlitProject {
             module_path,
             prefix,
             is_package,
-            metadata: m,
-            requires_python: requires_python.unwrap_or_default(),
+            metadata,
+            requires_python: p.requires_python.clone().unwrap_or_default(),
             entry_points,
             license_files,
             extra_files,
