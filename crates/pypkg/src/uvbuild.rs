@@ -854,6 +854,74 @@ fn join_people(list: &[(Option<String>, Option<String>)], emails: bool) -> Optio
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// uv_build's core metadata (`Metadata23::core_metadata_format`): 2.3, or 2.4 with a
+/// license expression or `license-files`; uv's field order, continuation-line indentation
+/// and requirement printing. `readme` is (text, content type). Errors: a requirement or
+/// `requires-python` uv_build would refuse (or whose marker is outside the reproduced
+/// subset), an extra that is not a valid name, a bad author or maintainer entry.
+fn core_metadata(
+    p: &ProjectTable,
+    (name, version): (&str, &str),
+    (description, content_type): (Option<&String>, Option<&String>),
+    license: &UvLicense,
+) -> Result<String> {
+    let urls: BTreeMap<String, String> = p.urls.iter().flat_map(|u| u.0.clone()).collect();
+    let (requires_dist, extras) = requirements(p)?;
+    let requires_python = match &p.requires_python {
+        Some(s) => Some(specifiers(s, "project.requires-python")?),
+        None => None,
+    };
+    let authors = contacts(p.authors.as_ref(), "authors")?;
+    let maintainers = contacts(p.maintainers.as_ref(), "maintainers")?;
+    let keywords = p.keywords.clone();
+    let classifiers = p.classifiers.clone().unwrap_or_default();
+    let metadata_version = license.metadata_version;
+    let (license_text, license_expression, license_files) =
+        (&license.text, &license.expression, &license.files);
+    let summary = p.description.clone();
+
+    let mut m = String::new();
+    write_field(&mut m, "Metadata-Version", metadata_version);
+    write_field(&mut m, "Name", name);
+    write_field(&mut m, "Version", version);
+    let opt = |m: &mut String, key: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            write_field(m, key, v);
+        }
+    };
+    opt(&mut m, "Summary", &summary);
+    opt(&mut m, "Keywords", &keywords.map(|k| k.join(",")));
+    opt(&mut m, "Author", &join_people(&authors, false));
+    opt(&mut m, "Author-email", &join_people(&authors, true));
+    opt(&mut m, "License", license_text);
+    opt(&mut m, "License-Expression", license_expression);
+    for f in license_files {
+        write_field(&mut m, "License-File", f);
+    }
+    for c in &classifiers {
+        write_field(&mut m, "Classifier", c);
+    }
+    for r in &requires_dist {
+        write_field(&mut m, "Requires-Dist", r);
+    }
+    opt(&mut m, "Maintainer", &join_people(&maintainers, false));
+    opt(&mut m, "Maintainer-email", &join_people(&maintainers, true));
+    opt(&mut m, "Requires-Python", &requires_python);
+    for (k, v) in &urls {
+        write_field(&mut m, "Project-URL", &format!("{k}, {v}"));
+    }
+    for e in &extras {
+        write_field(&mut m, "Provides-Extra", e);
+    }
+    opt(&mut m, "Description-Content-Type", &content_type.cloned());
+    if let Some(d) = description {
+        m.push('\n');
+        m.push_str(d);
+    }
+
+    Ok(m)
+}
+
 impl UvProject {
     /// Reads and resolves the uv_build project at `root`.
     ///
@@ -905,59 +973,12 @@ impl UvProject {
         }
         let (description, content_type, readme_file) = readme(root, &p)?;
         let license = license(root, &p)?;
-        let urls: BTreeMap<String, String> = p.urls.iter().flat_map(|u| u.0.clone()).collect();
-        let (requires_dist, extras) = requirements(&p)?;
-        let requires_python = match &p.requires_python {
-            Some(s) => Some(specifiers(s, "project.requires-python")?),
-            None => None,
-        };
-        let authors = contacts(p.authors.as_ref(), "authors")?;
-        let maintainers = contacts(p.maintainers.as_ref(), "maintainers")?;
-        let keywords = p.keywords.clone();
-        let classifiers = p.classifiers.clone().unwrap_or_default();
-        let metadata_version = license.metadata_version;
-        let (license_text, license_expression, license_files) =
-            (&license.text, &license.expression, &license.files);
-
-        let mut m = String::new();
-        write_field(&mut m, "Metadata-Version", metadata_version);
-        write_field(&mut m, "Name", &name);
-        write_field(&mut m, "Version", &version);
-        let opt = |m: &mut String, key: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                write_field(m, key, v);
-            }
-        };
-        opt(&mut m, "Summary", &summary);
-        opt(&mut m, "Keywords", &keywords.map(|k| k.join(",")));
-        opt(&mut m, "Author", &join_people(&authors, false));
-        opt(&mut m, "Author-email", &join_people(&authors, true));
-        opt(&mut m, "License", license_text);
-        opt(&mut m, "License-Expression", license_expression);
-        for f in license_files {
-            write_field(&mut m, "License-File", f);
-        }
-        for c in &classifiers {
-            write_field(&mut m, "Classifier", c);
-        }
-        for r in &requires_dist {
-            write_field(&mut m, "Requires-Dist", r);
-        }
-        opt(&mut m, "Maintainer", &join_people(&maintainers, false));
-        opt(&mut m, "Maintainer-email", &join_people(&maintainers, true));
-        opt(&mut m, "Requires-Python", &requires_python);
-        for (k, v) in &urls {
-            write_field(&mut m, "Project-URL", &format!("{k}, {v}"));
-        }
-        for e in &extras {
-            write_field(&mut m, "Provides-Extra", e);
-        }
-        opt(&mut m, "Description-Content-Type", &content_type);
-        if let Some(d) = &description {
-            m.push('\n');
-            m.push_str(d);
-        }
-
+        let metadata = core_metadata(
+            &p,
+            (&name, &version),
+            (description.as_ref(), content_type.as_ref()),
+            &license,
+        )?;
         let entry_points = entry_points(&p)?;
         for (name, dir) in &settings.data {
             if normalize_rel(dir).is_none() || dir.starts_with("..") {
@@ -973,7 +994,7 @@ impl UvProject {
             name,
             version,
             settings,
-            metadata: m,
+            metadata,
             entry_points,
             license_globs: license.globs,
             license_file: license.file,
