@@ -128,8 +128,18 @@ impl<'t> Index<'t> {
     /// after N attempts"); 401/403 as [`Category::Authentication`]; other non-200 answers as
     /// [`Category::Upload`].
     pub fn project_page(&mut self, name: &str) -> Result<ProjectPage, StageError> {
+        let policy = self.policy.clone();
+        self.project_page_with(name, &policy)
+    }
+
+    /// [`Index::project_page`] with the GET retried per `policy` instead.
+    fn project_page_with(
+        &mut self,
+        name: &str,
+        policy: &RetryPolicy,
+    ) -> Result<ProjectPage, StageError> {
         let url = project_url(&self.simple_url, name);
-        let resp = self.get(&url, ACCEPT)?;
+        let resp = self.get(&url, ACCEPT, policy)?;
         match resp.status {
             200 => parse_project_page(
                 resp.header("content-type").unwrap_or("text/html"),
@@ -153,10 +163,15 @@ impl<'t> Index<'t> {
         }
     }
 
-    /// GETs `url` with `accept`, retrying transport errors and 408/429/5xx per
-    /// [`Index::policy`] (a GET is safe to repeat). Returns any other answer. Errors:
-    /// transport errors once retries are spent (retryable [`Category::Network`]).
-    fn get(&mut self, url: &str, accept: &str) -> Result<Response, StageError> {
+    /// GETs `url` with `accept`, retrying transport errors and 408/429/5xx per `policy`
+    /// (a GET is safe to repeat). Returns any other answer. Errors: transport errors once
+    /// retries are spent (retryable [`Category::Network`]).
+    fn get(
+        &mut self,
+        url: &str,
+        accept: &str,
+        policy: &RetryPolicy,
+    ) -> Result<Response, StageError> {
         let req = Request::get(url)
             .header("accept", accept)
             .header("user-agent", USER_AGENT)
@@ -164,7 +179,7 @@ impl<'t> Index<'t> {
         crate::retry::send_retrying(
             &mut *self.transport,
             &req,
-            &self.policy,
+            policy,
             &format!("the index ({url})"),
             &mut *self.sleep,
         )
@@ -285,9 +300,13 @@ impl<'t> Index<'t> {
             retry += 1;
             // The previous attempt may have stored the file with its answer lost. One look,
             // not retried itself: the upload's own retries already wait for the index.
-            let retries = std::mem::replace(&mut self.policy.retries, 0);
-            let listed = self.lookup(dist);
-            self.policy.retries = retries;
+            let once = RetryPolicy {
+                retries: 0,
+                ..self.policy.clone()
+            };
+            let listed = self
+                .project_page_with(dist.metadata.name(), &once)
+                .map(|p| p.files.into_iter().find(|f| f.filename == dist.filename));
             if let Ok(Some(listed)) = listed {
                 self.compare(dist, &listed, "")?;
                 return Ok(stored(self));
@@ -497,8 +516,9 @@ impl<'t> Index<'t> {
     /// Reads the provenance object at `url`. Errors: a sentence (not 200, not a provenance
     /// object), or the transport's error message.
     fn served_provenance(&mut self, url: &str) -> Result<attestation::Provenance, String> {
+        let policy = self.policy.clone();
         let resp = self
-            .get(url, attestation::PROVENANCE_ACCEPT)
+            .get(url, attestation::PROVENANCE_ACCEPT, &policy)
             .map_err(|e| e.message)?;
         if resp.status != 200 {
             return Err(format!(
