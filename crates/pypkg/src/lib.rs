@@ -109,9 +109,10 @@ pub enum Kind {
     Wheel,
 }
 
-/// A written distribution file.
+/// A distribution file the builder wrote ([`build_wheel`], [`build_sdist`]). (A stage hands
+/// a file on to the host as the SDK's `airlock_stage::Artifact`: path, sha256, size.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Artifact {
+pub struct Written {
     /// Sdist or wheel.
     pub kind: Kind,
     /// Where it was written: `out_dir.join(filename)`.
@@ -296,11 +297,11 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn write_artifact(kind: Kind, out_dir: &Path, filename: String, bytes: &[u8]) -> Result<Artifact> {
+fn write_artifact(kind: Kind, out_dir: &Path, filename: String, bytes: &[u8]) -> Result<Written> {
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let path = out_dir.join(&filename);
     std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
-    Ok(Artifact {
+    Ok(Written {
         kind,
         path,
         filename,
@@ -384,7 +385,7 @@ pub fn sdist_bytes(project: &Project, options: &BuildOptions) -> Result<(String,
 ///
 /// Errors: the project cannot be read or is unsupported (see [`Buildable::load`]); files
 /// cannot be read; `out_dir` cannot be written.
-pub fn build_wheel(root: &Path, out_dir: &Path, options: &BuildOptions) -> Result<Artifact> {
+pub fn build_wheel(root: &Path, out_dir: &Path, options: &BuildOptions) -> Result<Written> {
     let (name, bytes) = Buildable::load(root)?.wheel_bytes(options)?;
     write_artifact(Kind::Wheel, out_dir, name, &bytes)
 }
@@ -392,7 +393,7 @@ pub fn build_wheel(root: &Path, out_dir: &Path, options: &BuildOptions) -> Resul
 /// Builds the sdist of the project at `root` into `out_dir` (created if missing).
 ///
 /// Errors: as [`build_wheel`].
-pub fn build_sdist(root: &Path, out_dir: &Path, options: &BuildOptions) -> Result<Artifact> {
+pub fn build_sdist(root: &Path, out_dir: &Path, options: &BuildOptions) -> Result<Written> {
     let (name, bytes) = Buildable::load(root)?.sdist_bytes(options)?;
     write_artifact(Kind::Sdist, out_dir, name, &bytes)
 }
