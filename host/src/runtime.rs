@@ -70,6 +70,8 @@ pub mod bounds {
     pub const CONCURRENT_REQUESTS: usize = 16;
     /// Bytes of a URL a stage hands to `credential-for` (longer: no credential).
     pub const URL: usize = 8 * 1024;
+    /// Longest guest path a stage may ask `file-mode` about, in bytes.
+    pub const PATH: usize = 4096;
     /// Core instances, tables and memories one stage may create (a component built from
     /// Rust has a handful of each).
     pub const INSTANCES: usize = 32;
@@ -678,6 +680,8 @@ impl Runtime {
         // not followed (the manifest's check ran before that stage existed).
         let root = hostfs::open_root(project)
             .with_context(|| format!("stage \"{}\": the project folder", stage.id))?;
+        // The granted folders by guest path, for `file-mode`.
+        let mut granted: Vec<(String, cap_std::fs::Dir)> = Vec::new();
         for g in &stage.grants.files {
             let dir = if g.access == Access::Write {
                 hostfs::create_dir(&root, &g.path)
@@ -710,6 +714,7 @@ impl Runtime {
             } else {
                 FsPerms::ReadOnly
             };
+            granted.push((guest_path(&g.path), dir.try_clone()?));
             b.preopened_dir(
                 hostfs::fd_path(&dir, &project.join(&g.path)),
                 guest_path(&g.path),
@@ -779,6 +784,7 @@ impl Runtime {
             log: log.clone(),
             last_progress: None,
             stored: stored.clone(),
+            granted,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -1093,6 +1099,8 @@ struct StageState {
     last_progress: Option<Instant>,
     /// Names of the secrets this run of the stage stored (its output may not carry them).
     stored: Arc<Mutex<Vec<String>>>,
+    /// The stage's file grants: (guest path, the folder opened beneath the project).
+    granted: Vec<(String, cap_std::fs::Dir)>,
 }
 
 impl WasiView for StageState {
@@ -1115,6 +1123,12 @@ impl WasiHttpView for StageState {
 }
 
 impl wit::Host for StageState {}
+
+/// `st_mode & 0o7777` of `meta`.
+fn mode_bits(meta: &cap_std::fs::Metadata) -> u32 {
+    use cap_std::fs::PermissionsExt as _;
+    meta.permissions().mode() & 0o7777
+}
 
 impl bindings::airlock::stage::host::Host for StageState {
     fn log(&mut self, level: Level, message: String) {
@@ -1218,6 +1232,31 @@ impl bindings::airlock::stage::host::Host for StageState {
         }
         self.secrets.revoke_at(&name, &url);
         Ok(())
+    }
+
+    fn file_mode(&mut self, path: String) -> Option<u32> {
+        // The path is the stage's text: bounded, then resolved against the grants only, one
+        // component at a time without following a link.
+        if path.len() > bounds::PATH || !path.starts_with('/') {
+            return None;
+        }
+        let (prefix, dir) = self
+            .granted
+            .iter()
+            .filter(|(g, _)| g == "/" || path == *g || path.starts_with(&format!("{g}/")))
+            .max_by_key(|(g, _)| g.len())?;
+        let rel = path[prefix.len()..].trim_start_matches('/');
+        let parts = hostfs::components(rel).ok()?;
+        let Some((name, parents)) = parts.split_last() else {
+            return dir.dir_metadata().ok().map(|m| mode_bits(&m));
+        };
+        use cap_fs_ext::DirExt as _;
+        let mut at = dir.try_clone().ok()?;
+        for c in parents {
+            at = at.open_dir_nofollow(c).ok()?;
+        }
+        let meta = at.symlink_metadata(name).ok()?;
+        (!meta.file_type().is_symlink()).then(|| mode_bits(&meta))
     }
 
     fn credential_for(&mut self, url: String) -> Option<String> {

@@ -131,6 +131,30 @@ pub fn credential_for(url: &str) -> Option<String> {
     }
 }
 
+/// The POSIX permission bits (e.g. `0o755`) the host's file at guest path `path` (absolute,
+/// inside one of this stage's file grants) has, which WASI filesystems do not carry; `None`
+/// outside the grants, for a missing file or a link (WIT `file-mode`). Natively (unit tests)
+/// the file's own mode on this machine's filesystem.
+pub fn file_mode(path: &str) -> Option<u32> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        crate::bindings::airlock::stage::host::file_mode(path)
+    }
+    #[cfg(all(not(target_arch = "wasm32"), unix))]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::symlink_metadata(path)
+            .ok()
+            .filter(|m| !m.file_type().is_symlink())
+            .map(|m| m.permissions().mode() & 0o7777)
+    }
+    #[cfg(all(not(target_arch = "wasm32"), not(unix)))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 /// Asks the host to revoke secret `name` (stored by this stage) at `url` when the run ends:
 /// the host POSTs `{"token": "<value>"}` there for each value the secret had (WIT
 /// `revoke-secret-at`; PyPI's `/_/oidc/burn-token`). `url`'s origin must be in the stage's

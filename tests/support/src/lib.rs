@@ -20,6 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 pub mod github;
 pub mod gitlab;
 pub mod http;
@@ -580,6 +582,85 @@ pub fn hostile_memory_component(memories: u32, pages_each: u32, table_elements: 
 "#
     );
     wat::parse_str(&text).unwrap_or_else(|e| panic!("hostile memory component: {e}\n{text}"))
+}
+
+/// The pep517 stage component (`stages/pep517/app.py` with CPython for WASI), built once by
+/// `scripts/build-pep517` into `target/pep517/pep517-<key>.wasm`, where `<key>` digests the
+/// app, the pinned toolchain and the WIT world: a changed input builds anew, an unchanged
+/// one is reused across test runs. Returns the path and the component's sha256. Panics with
+/// the script's output when it fails (it needs pip to install componentize-py from PyPI).
+pub fn pep517_component() -> (PathBuf, String) {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _serial = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let root = workspace();
+    let mut key = Sha256::new();
+    for f in [
+        "stages/pep517/app.py",
+        "stages/pep517/requirements.txt",
+        "crates/stage/wit/stage.wit",
+        "scripts/build-pep517",
+    ] {
+        key.update(std::fs::read(root.join(f)).unwrap());
+    }
+    let key = hex::encode(&key.finalize()[..8]);
+    let out = root.join(format!("target/pep517/pep517-{key}.wasm"));
+    if !out.is_file() {
+        let tmp = root.join(format!(
+            "target/pep517/.building-{key}-{}.wasm",
+            std::process::id()
+        ));
+        let run = Command::new(root.join("scripts/build-pep517"))
+            .arg(&tmp)
+            .output()
+            .expect("cannot run scripts/build-pep517");
+        assert!(
+            run.status.success(),
+            "scripts/build-pep517 failed: {}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        std::fs::rename(&tmp, &out).unwrap();
+    }
+    let sha = hex::encode(Sha256::digest(std::fs::read(&out).unwrap()));
+    (out, sha)
+}
+
+/// The pure-Python wheels of `requirements` and their dependencies (`pip download
+/// --only-binary=:all:`), downloaded once into `target/fixtures/build-deps/<key>` (renamed
+/// into place, like [`fixtures`]): the build dependencies the pep517 stage is given.
+pub fn build_deps(requirements: &[&str]) -> PathBuf {
+    let _serial = FIXTURES_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let key = hex::encode(&Sha256::digest(requirements.join("\n").as_bytes())[..8]);
+    let parent = workspace().join("target/fixtures/build-deps");
+    let dir = parent.join(&key);
+    if dir.is_dir() {
+        return dir;
+    }
+    std::fs::create_dir_all(&parent).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempdir_in(&parent)
+        .unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            "-d",
+        ])
+        .arg(tmp.path())
+        .args(requirements)
+        .output()
+        .expect("python3 is needed for the tests");
+    assert!(
+        out.status.success(),
+        "cannot download {requirements:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(tmp.keep(), &dir).unwrap();
+    dir
 }
 
 #[cfg(test)]

@@ -1,0 +1,363 @@
+//! Issue 19, first step: the pep517 stage (`stages/pep517/app.py`, CPython 3.14 for WASI via
+//! componentize-py, built by `scripts/build-pep517`) runs a project's **real** PEP 517
+//! backend under the real host, with the project read-only, a scratch folder and the output
+//! folder, and nothing else:
+//! - real sdists from PyPI (hatchling, flit_core with a computed `__version__`, setuptools)
+//!   are rebuilt in the sandbox and compared with the same backend version run natively on
+//!   an identical copy (`build_sdist` + `build_wheel`, the calls `python -m build
+//!   --no-isolation` makes): the wheel byte for byte, the sdist's members and contents;
+//!   `twine check` passes on every output (`--strict` gives the native build's verdict) and
+//!   pip installs every wheel;
+//! - a project whose `setup.py` tries to read a file outside the project, reach the network,
+//!   read a token from the environment, write outside its folders, spawn a process or run
+//!   forever is contained: each attempt fails with the sandbox's error, or is stopped by the
+//!   time limit.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use airlock_test_support::{build_deps, pep517_component, pypi_sdist, unpack_sdist};
+use common::Run;
+
+const EPOCH: u64 = 1_700_000_000;
+
+/// The one-stage manifest running the pep517 component on `project` with `config` and
+/// `limits`.
+fn manifest(project: &Path, component: &Path, sha256: &str, config: &str, limits: &str) -> String {
+    format!(
+        r#"
+[pipeline]
+name = "pep517"
+project = "{}"
+
+[[stage]]
+id = "pep517"
+component = {{ path = "{}", sha256 = "{sha256}" }}
+config = {{ source_date_epoch = {EPOCH}{config} }}
+[stage.grants]
+files = [{{ path = ".", access = "read" }}, {{ path = "dist", access = "write" }}, {{ path = ".airlock/pep517", access = "write" }}]
+{limits}
+"#,
+        project.display(),
+        component.display()
+    )
+}
+
+/// Runs `manifest` from a folder of its own (the project holds nothing but itself).
+fn run(manifest: &str, envs: &[(&str, &str)]) -> Run {
+    let at = tempfile::tempdir().unwrap();
+    common::run(at.path(), manifest, envs)
+}
+
+/// `project` copied to a fresh temp dir with `deps` as its `.airlock/build-deps`.
+fn sandbox_copy(project: &Path, deps: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_tree(project, dir.path());
+    let into = dir.path().join(".airlock/build-deps");
+    std::fs::create_dir_all(&into).unwrap();
+    for e in std::fs::read_dir(deps).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, into.join(p.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+/// Runs the pep517 stage on `project` (a copy) with the wheels of `deps`.
+fn sandboxed(project: &Path, deps: &Path, config: &str, limits: &str) -> (tempfile::TempDir, Run) {
+    let (component, sha) = pep517_component();
+    let dir = sandbox_copy(project, deps);
+    let run = run(&manifest(dir.path(), &component, &sha, config, limits), &[]);
+    (dir, run)
+}
+
+/// The backend of `project` run natively by the tests' Python (the same pinned version) on an
+/// identical copy: `build_sdist` then `build_wheel` into `out`, as the stage calls them (with
+/// `sys.argv` of one item, as a PEP 517 front end's hook runner has: setuptools reads it).
+fn native(project: &Path, backend: &str, out: &Path) {
+    let copy = tempfile::tempdir().unwrap();
+    common::copy_tree(project, copy.path());
+    let (module, obj) = backend.split_once(':').unwrap_or((backend, ""));
+    let script = format!(
+        "import importlib, os, sys\nsrc, out = sys.argv[1:3]\nsys.argv = ['native']\nos.chdir(src)\nb = importlib.import_module('{module}')\nfor p in '{obj}'.split('.'):\n    b = getattr(b, p) if p else b\nb.build_sdist(out)\nb.build_wheel(out)\n"
+    );
+    let o = Command::new("python3")
+        .args(["-c", &script])
+        .arg(copy.path())
+        .arg(out)
+        .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "native {backend}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn only(dir: &Path, suffix: &str) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(found.len(), 1, "{suffix} in {}: {found:?}", dir.display());
+    found.into_iter().next().unwrap()
+}
+
+/// The first difference between two wheels' members (name, mode, timestamp, contents).
+fn wheel_difference(a: &Path, b: &Path) -> String {
+    let members = |p: &Path| {
+        let mut z = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
+        (0..z.len())
+            .map(|i| {
+                let mut f = z.by_index(i).unwrap();
+                let mut data = Vec::new();
+                f.read_to_end(&mut data).unwrap();
+                let time = f
+                    .last_modified()
+                    .map(|t| format!("{t:?}"))
+                    .unwrap_or_default();
+                (f.name().unwrap().to_string(), f.unix_mode(), time, data)
+            })
+            .collect::<Vec<_>>()
+    };
+    let (x, y) = (members(a), members(b));
+    for (m, n) in x.iter().zip(&y) {
+        if m != n {
+            return format!(
+                "{} (mode {:?} vs {:?}, time {} vs {}, {} vs {} bytes)",
+                m.0,
+                m.1,
+                n.1,
+                m.2,
+                n.2,
+                m.3.len(),
+                n.3.len()
+            );
+        }
+    }
+    format!("{} vs {} members", x.len(), y.len())
+}
+
+/// The sdist's members: (path, mode, contents), in archive order.
+fn sdist_members(path: &Path) -> Vec<(String, u32, Vec<u8>)> {
+    let f = std::fs::File::open(path).unwrap();
+    let mut a = tar::Archive::new(flate2::read::GzDecoder::new(f));
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            (name, e.header().mode().unwrap(), data)
+        })
+        .collect()
+}
+
+/// Rebuilds the sdist of `name==version` in the sandbox with `deps` and compares with the
+/// native backend; checks `twine check --strict` and `pip install`.
+fn conforms(name: &str, version: &str, deps: &[&str]) {
+    let work = tempfile::tempdir().unwrap();
+    let project = unpack_sdist(&pypi_sdist(name, version), work.path());
+    let (dir, run) = sandboxed(&project, &build_deps(deps), "", "");
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{name}: {}\n{}",
+        run.said("pep517"),
+        run.stderr
+    );
+    let out = run.output("pep517");
+    assert_eq!(out["mode"], "pep517", "{out}");
+    let dist = dir.path().join("dist");
+    let backend = out["backend"].as_str().unwrap().to_string();
+
+    let reference = tempfile::tempdir().unwrap();
+    native(&project, &backend, reference.path());
+    let (ours, theirs) = (only(&dist, ".whl"), only(reference.path(), ".whl"));
+    assert_eq!(ours.file_name(), theirs.file_name(), "{name}");
+    assert!(
+        std::fs::read(&ours).unwrap() == std::fs::read(&theirs).unwrap(),
+        "{name}: the wheel built in the sandbox differs from {backend}'s native one: {}",
+        wheel_difference(&ours, &theirs)
+    );
+    let (ours_s, theirs_s) = (only(&dist, ".tar.gz"), only(reference.path(), ".tar.gz"));
+    assert_eq!(ours_s.file_name(), theirs_s.file_name(), "{name}");
+    let (a, b) = (sdist_members(&ours_s), sdist_members(&theirs_s));
+    let names = |m: &[(String, u32, Vec<u8>)]| m.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b), "{name}: sdist members");
+    for (x, y) in a.iter().zip(&b) {
+        assert!(x.2 == y.2, "{name}: sdist member {} differs", x.0);
+        assert_eq!(x.1, y.1, "{name}: sdist member {} mode", x.0);
+    }
+    // The artifacts the host accepted are the files, with their digests.
+    let arts = out["artifacts"].as_array().unwrap();
+    assert_eq!(arts.len(), 2, "{out}");
+    for a in arts {
+        let bytes = std::fs::read(dir.path().join(a["path"].as_str().unwrap())).unwrap();
+        assert_eq!(a["size"], bytes.len(), "{a}");
+    }
+
+    // twine check: passes on what the sandbox built; with --strict, the same verdict as on
+    // the native build (six 1.17.0's own metadata has no readme content type: a warning).
+    let twine = |strict: bool, files: [&Path; 2]| {
+        let mut c = Command::new("python3");
+        c.args(["-m", "twine", "check"]);
+        if strict {
+            c.arg("--strict");
+        }
+        let o = c.args(files).output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (ok, said) = twine(false, [&ours, &ours_s]);
+    assert!(ok, "{name}: twine check: {said}");
+    let (strict, said) = twine(true, [&ours, &ours_s]);
+    let (native_strict, _) = twine(true, [&theirs, &theirs_s]);
+    assert_eq!(
+        strict, native_strict,
+        "{name}: twine check --strict: {said}"
+    );
+    let target = tempfile::tempdir().unwrap();
+    let pip = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-index",
+            "--target",
+        ])
+        .arg(target.path())
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert!(
+        pip.status.success(),
+        "{name}: pip install: {}",
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    println!(
+        "{name} {version}: {backend} in the sandbox, wheel byte-identical, sdist members equal ({} ms)",
+        run.elapsed.as_millis()
+    );
+}
+
+#[test]
+fn a_hatchling_project_builds_byte_identical_to_native_hatchling() {
+    conforms("mypylogger", "0.2.8", &["hatchling==1.27.0"]);
+}
+
+#[test]
+fn a_flit_project_with_a_computed_version_builds_in_the_sandbox() {
+    // pyparsing's `__version__` is computed from a version_info tuple: the native builder
+    // refuses it; flit_core itself imports the module, in the sandbox.
+    conforms("pyparsing", "3.2.3", &["flit_core==3.12.0"]);
+}
+
+#[test]
+fn setuptools_projects_build_in_the_sandbox() {
+    // decorator: setuptools with a pyproject.toml [project] table; six: a setup.py only.
+    conforms("decorator", "5.2.1", &["setuptools==80.9.0"]);
+    conforms("six", "1.17.0", &["setuptools==80.9.0"]);
+}
+
+/// A setuptools project whose setup.py makes one escape `attempt` and reports how it went by
+/// raising: `ESCAPED: …` when it got through, `CONTAINED: …` when the sandbox refused it.
+fn hostile_project(dir: &Path, attempt: &str) {
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("setup.py"),
+        format!(
+            r#"import os, socket, subprocess
+from setuptools import setup
+
+def attempt(what):
+    if what == "read-outside":
+        return open("/etc/passwd").read()[:20]
+    if what == "network":
+        return socket.create_connection(("127.0.0.1", 9), timeout=2)
+    if what == "env-token":
+        v = os.environ.get("AIRLOCK_TEST_PYPI_TOKEN")
+        if v is None:
+            raise KeyError("AIRLOCK_TEST_PYPI_TOKEN is not in the environment")
+        return v
+    if what == "write-outside":
+        with open("/escaped.txt", "w") as f:
+            f.write("x")
+        return "/escaped.txt"
+    if what == "spawn":
+        return subprocess.run(["/bin/sh", "-c", "echo hi"], capture_output=True).stdout
+    if what == "forever":
+        while True:
+            pass
+
+try:
+    got = attempt({attempt:?})
+except BaseException as e:
+    raise SystemExit("CONTAINED: %s: %s" % (type(e).__name__, e))
+raise SystemExit("ESCAPED: %r" % (got,))
+setup(name="hostile", version="1.0")
+"#
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn malicious_build_code_is_contained() {
+    let deps = build_deps(&["setuptools==80.9.0"]);
+    for attempt in [
+        "read-outside",
+        "network",
+        "env-token",
+        "write-outside",
+        "spawn",
+    ] {
+        let project = tempfile::tempdir().unwrap();
+        hostile_project(project.path(), attempt);
+        let (component, sha) = pep517_component();
+        let dir = sandbox_copy(project.path(), &deps);
+        let run = run(
+            &manifest(dir.path(), &component, &sha, ", wheel = false", ""),
+            &[("AIRLOCK_TEST_PYPI_TOKEN", "pypi-must-not-leak")],
+        );
+        let said = run.said("pep517");
+        assert_ne!(run.code, Some(0), "{attempt}: the build succeeded");
+        assert!(
+            said.contains("CONTAINED") && !said.contains("ESCAPED"),
+            "{attempt}: {said}"
+        );
+        assert!(!said.contains("pypi-must-not-leak"), "{attempt}: {said}");
+        assert!(!dir.path().join("escaped.txt").exists());
+        println!("{attempt}: {}", said.lines().next().unwrap_or(""));
+    }
+    // Run forever: stopped by the stage's time limit.
+    let project = tempfile::tempdir().unwrap();
+    hostile_project(project.path(), "forever");
+    let (dir, run) = sandboxed(
+        project.path(),
+        &deps,
+        ", wheel = false",
+        "limits = { timeout_s = 5 }",
+    );
+    let _ = dir;
+    assert_ne!(run.code, Some(0));
+    let said = run.said("pep517");
+    assert!(
+        said.contains("time") || said.contains("limit"),
+        "forever: {said}"
+    );
+    println!("forever: {}", said.lines().next().unwrap_or(""));
+}
