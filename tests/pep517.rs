@@ -19,7 +19,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use airlock_test_support::{build_deps, pep517_component, pypi_sdist, unpack_sdist};
+use airlock_test_support::{
+    build_deps, pep517_component, pip_install_wheels, pypi_sdist, unpack_sdist,
+};
 use common::Run;
 
 const EPOCH: u64 = 1_700_000_000;
@@ -225,25 +227,7 @@ fn conforms(name: &str, version: &str, deps: &[&str]) {
         "{name}: twine check --strict: {said}"
     );
     let target = tempfile::tempdir().unwrap();
-    let pip = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--no-index",
-            "--target",
-        ])
-        .arg(target.path())
-        .arg(&ours)
-        .output()
-        .unwrap();
-    assert!(
-        pip.status.success(),
-        "{name}: pip install: {}",
-        String::from_utf8_lossy(&pip.stderr)
-    );
+    pip_install_wheels(name, &[&ours], target.path());
     println!(
         "{name} {version}: {backend} in the sandbox, wheel byte-identical, sdist members equal ({} ms)",
         run.elapsed.as_millis()

@@ -354,29 +354,12 @@ fn rebuilds_of_real_projects_match_the_published_and_the_backends_files() {
     }
     // pip installs every wheel.
     let target = tmp.path().join("installed");
-    let o = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--no-index",
-            "--target",
-        ])
-        .arg(&target)
-        .args(
-            outputs
-                .iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "whl")),
-        )
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "pip install: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let wheels: Vec<&Path> = outputs
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .map(PathBuf::as_path)
+        .collect();
+    airlock_test_support::pip_install_wheels("conformance", &wheels, &target);
 
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -80,20 +80,7 @@ pub fn fixtures() -> PathBuf {
                 .prefix(".download-")
                 .tempdir_in(&dir)
                 .unwrap();
-            let out = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "download",
-                    "--disable-pip-version-check",
-                    "--no-deps",
-                    how,
-                    "-d",
-                ])
-                .arg(tmp.path())
-                .arg("mypylogger==0.2.8")
-                .output()
-                .expect("python3 is needed for the tests");
+            let out = pip_download(&["--no-deps", how, "mypylogger==0.2.8"], tmp.path());
             assert!(
                 tmp.path().join(file).is_file(),
                 "cannot download {file} into {}: {}",
@@ -318,6 +305,42 @@ impl Drop for PypiServer {
     }
 }
 
+/// `python3 -m pip download --disable-pip-version-check ARGS -d INTO` (from PyPI: the only
+/// network the tests use, for fixtures); returns pip's output, which callers check.
+pub fn pip_download(args: &[&str], into: &Path) -> std::process::Output {
+    Command::new("python3")
+        .args(["-m", "pip", "download", "--disable-pip-version-check"])
+        .args(args)
+        .arg("-d")
+        .arg(into)
+        .output()
+        .expect("python3 is needed for the tests")
+}
+
+/// `pip install --no-deps --no-index --target TARGET WHEELS...`: local wheel files only.
+/// Panics with pip's output, prefixed with `what`, when pip fails.
+pub fn pip_install_wheels(what: &str, wheels: &[&Path], target: &Path) {
+    let o = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-index",
+            "--target",
+        ])
+        .arg(target)
+        .args(wheels)
+        .output()
+        .expect("python3 is needed for the tests");
+    assert!(
+        o.status.success(),
+        "{what}: pip install: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// `pip install --no-deps --index-url INDEX --target T REQUIREMENT`, then
 /// `python3 -c "import MODULE"` with T on the path. Panics with pip's output on failure;
 /// returns T.
@@ -396,24 +419,15 @@ pub fn pypi_file(name: &str, version: &str, sdist: bool) -> PathBuf {
         .prefix(".download-")
         .tempdir_in(&dir)
         .unwrap();
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--disable-pip-version-check",
-            "--no-deps",
-        ])
-        .arg(if sdist {
-            format!("--no-binary={name}")
-        } else {
-            "--only-binary=:all:".to_string()
-        })
-        .arg("-d")
-        .arg(tmp.path())
-        .arg(format!("{name}=={version}"))
-        .output()
-        .expect("python3 is needed for the tests");
+    let binary = if sdist {
+        format!("--no-binary={name}")
+    } else {
+        "--only-binary=:all:".to_string()
+    };
+    let out = pip_download(
+        &["--no-deps", &binary, &format!("{name}=={version}")],
+        tmp.path(),
+    );
     let got = find(tmp.path()).unwrap_or_else(|| {
         panic!(
             "cannot download the {} of {name}=={version}: {}",
@@ -641,19 +655,10 @@ pub fn build_deps(requirements: &[&str]) -> PathBuf {
         .prefix(".download-")
         .tempdir_in(&parent)
         .unwrap();
-    let out = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--disable-pip-version-check",
-            "--only-binary=:all:",
-            "-d",
-        ])
-        .arg(tmp.path())
-        .args(requirements)
-        .output()
-        .expect("python3 is needed for the tests");
+    let args: Vec<&str> = std::iter::once("--only-binary=:all:")
+        .chain(requirements.iter().copied())
+        .collect();
+    let out = pip_download(&args, tmp.path());
     assert!(
         out.status.success(),
         "cannot download {requirements:?}: {}",
