@@ -1,11 +1,14 @@
-//! Issue 19, first step: the pep517 stage (`stages/pep517/app.py`, CPython 3.14 for WASI via
+//! Issue 19: the pep517 stage (`stages/pep517/app.py`, CPython 3.14 for WASI via
 //! componentize-py, built by `scripts/build-pep517`) runs a project's **real** PEP 517
 //! backend under the real host, with the project read-only, a scratch folder and the output
 //! folder, and nothing else:
-//! - real sdists from PyPI (hatchling, flit_core with a computed `__version__`, setuptools)
-//!   are rebuilt in the sandbox and compared with the same backend version run natively on
-//!   an identical copy (`build_sdist` + `build_wheel`, the calls `python -m build
-//!   --no-isolation` makes): the wheel byte for byte, the sdist's members and contents;
+//! - twelve real sdists from PyPI, across setuptools (a `[project]` table, `setup.cfg`, a
+//!   `setup.py` only), setuptools_scm, hatchling, hatch-vcs, flit_core (one with a computed
+//!   `__version__`), pdm-backend and poetry-core, are rebuilt in the sandbox and compared with
+//!   the same backend version run natively on an identical copy with the same wheels
+//!   (`build_sdist` + `build_wheel`, the calls `python -m build --no-isolation` makes): the
+//!   wheel byte for byte, the sdist's members, contents and modes. The wheel is also compared
+//!   with the one the project published on PyPI (the files it installs and its requirements).
 //!   `twine check` passes on every output (`--strict` gives the native build's verdict) and
 //!   pip installs every wheel;
 //! - a project whose `setup.py` tries to read a file outside the project, reach the network,
@@ -20,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use airlock_test_support::{
-    build_deps, pep517_component, pip_install_wheels, pypi_sdist, unpack_sdist,
+    build_deps, pep517_component, pip_install_wheels, pypi_sdist, pypi_wheel, unpack_sdist,
 };
 use common::Run;
 
@@ -75,21 +78,32 @@ fn sandboxed(project: &Path, deps: &Path, config: &str, limits: &str) -> (tempfi
     (dir, run)
 }
 
-/// The backend of `project` run natively by the tests' Python (the same pinned version) on an
-/// identical copy: `build_sdist` then `build_wheel` into `out`, as the stage calls them (with
-/// `sys.argv` of one item, as a PEP 517 front end's hook runner has: setuptools reads it).
-fn native(project: &Path, backend: &str, out: &Path) {
+/// The backend of `project` run natively by the tests' Python on an identical copy, with the
+/// same wheels (`deps`, installed into a folder of their own put first on `PYTHONPATH`, so
+/// the same backend version): `build_sdist`
+/// then `build_wheel` into `out`, as the stage calls them and as `python -m build
+/// --no-isolation` does (with `sys.argv` of one item, as a PEP 517 front end's hook runner
+/// has: setuptools reads it).
+fn native(project: &Path, backend: &str, deps: &Path, out: &Path) {
     let copy = tempfile::tempdir().unwrap();
     common::copy_tree(project, copy.path());
     let (module, obj) = backend.split_once(':').unwrap_or((backend, ""));
     let script = format!(
         "import importlib, os, sys\nsrc, out = sys.argv[1:3]\nsys.argv = ['native']\nos.chdir(src)\nb = importlib.import_module('{module}')\nfor p in '{obj}'.split('.'):\n    b = getattr(b, p) if p else b\nb.build_sdist(out)\nb.build_wheel(out)\n"
     );
+    let wheels: Vec<PathBuf> = std::fs::read_dir(deps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let site = tempfile::tempdir().unwrap();
+    let wheels: Vec<&Path> = wheels.iter().map(PathBuf::as_path).collect();
+    pip_install_wheels(backend, &wheels, site.path());
     let o = Command::new("python3")
         .args(["-c", &script])
         .arg(copy.path())
         .arg(out)
         .env("SOURCE_DATE_EPOCH", EPOCH.to_string())
+        .env("PYTHONPATH", site.path())
         .output()
         .unwrap();
     assert!(
@@ -109,24 +123,84 @@ fn only(dir: &Path, suffix: &str) -> PathBuf {
     found.into_iter().next().unwrap()
 }
 
+/// A wheel's members: (name, mode, timestamp, contents), in archive order.
+fn wheel_members(path: &Path) -> Vec<(String, Option<u32>, String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).unwrap();
+            let time = f
+                .last_modified()
+                .map(|t| format!("{t:?}"))
+                .unwrap_or_default();
+            (f.name().unwrap().to_string(), f.unix_mode(), time, data)
+        })
+        .collect()
+}
+
+/// How the wheel built in the sandbox differs from the one the project published on PyPI
+/// (built by some version of its backend, at some time, from a git checkout): the files it
+/// installs outside `.dist-info` (names and contents, in any order), and the core metadata's
+/// name, version and requirements. Empty when they agree.
+fn published_difference(ours: &Path, published: &Path) -> Vec<String> {
+    let split = |p: &Path| {
+        let mut files = std::collections::BTreeMap::new();
+        let mut metadata = Vec::new();
+        for (name, _, _, data) in wheel_members(p) {
+            let Some((top, rest)) = name.split_once('/') else {
+                files.insert(name, data);
+                continue;
+            };
+            if !top.ends_with(".dist-info") {
+                files.insert(name, data);
+            } else if rest == "METADATA" {
+                metadata = data;
+            }
+        }
+        let text = String::from_utf8_lossy(&metadata).into_owned();
+        let header = text.split("\n\n").next().unwrap_or("").to_string();
+        let mut fields: Vec<String> = header
+            .lines()
+            .filter(|l| {
+                [
+                    "Name: ",
+                    "Version: ",
+                    "Requires-Dist: ",
+                    "Requires-Python: ",
+                ]
+                .iter()
+                .any(|f| l.starts_with(f))
+            })
+            .map(|l| l.replace(' ', ""))
+            .collect();
+        fields.sort();
+        (files, fields)
+    };
+    let ((ours_files, ours_meta), (pub_files, pub_meta)) = (split(ours), split(published));
+    let mut said = Vec::new();
+    for (name, data) in &ours_files {
+        match pub_files.get(name) {
+            None => said.push(format!("{name} is not in the published wheel")),
+            Some(d) if d != data => said.push(format!("{name} differs from the published one")),
+            Some(_) => {}
+        }
+    }
+    for name in pub_files.keys().filter(|n| !ours_files.contains_key(*n)) {
+        said.push(format!("{name} is only in the published wheel"));
+    }
+    if ours_meta != pub_meta {
+        said.push(format!(
+            "core metadata: {ours_meta:?} vs published {pub_meta:?}"
+        ));
+    }
+    said
+}
+
 /// The first difference between two wheels' members (name, mode, timestamp, contents).
 fn wheel_difference(a: &Path, b: &Path) -> String {
-    let members = |p: &Path| {
-        let mut z = zip::ZipArchive::new(std::fs::File::open(p).unwrap()).unwrap();
-        (0..z.len())
-            .map(|i| {
-                let mut f = z.by_index(i).unwrap();
-                let mut data = Vec::new();
-                f.read_to_end(&mut data).unwrap();
-                let time = f
-                    .last_modified()
-                    .map(|t| format!("{t:?}"))
-                    .unwrap_or_default();
-                (f.name().unwrap().to_string(), f.unix_mode(), time, data)
-            })
-            .collect::<Vec<_>>()
-    };
-    let (x, y) = (members(a), members(b));
+    let (x, y) = (wheel_members(a), wheel_members(b));
     for (m, n) in x.iter().zip(&y) {
         if m != n {
             return format!(
@@ -165,7 +239,8 @@ fn sdist_members(path: &Path) -> Vec<(String, u32, Vec<u8>)> {
 fn conforms(name: &str, version: &str, deps: &[&str]) {
     let work = tempfile::tempdir().unwrap();
     let project = unpack_sdist(&pypi_sdist(name, version), work.path());
-    let (dir, run) = sandboxed(&project, &build_deps(deps), "", "");
+    let deps = build_deps(deps);
+    let (dir, run) = sandboxed(&project, &deps, "", "");
     assert_eq!(
         run.code,
         Some(0),
@@ -179,7 +254,7 @@ fn conforms(name: &str, version: &str, deps: &[&str]) {
     let backend = out["backend"].as_str().unwrap().to_string();
 
     let reference = tempfile::tempdir().unwrap();
-    native(&project, &backend, reference.path());
+    native(&project, &backend, &deps, reference.path());
     let (ours, theirs) = (only(&dist, ".whl"), only(reference.path(), ".whl"));
     assert_eq!(ours.file_name(), theirs.file_name(), "{name}");
     assert!(
@@ -228,29 +303,86 @@ fn conforms(name: &str, version: &str, deps: &[&str]) {
     );
     let target = tempfile::tempdir().unwrap();
     pip_install_wheels(name, &[&ours], target.path());
+
+    // The published wheel: the same files and requirements.
+    let published = published_difference(&ours, &pypi_wheel(name, version));
+    assert!(
+        published.is_empty(),
+        "{name}: the wheel built in the sandbox differs from the published one:\n{}",
+        published.join("\n")
+    );
     println!(
         "{name} {version}: {backend} in the sandbox, wheel byte-identical, sdist members equal ({} ms)",
         run.elapsed.as_millis()
     );
 }
 
+// Twelve real projects from PyPI, each with the backend versions pinned here (and what pip
+// resolves for them). The tests of one binary run in parallel: one test per backend family.
+
 #[test]
-fn a_hatchling_project_builds_byte_identical_to_native_hatchling() {
+fn hatchling_projects_build_byte_identical_to_native_hatchling() {
     conforms("mypylogger", "0.2.8", &["hatchling==1.27.0"]);
 }
 
 #[test]
-fn a_flit_project_with_a_computed_version_builds_in_the_sandbox() {
+fn hatch_vcs_projects_build_in_the_sandbox() {
+    // From an sdist, hatch-vcs (setuptools_scm) reads the version from PKG-INFO.
+    conforms(
+        "urllib3",
+        "2.5.0",
+        &[
+            "hatchling==1.27.0",
+            "hatch-vcs==0.5.0",
+            "setuptools-scm==8.3.1",
+        ],
+    );
+}
+
+#[test]
+fn flit_projects_build_in_the_sandbox() {
     // pyparsing's `__version__` is computed from a version_info tuple: the native builder
     // refuses it; flit_core itself imports the module, in the sandbox.
     conforms("pyparsing", "3.2.3", &["flit_core==3.12.0"]);
+    conforms("idna", "3.10", &["flit_core==3.12.0"]);
 }
 
 #[test]
 fn setuptools_projects_build_in_the_sandbox() {
-    // decorator: setuptools with a pyproject.toml [project] table; six: a setup.py only.
+    // decorator: a pyproject.toml [project] table; cachetools and certifi: setup.cfg with a
+    // stub setup.py; six: a setup.py only.
     conforms("decorator", "5.2.1", &["setuptools==80.9.0"]);
+    conforms(
+        "cachetools",
+        "6.1.0",
+        &["setuptools==80.9.0", "wheel==0.45.1"],
+    );
+    conforms("certifi", "2025.8.3", &["setuptools==80.9.0"]);
     conforms("six", "1.17.0", &["setuptools==80.9.0"]);
+}
+
+#[test]
+fn setuptools_scm_projects_build_in_the_sandbox() {
+    conforms(
+        "pluggy",
+        "1.6.0",
+        &["setuptools==80.9.0", "setuptools-scm==8.3.1"],
+    );
+    conforms(
+        "iniconfig",
+        "2.1.0",
+        &[
+            "hatchling==1.27.0",
+            "hatch-vcs==0.5.0",
+            "setuptools-scm==8.3.1",
+        ],
+    );
+}
+
+#[test]
+fn pdm_and_poetry_projects_build_in_the_sandbox() {
+    conforms("unearth", "0.17.5", &["pdm-backend==2.4.5"]);
+    conforms("tomlkit", "0.13.3", &["poetry-core==2.1.3"]);
 }
 
 /// A setuptools project whose setup.py makes one escape `attempt` and reports how it went by

@@ -199,6 +199,18 @@ def _fstat(fd):
     return _with_host_mode(lambda _p: result)(path)
 
 
+def _by_path(copy_fn):
+    """`shutil.copystat` and `copymode` take the mode from a `os.DirEntry`'s own stat when given
+    one (`shutil.copytree` does), which is not laid over: give them its path instead."""
+
+    def patched(src, dst, *args, **kwargs):
+        return copy_fn(src.path if isinstance(src, os.DirEntry) else src, dst, *args, **kwargs)
+
+    return patched
+
+
+shutil.copystat = _by_path(shutil.copystat)
+shutil.copymode = _by_path(shutil.copymode)
 _os_open_fn, _fstat_fn = os.open, os.fstat
 os.stat = _with_host_mode(os.stat)
 os.lstat = _with_host_mode(os.lstat)
