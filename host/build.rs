@@ -22,6 +22,7 @@ mod engine;
 const STAGES: &[(&str, &str)] = &[
     ("detect", "stage-detect"),
     ("decide", "stage-decide"),
+    ("fetch", "stage-fetch"),
     ("build", "stage-build"),
     ("authenticate", "stage-authenticate"),
     ("attest", "stage-attest"),

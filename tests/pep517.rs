@@ -25,7 +25,8 @@ use std::process::Command;
 use airlock_test_support::{
     build_deps, pep517_component, pip_install_wheels, pypi_sdist, pypi_wheel, unpack_sdist,
 };
-use common::Run;
+use common::{Run, stage};
+use sha2::Digest;
 
 const EPOCH: u64 = 1_700_000_000;
 
@@ -249,7 +250,7 @@ fn conforms(name: &str, version: &str, deps: &[&str]) {
         run.stderr
     );
     let out = run.output("pep517");
-    assert_eq!(out["mode"], "pep517", "{out}");
+    assert_eq!(out["builder"], "pep517", "{out}");
     let dist = dir.path().join("dist");
     let backend = out["backend"].as_str().unwrap().to_string();
 
@@ -476,4 +477,274 @@ fn malicious_build_code_is_contained() {
         "forever: {said}"
     );
     println!("forever: {}", said.lines().next().unwrap_or(""));
+}
+
+/// The fetch + build manifest of a locked project: the fetch stage (HTTP granted to
+/// `origin` only) downloads the lock's wheels, then the build stage in `mode` builds.
+fn locked_manifest(origin: &str, mode: &str) -> String {
+    format!(
+        r#"
+[pipeline]
+name = "locked"
+project = "."
+
+[[stage]]
+id = "fetch"
+component = "builtin:fetch"
+[stage.grants]
+files = [{{ path = ".", access = "read" }}, {{ path = ".airlock/build-deps", access = "write" }}]
+http = ["{origin}"]
+
+[[stage]]
+id = "build"
+component = "builtin:build"
+needs = ["fetch"]
+config = {{ mode = "{mode}", source_date_epoch = {EPOCH} }}
+[stage.grants]
+files = [{{ path = ".", access = "read" }}, {{ path = "dist", access = "write" }}]
+"#
+    )
+}
+
+/// A wheel named pure whose contents are not: a compiled extension module.
+fn impure_wheel(into: &Path) -> PathBuf {
+    let path = into.join("evil-1.0-py3-none-any.whl");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let o = zip::write::SimpleFileOptions::default();
+    for (name, data) in [
+        ("evil/__init__.py", &b"from ._speedups import *\n"[..]),
+        ("evil/_speedups.cpython-314-x86_64-linux-gnu.so", b"\x7fELF"),
+        (
+            "evil-1.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n",
+        ),
+        (
+            "evil-1.0.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        ),
+        ("evil-1.0.dist-info/RECORD", b""),
+    ] {
+        z.start_file(name, o).unwrap();
+        std::io::Write::write_all(&mut z, data).unwrap();
+    }
+    z.finish().unwrap();
+    path
+}
+
+#[test]
+fn a_locked_project_is_fetched_hash_checked_then_built_in_the_sandbox_by_mode_auto() {
+    use airlock_test_support::PypiServer;
+    let (component, _) = pep517_component();
+    let component = component.to_str().unwrap().to_string();
+    let env = [("AIRLOCK_PEP517_COMPONENT", component.as_str())];
+    // A loopback index holding the backend's wheels (setuptools has no dependencies).
+    let server = PypiServer::start(None);
+    for e in std::fs::read_dir(build_deps(&["setuptools==80.9.0"])).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, server.packages.join(p.file_name().unwrap())).unwrap();
+    }
+    let origin = format!("http://127.0.0.1:{}", server.port);
+    let work = tempfile::tempdir().unwrap();
+    let project = unpack_sdist(&pypi_sdist("decorator", "5.2.1"), work.path());
+
+    // airlock lock-build: build-system.requires resolved on the index, pure wheels only.
+    let o = common::airlock(
+        &[
+            "lock-build",
+            "--project",
+            project.to_str().unwrap(),
+            "--index",
+            &server.simple(),
+        ],
+        &[],
+    );
+    let said =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "lock-build: {said}");
+    let lock_text = std::fs::read_to_string(project.join("pylock.build.toml")).unwrap();
+    let lock: toml::Table = toml::from_str(&lock_text).unwrap();
+    assert_eq!(lock["lock-version"].as_str(), Some("1.0"), "{lock_text}");
+    let packages = lock["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 1, "{lock_text}");
+    assert_eq!(packages[0]["name"].as_str(), Some("setuptools"));
+    assert_eq!(packages[0]["version"].as_str(), Some("80.9.0"));
+    let wheel = &packages[0]["wheels"].as_array().unwrap()[0];
+    let served = std::fs::read(server.packages.join("setuptools-80.9.0-py3-none-any.whl")).unwrap();
+    assert_eq!(
+        wheel["hashes"]["sha256"].as_str().unwrap(),
+        hex::encode(sha2::Sha256::digest(&served)),
+        "{lock_text}"
+    );
+    assert!(
+        wheel["url"].as_str().unwrap().starts_with(&origin),
+        "{lock_text}"
+    );
+    println!("lock-build: {}", said.lines().next().unwrap_or(""));
+
+    // Fetch (HTTP to the index only), then mode auto: setuptools is not reproduced natively,
+    // so the project's own backend runs in the sandbox, with no network.
+    let run1 = common::run(&project, &locked_manifest(&origin, "auto"), &env);
+    assert_eq!(run1.code, Some(0), "{}\n{}", run1.stdout, run1.stderr);
+    let fetched = run1.output("fetch");
+    assert_eq!(fetched["wheels"][0]["fetched"], true, "{fetched}");
+    let built = run1.output("build");
+    assert_eq!(built["builder"], "pep517", "{built}");
+    let why = built["why"].as_str().unwrap();
+    assert!(
+        why.contains("mode auto") && why.contains("setuptools.build_meta"),
+        "{why}"
+    );
+    assert_eq!(built["name"], "decorator", "{built}");
+    let wheel_path = project.join(built["artifacts"][1]["path"].as_str().unwrap());
+    let target = tempfile::tempdir().unwrap();
+    pip_install_wheels("decorator", &[&wheel_path], target.path());
+    println!("auto: {why}");
+
+    // Warm: the wheel already fetched is kept, not downloaded again.
+    let run2 = common::run(&project, &locked_manifest(&origin, "auto"), &env);
+    assert_eq!(run2.code, Some(0), "{}", run2.stderr);
+    assert_eq!(run2.output("fetch")["wheels"][0]["fetched"], false);
+
+    // mode native refuses the project and says why.
+    let native = common::run(&project, &locked_manifest(&origin, "native"), &env);
+    assert_eq!(native.code, Some(1));
+    assert!(
+        native.said("build").contains("setuptools.build_meta"),
+        "{}",
+        native.said("build")
+    );
+
+    // A download whose digest is not the locked one is refused; the build does not run.
+    let deps = project.join(".airlock/build-deps");
+    std::fs::remove_dir_all(&deps).unwrap();
+    let sha = wheel["hashes"]["sha256"].as_str().unwrap();
+    let tampered = lock_text.replace(sha, &"0".repeat(64));
+    std::fs::write(project.join("pylock.build.toml"), &tampered).unwrap();
+    let bad = common::run(&project, &locked_manifest(&origin, "auto"), &env);
+    assert_eq!(bad.code, Some(1));
+    assert!(
+        bad.said("fetch").contains("refused"),
+        "{}",
+        bad.said("fetch")
+    );
+    assert_ne!(stage(&bad.report, "build")["status"], "ok");
+    std::fs::write(project.join("pylock.build.toml"), &lock_text).unwrap();
+
+    // The fetch stage reaches the index only through its grant.
+    let elsewhere = common::run(
+        &project,
+        &locked_manifest("https://files.pythonhosted.org", "auto"),
+        &env,
+    );
+    assert_eq!(elsewhere.code, Some(1));
+    let said = elsewhere.said("fetch");
+    assert!(said.contains(&origin), "{said}");
+    println!("ungranted: {said}");
+
+    // A wheel named pure whose contents are compiled: lock-build and fetch refuse it.
+    let evil = impure_wheel(&server.packages);
+    let o = common::airlock(
+        &[
+            "lock-build",
+            "--project",
+            project.to_str().unwrap(),
+            "--index",
+            &server.simple(),
+            "--requirement",
+            "evil",
+            "--out",
+            work.path().join("evil.toml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let said = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("not pure Python") && said.contains(".so"),
+        "{said}"
+    );
+    let evil_sha = hex::encode(sha2::Sha256::digest(std::fs::read(&evil).unwrap()));
+    std::fs::write(
+        project.join("pylock.build.toml"),
+        format!(
+            "lock-version = \"1.0\"\ncreated-by = \"airlock\"\n[[packages]]\nname = \"evil\"\nversion = \"1.0\"\n\
+             [[packages.wheels]]\nname = \"evil-1.0-py3-none-any.whl\"\nurl = \"{origin}/packages/evil-1.0-py3-none-any.whl\"\nhashes = {{ sha256 = \"{evil_sha}\" }}\n"
+        ),
+    )
+    .unwrap();
+    let impure = common::run(&project, &locked_manifest(&origin, "auto"), &env);
+    assert_eq!(impure.code, Some(1));
+    let said = impure.said("fetch");
+    assert!(
+        said.contains("not pure Python") && said.contains("compiled code"),
+        "{said}"
+    );
+    assert!(
+        !project
+            .join(".airlock/build-deps/evil-1.0-py3-none-any.whl")
+            .exists()
+    );
+    println!("impure: {said}");
+}
+
+#[test]
+fn a_setuptools_scm_checkout_gets_its_version_from_outside() {
+    // A git-versioned project outside git (no .git, no PKG-INFO): setuptools_scm cannot tell
+    // the version in the sandbox, so the build fails and says so; with config `version` (the
+    // version decide checked), it is set as SETUPTOOLS_SCM_PRETEND_VERSION.
+    let (component, _) = pep517_component();
+    let component = component.to_str().unwrap().to_string();
+    let env = [("AIRLOCK_PEP517_COMPONENT", component.as_str())];
+    let project = tempfile::tempdir().unwrap();
+    let p = project.path();
+    std::fs::write(
+        p.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools>=80\", \"setuptools-scm>=8\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"scm-demo\"\ndynamic = [\"version\"]\n\n[tool.setuptools_scm]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(p.join("scm_demo")).unwrap();
+    std::fs::write(p.join("scm_demo/__init__.py"), "").unwrap();
+    let deps = p.join(".airlock/build-deps");
+    std::fs::create_dir_all(&deps).unwrap();
+    for e in
+        std::fs::read_dir(build_deps(&["setuptools==80.9.0", "setuptools-scm==8.3.1"])).unwrap()
+    {
+        let w = e.unwrap().path();
+        std::fs::copy(&w, deps.join(w.file_name().unwrap())).unwrap();
+    }
+    let manifest = format!(
+        r#"
+[pipeline]
+name = "scm"
+project = "."
+
+[[stage]]
+id = "build"
+component = "builtin:build"
+config = {{ source_date_epoch = {EPOCH} }}
+[stage.grants]
+files = [{{ path = ".", access = "read" }}, {{ path = "dist", access = "write" }}]
+"#
+    );
+    let without = common::run(p, &manifest, &env);
+    assert_eq!(without.code, Some(1), "{}", without.stderr);
+    let said = without.said("build");
+    assert!(
+        said.contains("setuptools-scm") || said.contains("setuptools_scm"),
+        "{said}"
+    );
+    let with = common::run(
+        p,
+        &manifest.replace("config = {", "config = { version = \"1.2.3\","),
+        &env,
+    );
+    assert_eq!(with.code, Some(0), "{}\n{}", with.stdout, with.stderr);
+    let out = with.output("build");
+    assert_eq!(out["builder"], "pep517", "{out}");
+    assert_eq!(out["version"], "1.2.3", "{out}");
+    assert!(
+        p.join("dist/scm_demo-1.2.3-py3-none-any.whl").is_file(),
+        "{out}"
+    );
 }

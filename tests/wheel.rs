@@ -345,3 +345,72 @@ fn uvx_and_pipx_run_the_wheel() {
         }
     }
 }
+
+/// The sandboxed build ships as a companion wheel (`scripts/package-pep517`): installed with
+/// airlock-release, its `share/airlock/pep517.wasm` lands beside `bin/airlock`, where the
+/// binary finds it, so `mode = "auto"` builds a setuptools project in the sandbox with no
+/// path or variable set.
+#[test]
+fn the_companion_wheel_puts_the_sandboxed_build_beside_airlock() {
+    let (component, sha) = airlock_test_support::pep517_component();
+    let tmp = tempfile::tempdir().unwrap();
+    let wheels = tmp.path().join("wheels");
+    let packaged = ok(Command::new(workspace().join("scripts/package-pep517"))
+        .arg(&component)
+        .arg(&wheels));
+    let said = String::from_utf8_lossy(&packaged.stdout);
+    assert!(said.trim().ends_with(&sha), "{said}");
+    let companion = wheels.join(format!("airlock_pep517-{VERSION}-py3-none-any.whl"));
+    let venv = tmp.path().join("venv");
+    let bin = venv_with(
+        &venv,
+        &[
+            "--no-index",
+            wheel().to_str().unwrap(),
+            companion.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(sha256(&venv.join("share/airlock/pep517.wasm")), sha);
+
+    let project = tmp.path().join("legacy");
+    std::fs::create_dir_all(project.join("legacy")).unwrap();
+    std::fs::write(
+        project.join("setup.py"),
+        "from setuptools import setup\nsetup(name='legacy', version='1.0', packages=['legacy'])\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("legacy/__init__.py"), "").unwrap();
+    let deps = project.join(".airlock/build-deps");
+    std::fs::create_dir_all(&deps).unwrap();
+    for e in std::fs::read_dir(airlock_test_support::build_deps(&["setuptools==80.9.0"])).unwrap() {
+        let w = e.unwrap().path();
+        std::fs::copy(&w, deps.join(w.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        project.join("release.toml"),
+        "[pipeline]\nname = \"legacy\"\nproject = \".\"\n[[stage]]\nid = \"build\"\ncomponent = \"builtin:build\"\n\
+         [stage.grants]\nfiles = [{ path = \".\", access = \"read\" }, { path = \"dist\", access = \"write\" }]\n",
+    )
+    .unwrap();
+    let out = Command::new(&bin)
+        .args(["run", "release.toml", "--format", "json"])
+        .current_dir(&project)
+        .env("AIRLOCK_CACHE_DIR", common::cache_dir())
+        .env_remove("AIRLOCK_PEP517_COMPONENT")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let r = report(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = &stage(&r, "build")["output"];
+    assert_eq!(built["builder"], "pep517", "{built}");
+    assert!(
+        project.join("dist/legacy-1.0-py3-none-any.whl").is_file(),
+        "{built}"
+    );
+}

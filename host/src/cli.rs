@@ -1,5 +1,5 @@
-//! The command line: `airlock run`, `airlock audit`, `airlock verify`, `airlock new-stage`
-//! and `airlock version`.
+//! The command line: `airlock run`, `airlock audit`, `airlock verify`, `airlock lock-build`,
+//! `airlock new-stage` and `airlock version`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -117,6 +117,24 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         sdk: Option<PathBuf>,
     },
+    /// Lock the project's build requirements (`[build-system] requires`) for the sandboxed
+    /// build: pure-Python wheels with their sha256, written as a PEP 751 lock
+    /// (pylock.build.toml) for the fetch stage. Review and commit it.
+    LockBuild {
+        /// The project folder.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        project: PathBuf,
+        /// The simple index (PEP 503/691) to resolve against.
+        #[arg(long, value_name = "URL", default_value = crate::lockbuild::PYPI)]
+        index: String,
+        /// Where to write the lock [default: PROJECT/pylock.build.toml].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// A requirement to lock instead of build-system.requires (repeatable), e.g.
+        /// --requirement "setuptools>=77".
+        #[arg(long = "requirement", value_name = "PEP 508")]
+        requirements: Vec<String>,
+    },
     /// Print the project's version, or bump it (pyproject.toml keeps its formatting and
     /// comments; files listed in the manifest's [pipeline] version_files follow).
     Version {
@@ -159,6 +177,9 @@ fn load(
         m.apply_set(s)?;
     }
     m.resolve().map_err(|e| e.to_string())?;
+    for (id, choice) in crate::buildmode::bind(&mut m) {
+        tracing::info!("stage \"{id}\": {}", choice.why);
+    }
     Ok(m)
 }
 
@@ -425,12 +446,52 @@ pub fn main(cli: Cli) -> i32 {
             },
             format,
         ),
+        Command::LockBuild {
+            project,
+            index,
+            out,
+            requirements,
+        } => lock_build(crate::lockbuild::Options {
+            project,
+            index,
+            out,
+            requirements,
+        }),
         Command::NewStage { name, dir, sdk } => new_stage(scaffold::Options { name, dir, sdk }),
         Command::Version {
             project,
             manifest,
             bump,
         } => version_command(project, manifest, bump),
+    }
+}
+
+/// `airlock lock-build`: exit 0 with the lock written, 1 when the requirements cannot be
+/// resolved or the index read.
+fn lock_build(opts: crate::lockbuild::Options) -> i32 {
+    match crate::lockbuild::run(&opts) {
+        Ok((path, lock)) => {
+            for p in &lock.packages {
+                let w = &p.wheels[0];
+                println!(
+                    "{} {}  {}  sha256:{}",
+                    p.name,
+                    p.version,
+                    w.name,
+                    w.sha256()
+                );
+            }
+            println!(
+                "wrote {} ({} pure-Python wheels): review and commit it",
+                path.display(),
+                lock.packages.len()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_STAGE_FAILED
+        }
     }
 }
 

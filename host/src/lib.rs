@@ -16,16 +16,21 @@
 //!   summary and step outputs;
 //! - [`report`]: progress, summaries and the JSON run report;
 //! - [`audit`]: imports versus grants;
+//! - [`buildmode`]: the build stage's `mode`: the native builder or the sandboxed PEP 517
+//!   build (the pep517 component), bound before anything runs;
+//! - [`lockbuild`]: `airlock lock-build`, the PEP 751 lock of the build requirements;
 //! - [`scaffold`]: `airlock new-stage`, a new stage crate;
 //! - [`version`]: `airlock version`, printing and bumping the project version;
 //! - [`diagnostics`]: the host's own diagnostics (`tracing`, filtered by `AIRLOCK_LOG`);
 //! - [`cli`]: the command line.
 
 pub mod audit;
+pub mod buildmode;
 pub mod builtin;
 pub mod encode;
 pub mod engine;
 pub mod hostfs;
+pub mod lockbuild;
 pub use airlock_manifest::capabilities;
 pub mod cli;
 pub mod diagnostics;

@@ -211,7 +211,10 @@ const MAX_DOWNLOAD: u64 = 1 << 30;
 /// Largest simple page or provenance document read.
 const MAX_DOCUMENT: u64 = 16 << 20;
 
-async fn get(
+/// GETs `url` with `accept` and reads the whole body, refusing one over `cap` bytes; returns
+/// the status, the `Content-Type` and the body, whatever the status. Errors: the request
+/// failed (with its causes) or the body is too large.
+pub(crate) async fn get(
     client: &reqwest::Client,
     url: &str,
     accept: &str,

@@ -17,11 +17,18 @@ Config (all optional; paths are project-relative):
 - `backend`: the `build-system.build-backend` to call, default the project's own
   (`setuptools.build_meta:__legacy__` when it names none, as PEP 517 says).
 - `exclude` (list of project-relative folders): more folders left out of the copy (the copy
-  always leaves out `.airlock`, `.git`, `deps`, `scratch` and `out`).
+  always leaves out `.airlock`, `.git`, `pylock.build.toml` (the lock of the build
+  requirements, airlock's input, not the project's source), `deps`, `scratch` and `out`).
+- `version` (string): set as `SETUPTOOLS_SCM_PRETEND_VERSION`, the version setuptools_scm
+  and hatch-vcs report (they read it from git, and there is no git in the sandbox; from an
+  sdist they read PKG-INFO without it).
+- `why` (string): why this build runs in the sandbox (the host's build-mode choice), logged
+  and echoed in the output.
 
-Output: `{ "mode": "pep517", "backend": "<entry point>", "artifacts": [ { "kind":
-"sdist"|"wheel", "path", "filename", "sha256", "size" } ] }`, sdist first; the artifacts are
-also the WIT response's.
+Output: `{ "mode": "build", "builder": "pep517", "why": "...", "backend": "<entry point>",
+"python": "3.14.x", "name": "<project>", "version": "<version>", "artifacts": [ { "kind":
+"sdist"|"wheel", "path", "filename", "sha256", "size" } ] }`, sdist first (`name` and
+`version` from the first file's name); the artifacts are also the WIT response's.
 
 Errors: every Python exception (the backend's, the project's build code's) is caught and
 returned as a `build` stage error with the end of its traceback; a missing grant shows up as
@@ -58,6 +65,7 @@ for _name in sorted(_sys.stdlib_module_names):
 import hashlib
 import json
 import os
+import platform
 import shutil
 import stat
 import tempfile
@@ -69,7 +77,7 @@ from componentize_py_types import Err
 from wit_world.imports import host, types
 
 DEFAULT_EPOCH = 1580601600
-ALWAYS_EXCLUDED = (".airlock", ".git")
+ALWAYS_EXCLUDED = (".airlock", ".git", "pylock.build.toml")
 
 
 def _log(message):
@@ -268,11 +276,14 @@ def _build(config):
 
     os.environ.clear()
     os.environ.update({"SOURCE_DATE_EPOCH": str(epoch), "TMPDIR": tmp, "HOME": tmp})
+    if config.get("version"):
+        os.environ["SETUPTOOLS_SCM_PRETEND_VERSION"] = str(config["version"])
     tempfile.tempdir = tmp
     _sys.argv = ["pep517"]
     os.chdir(source)
     name, backend = _backend(source, config.get("backend"))
-    _log(f"building with {name} (SOURCE_DATE_EPOCH={epoch}) in the sandbox")
+    why = str(config.get("why") or "mode pep517")
+    _log(f"{why}; building with {name} (SOURCE_DATE_EPOCH={epoch}, CPython {platform.python_version()} for WASI)")
 
     built = []
     if config.get("sdist", True):
@@ -289,7 +300,16 @@ def _build(config):
             "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
         })
         _log(f"wrote {path}")
-    return {"mode": "pep517", "backend": name, "artifacts": artifacts}
+    first = artifacts[0]["filename"] if artifacts else ""
+    if first.endswith(".tar.gz"):
+        project, _, version = first[: -len(".tar.gz")].rpartition("-")
+    else:
+        project, version = (first.split("-") + ["", ""])[:2]
+    return {
+        "mode": "build", "builder": "pep517", "why": why, "backend": name,
+        "python": platform.python_version(), "name": project, "version": version,
+        "artifacts": artifacts,
+    }
 
 
 class WitWorld(wit_world.WitWorld):

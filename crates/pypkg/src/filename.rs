@@ -68,6 +68,32 @@ impl<'a> DistFilename<'a> {
     }
 }
 
+/// A wheel file name's compatibility tags (PEP 425: `{python}-{abi}-{platform}`, each
+/// possibly a `.`-separated set), or `None` when `filename` is not a wheel name.
+pub fn wheel_tags(filename: &str) -> Option<(&str, &str, &str)> {
+    let stem = filename.strip_suffix(".whl")?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    if !(parts.len() == 5 || parts.len() == 6) || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let n = parts.len();
+    Some((parts[n - 3], parts[n - 2], parts[n - 1]))
+}
+
+/// True when `filename` names a pure-Python wheel for Python 3 (PEP 425 tags: abi `none`,
+/// platform `any`, and a python tag set holding `py3` or `py3N`, e.g. `py3-none-any`,
+/// `py2.py3-none-any`): one that runs unchanged in CPython for WASI. A `cp3N` python tag is
+/// refused: it marks a build for one interpreter, usually with compiled code.
+pub fn is_pure_wheel(filename: &str) -> bool {
+    wheel_tags(filename).is_some_and(|(python, abi, platform)| {
+        abi == "none"
+            && platform == "any"
+            && python.split('.').any(|t| {
+                t == "py3" || (t.starts_with("py3") && t[3..].chars().all(|c| c.is_ascii_digit()))
+            })
+    })
+}
+
 /// PEP 440 equality of two version strings; text equality when either does not parse.
 pub fn same_version(a: &str, b: &str) -> bool {
     use std::str::FromStr;

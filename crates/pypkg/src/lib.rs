@@ -52,6 +52,7 @@ pub mod flit;
 mod marker;
 pub mod metadata;
 pub mod project;
+pub mod pylock;
 mod pyproject;
 pub mod select;
 pub mod simple;
@@ -535,5 +536,112 @@ impl Buildable {
             Buildable::Flit(p) => p.sdist_bytes(options),
             Buildable::UvBuild(p) => p.sdist_bytes(options),
         }
+    }
+}
+
+/// Which builder builds a project: the build stage's `mode` (docs/build.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildMode {
+    /// The native builder when it reproduces the project faithfully ([`Buildable::load`]
+    /// accepts it), else the project's own backend in the sandbox.
+    Auto,
+    /// This crate's builder ([`Buildable`]), in the build stage component.
+    Native,
+    /// The project's own PEP 517 backend, in CPython for WASI (the pep517 stage).
+    Pep517,
+    /// Nothing is built: the files another CI step put in the output folder are checked.
+    Prebuilt,
+}
+
+/// What `mode` chose for the project at `root`: the builder and why, in a sentence for the
+/// log and the stage output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuilderChoice {
+    /// [`BuildMode::Native`], [`BuildMode::Pep517`] or [`BuildMode::Prebuilt`] (never
+    /// `Auto`).
+    pub builder: BuildMode,
+    /// Why, e.g. `mode auto: the native builder does not reproduce build backend
+    /// \`setuptools.build_meta\` …`.
+    pub why: String,
+}
+
+/// `build-system.build-backend` values of backends that compile native code: out of reach
+/// of the sandboxed build (CPython for WASI has no compiler), so they keep the prebuilt mode.
+pub const COMPILING_BACKENDS: &[&str] = &[
+    "maturin",
+    "scikit_build_core.build",
+    "mesonpy",
+    "pymsbuild",
+    "sipbuild.api",
+    "enscons",
+];
+
+/// Chooses the builder `mode` means for the project at `root` (read with `std::fs`, as the
+/// build stage reads it).
+///
+/// - `native`, `pep517`, `prebuilt`: that one.
+/// - `auto`: native when [`Buildable::load`] accepts the project; the sandbox when it is
+///   [`Error::Unsupported`] (setuptools, pdm-backend, poetry-core, hatch-vcs, a computed
+///   flit `__version__`, ...); native for any other error, so that the build stage reports
+///   it (a malformed pyproject.toml is the same error either way).
+///
+/// Errors (a sentence saying what to do): `auto` or `pep517` on a project whose backend is
+/// one of [`COMPILING_BACKENDS`].
+pub fn choose_builder(root: &Path, mode: BuildMode) -> std::result::Result<BuilderChoice, String> {
+    let backend = project::read_pyproject(root).ok().and_then(|doc| {
+        doc.get("build-system")
+            .and_then(|b| b.get("build-backend"))
+            .and_then(toml::Value::as_str)
+            .map(str::to_string)
+    });
+    if matches!(mode, BuildMode::Auto | BuildMode::Pep517)
+        && let Some(b) = backend
+            .as_deref()
+            .filter(|b| COMPILING_BACKENDS.contains(b))
+    {
+        return Err(format!(
+            "build backend `{b}` compiles native code, which neither the native builder nor the sandboxed one (CPython for WASI, no compiler) can do: \
+             build the distributions with `{b}` in a separate CI step into the output folder and set `mode = \"prebuilt\"`"
+        ));
+    }
+    let choice = |builder, why: String| Ok(BuilderChoice { builder, why });
+    match mode {
+        BuildMode::Native => choice(BuildMode::Native, "mode native".into()),
+        BuildMode::Prebuilt => choice(BuildMode::Prebuilt, "mode prebuilt".into()),
+        BuildMode::Pep517 => choice(
+            BuildMode::Pep517,
+            format!(
+                "mode pep517: the project's own backend ({}) in the sandbox",
+                backend
+                    .as_deref()
+                    .unwrap_or("setuptools.build_meta:__legacy__")
+            ),
+        ),
+        BuildMode::Auto => match Buildable::load(root) {
+            Ok(b) => choice(
+                BuildMode::Native,
+                format!(
+                    "mode auto: the native builder reproduces {}",
+                    b.backend().entry_point()
+                ),
+            ),
+            Err(Error::Unsupported(what)) => {
+                let what = what.split("; ").next().unwrap_or(&what).to_string();
+                choice(
+                    BuildMode::Pep517,
+                    format!(
+                        "mode auto: the native builder does not reproduce {what}, so the project's own backend ({}) runs in the sandbox",
+                        backend
+                            .as_deref()
+                            .unwrap_or("setuptools.build_meta:__legacy__")
+                    ),
+                )
+            }
+            Err(e) => choice(
+                BuildMode::Native,
+                format!("mode auto: the native builder reports the project's error ({e})"),
+            ),
+        },
     }
 }

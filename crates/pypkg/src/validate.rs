@@ -479,6 +479,69 @@ fn inflate(b: &[u8], m: &ZipMember) -> std::result::Result<Vec<u8>, String> {
     Ok(data)
 }
 
+/// File name endings of compiled code: extension modules and shared libraries.
+const COMPILED_SUFFIXES: &[&str] = &[".so", ".pyd", ".dylib", ".dll", ".a", ".o"];
+
+/// Checks that the wheel `bytes` holds pure Python, whatever its name says: a well-formed zip
+/// ([`validate`]'s framing rules), a `*.dist-info/WHEEL` with `Root-Is-Purelib: true`, no
+/// compiled extension or shared library (a member ending in `.so`, `.pyd`, `.dylib`, `.dll`,
+/// `.a` or `.o`, or holding `.so.` as in `libx.so.1`) and no member outside the wheel's
+/// root (an absolute path or `..`).
+///
+/// Errors: a sentence naming the member or field that makes it impure or malformed.
+pub fn check_pure_wheel(bytes: &[u8]) -> std::result::Result<(), String> {
+    let members = scan_zip(bytes)?;
+    let mut purelib = None;
+    for m in &members {
+        let lower = m.name.to_ascii_lowercase();
+        if unsafe_member_path(&m.name) {
+            return Err(format!("member `{}` is outside the wheel's root", m.name));
+        }
+        if COMPILED_SUFFIXES.iter().any(|s| lower.ends_with(s)) || lower.contains(".so.") {
+            return Err(format!("member `{}` is compiled code", m.name));
+        }
+        let mut parts = m.name.split('/');
+        if let (Some(top), Some("WHEEL"), None) = (parts.next(), parts.next(), parts.next())
+            && top.ends_with(".dist-info")
+        {
+            let text = inflate(bytes, m).map_err(|e| format!("`{}`: {e}", m.name))?;
+            purelib = String::from_utf8_lossy(&text).lines().find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.trim() == "Root-Is-Purelib")
+                    .map(|(_, v)| v.trim().to_string())
+            });
+        }
+    }
+    match purelib.as_deref() {
+        Some("true") => Ok(()),
+        Some(other) => Err(format!(
+            "its WHEEL says `Root-Is-Purelib: {other}`, not `true`"
+        )),
+        None => Err("it has no `*.dist-info/WHEEL` with `Root-Is-Purelib`".into()),
+    }
+}
+
+/// The core metadata text (`{name}-{version}.dist-info/METADATA`, the one `.dist-info`
+/// folder at the root) of the wheel `bytes`, read with the same zip framing rules as
+/// [`validate`].
+///
+/// Errors: a malformed zip, no METADATA, or more than one `.dist-info/METADATA`.
+pub fn wheel_metadata(bytes: &[u8]) -> std::result::Result<String, String> {
+    let members = scan_zip(bytes)?;
+    let mut found = members.iter().filter(|m| {
+        let mut parts = m.name.split('/');
+        matches!(
+            (parts.next(), parts.next(), parts.next()),
+            (Some(top), Some("METADATA"), None) if top.ends_with(".dist-info")
+        )
+    });
+    let (Some(m), None) = (found.next(), found.next()) else {
+        return Err("the wheel has no single `*.dist-info/METADATA`".into());
+    };
+    let data = inflate(bytes, m).map_err(|e| format!("`{}`: {e}", m.name))?;
+    String::from_utf8(data).map_err(|_| format!("`{}` is not UTF-8", m.name))
+}
+
 fn unsafe_member_path(name: &str) -> bool {
     name.starts_with('/') || name.contains('\\') || name.split('/').any(|c| c == "..")
 }

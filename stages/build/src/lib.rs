@@ -20,7 +20,15 @@
 //!   projects always get 6, uv_build's level).
 //! - `validate` (bool, default true): check every built file as `twine check --strict` and
 //!   PyPI's upload endpoint would ([`airlock_pypkg::validate`]) before writing it.
-//! - `mode` (`"build"`, default, or `"prebuilt"`): in prebuilt mode nothing is built; every
+//! - `mode` (`"auto"`, default, `"native"` (or `"build"`), `"pep517"` or `"prebuilt"`): which
+//!   builder builds the project ([`airlock_pypkg::choose_builder`]). `native` is this
+//!   component; `auto` is this component when it reproduces the project's backend
+//!   faithfully, else the project's own backend in the sandbox. The host binds the stage to
+//!   the sandboxed build (the pep517 component) before the run when the choice is `pep517`,
+//!   so this component only ever runs the native and prebuilt modes. `deps` (the sandboxed
+//!   build's folder of backend wheels) and `version` (its `SETUPTOOLS_SCM_PRETEND_VERSION`)
+//!   are accepted and used only there.
+//!   In prebuilt mode nothing is built; every
 //!   `*.whl` and `*.tar.gz` in `out` (put there by an earlier CI step with the project's own
 //!   backend) is validated and reported, so a project this builder cannot build (setup.py,
 //!   build hooks, compiled extensions) is still checked and published. `out` needs a write
@@ -29,7 +37,8 @@
 //!
 //! Output:
 //! ```json
-//! { "mode": "build", "name": "mypylogger", "version": "0.2.8", "backend": "hatchling",
+//! { "mode": "build", "builder": "native", "why": "mode auto: the native builder reproduces hatchling.build",
+//!   "name": "mypylogger", "version": "0.2.8", "backend": "hatchling",
 //!   "source_date_epoch": 1580601600,
 //!   "artifacts": [ { "kind": "sdist", "path": "dist/mypylogger-0.2.8.tar.gz",
 //!                    "filename": "mypylogger-0.2.8.tar.gz", "sha256": "<hex>", "size": 853374 },
@@ -50,7 +59,7 @@
 use std::path::{Path, PathBuf};
 
 use airlock_pypkg::validate::{Finding, Report, Severity};
-use airlock_pypkg::{Backend, BuildOptions, Error, Kind};
+use airlock_pypkg::{Backend, BuildMode, BuildOptions, Error, Kind};
 use airlock_stage::{Artifact, Category, Output, Request, StageError};
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +68,11 @@ use serde::{Deserialize, Serialize};
 struct Built {
     /// `"build"` or `"prebuilt"`.
     mode: &'static str,
+    /// `"native"` or `"prebuilt"`: the builder that ran (the sandboxed build's output says
+    /// `"pep517"`).
+    builder: BuildMode,
+    /// Why that builder: the mode, and in `auto` what the choice rested on.
+    why: String,
     /// `[project].name` as written (prebuilt: the metadata `Name`).
     name: String,
     /// The normalised version.
@@ -103,14 +117,37 @@ struct Config {
     mode: Mode,
     validate: bool,
     sdist_compression_level: u32,
+    /// The sandboxed build's backend wheels (used only when the host binds the stage to it).
+    #[allow(dead_code)]
+    deps: Option<String>,
+    /// The sandboxed build's `SETUPTOOLS_SCM_PRETEND_VERSION` (used only there).
+    #[allow(dead_code)]
+    version: Option<String>,
+    /// Set by the host when the choice is the sandboxed build but it could not bind the
+    /// stage to it: why (e.g. the pep517 component is not installed).
+    sandbox_unavailable: Option<String>,
 }
 
-/// `mode`: build here, or validate what another CI step put in `out`.
+/// `mode` as written: [`BuildMode`], with `"build"` the old name of `"native"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 enum Mode {
-    Build,
+    Auto,
+    #[serde(alias = "build")]
+    Native,
+    Pep517,
     Prebuilt,
+}
+
+impl From<Mode> for BuildMode {
+    fn from(m: Mode) -> BuildMode {
+        match m {
+            Mode::Auto => BuildMode::Auto,
+            Mode::Native => BuildMode::Native,
+            Mode::Pep517 => BuildMode::Pep517,
+            Mode::Prebuilt => BuildMode::Prebuilt,
+        }
+    }
 }
 
 impl Default for Config {
@@ -121,9 +158,12 @@ impl Default for Config {
             out: "dist".into(),
             source_date_epoch: None,
             generator: None,
-            mode: Mode::Build,
+            mode: Mode::Auto,
             validate: true,
             sdist_compression_level: airlock_pypkg::DEFAULT_SDIST_GZIP_LEVEL,
+            deps: None,
+            version: None,
+            sandbox_unavailable: None,
         }
     }
 }
@@ -150,8 +190,9 @@ fn stage_error(root: &Path, e: Error) -> StageError {
     }
 }
 
-/// Runs the build at project root `root` (`/` in the component).
-fn build(root: &Path, config: &Config) -> Result<Built, StageError> {
+/// Runs the build at project root `root` (`/` in the component); `why` says why the native
+/// builder.
+fn build(root: &Path, config: &Config, why: String) -> Result<Built, StageError> {
     let epoch = match config.source_date_epoch {
         Some(e) => e,
         None => airlock_pypkg::source_date_epoch_from_env()
@@ -226,6 +267,8 @@ fn build(root: &Path, config: &Config) -> Result<Built, StageError> {
     }
     Ok(Built {
         mode: "build",
+        builder: BuildMode::Native,
+        why,
         name: project.raw_name().to_string(),
         version: project.version().to_string(),
         backend: Some(project.backend()),
@@ -348,6 +391,8 @@ fn prebuilt(root: &Path, config: &Config) -> Result<Built, StageError> {
     let version = release.map(|(_, v)| v).unwrap_or_default();
     Ok(Built {
         mode: "prebuilt",
+        builder: BuildMode::Prebuilt,
+        why: "mode prebuilt".into(),
         name: raw_name,
         version,
         backend: None,
@@ -358,9 +403,32 @@ fn prebuilt(root: &Path, config: &Config) -> Result<Built, StageError> {
 
 fn run(req: &Request) -> Result<Built, StageError> {
     let config: Config = req.config()?;
-    match config.mode {
-        Mode::Build => build(Path::new("/"), &config),
-        Mode::Prebuilt => prebuilt(Path::new("/"), &config),
+    run_at(Path::new("/"), &config)
+}
+
+/// Chooses the builder `config.mode` means for the project at `root` and runs it.
+fn run_at(root: &Path, config: &Config) -> Result<Built, StageError> {
+    let choice = airlock_pypkg::choose_builder(root, config.mode.into()).map_err(|e| {
+        StageError::new(Category::Build, e).with_hint(
+            "build the distributions in a separate CI step into the `out` directory and set `mode = \"prebuilt\"`",
+        )
+    })?;
+    match choice.builder {
+        BuildMode::Prebuilt => prebuilt(root, config),
+        BuildMode::Pep517 => Err(StageError::new(
+            Category::Build,
+            format!(
+                "{}, but {}",
+                choice.why,
+                config.sandbox_unavailable.as_deref().unwrap_or(
+                    "the host did not bind this stage to the sandboxed build (the pep517 component)"
+                )
+            ),
+        )
+        .with_hint(
+            "install the pep517 component (docs/build.md), or build the distributions with the project's own backend in a separate CI step into the `out` directory and set `mode = \"prebuilt\"`",
+        )),
+        BuildMode::Native | BuildMode::Auto => build(root, config, choice.why),
     }
 }
 
@@ -395,7 +463,7 @@ mod tests {
             source_date_epoch: Some(1_700_000_000),
             ..Config::default()
         };
-        let out = json(build(tmp.path(), &config).unwrap());
+        let out = json(run_at(tmp.path(), &config).unwrap());
         assert_eq!(out["name"], "demo-pkg");
         assert_eq!(out["version"], "1.0");
         let arts = out["artifacts"].as_array().unwrap();
@@ -421,7 +489,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.join("README.md"), "# demo\n").unwrap();
         std::fs::write(dir.join("src/demo_pkg/__init__.py"), "x = 1\n").unwrap();
-        let out = json(build(dir, &Config::default()).unwrap());
+        let out = json(run_at(dir, &Config::default()).unwrap());
         assert_eq!(out["backend"], "uv_build");
         assert_eq!(out["name"], "Demo.Pkg");
         let arts = out["artifacts"].as_array().unwrap();
@@ -430,7 +498,7 @@ mod tests {
 
         // A missing module is a validation error naming the path uv_build looks for.
         std::fs::remove_dir_all(dir.join("src")).unwrap();
-        let err = build(dir, &Config::default()).unwrap_err();
+        let err = run_at(dir, &Config::default()).unwrap_err();
         assert_eq!(err.category, Category::Validation);
         assert!(
             err.message.contains("src/demo_pkg/__init__.py"),
@@ -440,10 +508,63 @@ mod tests {
     }
 
     #[test]
+    fn modes_choose_the_builder_and_say_why() {
+        let tmp = tempfile::tempdir().unwrap();
+        demo(tmp.path());
+        let out = json(run_at(tmp.path(), &Config::default()).unwrap());
+        assert_eq!(out["builder"], "native");
+        assert!(
+            out["why"]
+                .as_str()
+                .unwrap()
+                .contains("mode auto: the native builder reproduces"),
+            "{out}"
+        );
+        // A setuptools project: native refuses it; auto and pep517 belong to the sandboxed
+        // build, which the host binds before the run (this component cannot run it).
+        let st = tempfile::tempdir().unwrap();
+        std::fs::write(
+            st.path().join("pyproject.toml"),
+            "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n[project]\nname = \"x\"\nversion = \"1\"\n",
+        )
+        .unwrap();
+        let native = Config {
+            mode: Mode::Native,
+            ..Config::default()
+        };
+        let e = run_at(st.path(), &native).unwrap_err();
+        assert!(
+            e.message
+                .contains("unsupported build backend `setuptools.build_meta`"),
+            "{}",
+            e.message
+        );
+        let e = run_at(st.path(), &Config::default()).unwrap_err();
+        assert!(
+            e.message
+                .contains("the project's own backend (setuptools.build_meta) runs in the sandbox"),
+            "{}",
+            e.message
+        );
+        // A backend that compiles native code keeps the prebuilt mode, and says so.
+        std::fs::write(
+            st.path().join("pyproject.toml"),
+            "[build-system]\nbuild-backend = \"maturin\"\n",
+        )
+        .unwrap();
+        let e = run_at(st.path(), &Config::default()).unwrap_err();
+        assert!(
+            e.message.contains("compiles native code") && e.message.contains("prebuilt"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
     fn prebuilt_mode_validates_and_reports_without_building() {
         let tmp = tempfile::tempdir().unwrap();
         demo(tmp.path());
-        build(tmp.path(), &Config::default()).unwrap();
+        run_at(tmp.path(), &Config::default()).unwrap();
         // The project is gone: only dist/ is there, as after a separate build job.
         std::fs::remove_dir_all(tmp.path().join("src")).unwrap();
         let config = Config {
@@ -488,7 +609,7 @@ mod tests {
                 .replace("1.0", "2.0"),
         )
         .unwrap();
-        build(&other, &Config::default()).unwrap();
+        run_at(&other, &Config::default()).unwrap();
         other.push("dist/demo_pkg-2.0.tar.gz");
         std::fs::copy(&other, tmp.path().join("dist/demo_pkg-2.0.tar.gz")).unwrap();
         let err = prebuilt(tmp.path(), &config).unwrap_err();
@@ -521,13 +642,13 @@ mod tests {
             "from setuptools import setup\nsetup()\n",
         )
         .unwrap();
-        let err = build(tmp.path(), &Config::default()).unwrap_err();
+        let err = run_at(tmp.path(), &Config::default()).unwrap_err();
         assert_eq!(err.category, Category::Build);
         assert!(err.message.contains("setup.py"), "{}", err.message);
         assert!(err.hint.is_some());
 
         let empty = tempfile::tempdir().unwrap();
-        let err = build(empty.path(), &Config::default()).unwrap_err();
+        let err = run_at(empty.path(), &Config::default()).unwrap_err();
         assert_eq!(err.category, Category::Capability);
         assert!(err.message.contains("pyproject.toml"), "{}", err.message);
     }

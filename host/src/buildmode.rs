@@ -1,0 +1,159 @@
+//! The build stage's `mode`, host side: before anything runs, each `builtin:build` stage is
+//! bound to the builder its mode chooses ([`airlock_pypkg::choose_builder`]): the native
+//! builder (the build component, unchanged), or the project's own PEP 517 backend in
+//! CPython for WASI (the pep517 component, [`pep517_component`]), with the stage's config
+//! and grants carried over. See docs/build.md.
+//!
+//! The pep517 component is not embedded (about 30 MB): it ships beside the binary, as the
+//! companion package's `share/airlock/pep517.wasm`, or is named by `AIRLOCK_PEP517_COMPONENT`.
+//! A release build pins its sha256 (`AIRLOCK_PEP517_SHA256` at build time); a build without
+//! a pin (a development build) takes the file it finds and says so.
+
+use std::path::{Path, PathBuf};
+
+use airlock_pypkg::{BuildMode, BuilderChoice};
+
+use crate::manifest::{Access, ComponentRef, FileGrant, Manifest};
+
+/// The environment variable naming the pep517 component file.
+pub const COMPONENT_ENV: &str = "AIRLOCK_PEP517_COMPONENT";
+
+/// The sha256 of the pep517 component this build of airlock ships with, when it was built
+/// for a release (`AIRLOCK_PEP517_SHA256` at build time); `None` in a development build.
+pub const PINNED_SHA256: Option<&str> = option_env!("AIRLOCK_PEP517_SHA256");
+
+/// The scratch folder the sandboxed build copies the project into (a write grant it gets
+/// in addition to the build stage's own).
+pub const SCRATCH: &str = ".airlock/pep517";
+
+/// Where the pep517 component is: `$AIRLOCK_PEP517_COMPONENT`, else `share/airlock/pep517.wasm`
+/// beside the binary's folder (where the companion package installs it), else `pep517.wasm`
+/// beside the binary; with its sha256 (lowercase hex).
+///
+/// Errors (a sentence saying what to install or set): no file, or one whose sha256 is not
+/// the one this build pins.
+pub fn pep517_component() -> Result<(PathBuf, String), String> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os(COMPONENT_ENV).filter(|p| !p.is_empty()) {
+        candidates.push(PathBuf::from(p));
+    } else if let Ok(exe) = std::env::current_exe()
+        && let Some(bin) = exe.parent()
+    {
+        if let Some(prefix) = bin.parent() {
+            candidates.push(prefix.join("share/airlock/pep517.wasm"));
+        }
+        candidates.push(bin.join("pep517.wasm"));
+    }
+    let Some(path) = candidates.into_iter().find(|p| p.is_file()) else {
+        return Err(format!(
+            "the pep517 component (the sandboxed PEP 517 build) is not installed: install the companion package \
+             beside airlock (`pip install airlock-pep517=={}`), or build it with `scripts/build-pep517` and set {COMPONENT_ENV} to its path",
+            env!("CARGO_PKG_VERSION")
+        ));
+    };
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sha = airlock_pypkg::sha256_hex(&bytes);
+    match PINNED_SHA256 {
+        Some(pin) if pin != sha => Err(format!(
+            "the pep517 component at {} has sha256 {sha}, but this airlock pins {pin}: install the companion package of this airlock version",
+            path.display()
+        )),
+        Some(_) => Ok((path, sha)),
+        None => {
+            tracing::warn!(
+                "using the pep517 component at {} (sha256 {sha}): this development build pins no digest",
+                path.display()
+            );
+            Ok((path, sha))
+        }
+    }
+}
+
+/// The build stage config keys the pep517 component takes (the rest are the native
+/// builder's: `generator`, `validate`, `sdist_compression_level`).
+const CARRIED: &[&str] = &[
+    "sdist",
+    "wheel",
+    "out",
+    "source_date_epoch",
+    "deps",
+    "version",
+];
+
+/// The build stage config key through which the host tells the build component why it
+/// could not bind the stage to the sandboxed build (the component then fails with it, when
+/// and if the stage runs).
+pub const UNAVAILABLE_KEY: &str = "sandbox_unavailable";
+
+/// Binds every `builtin:build` stage of `manifest` to the builder its `mode` (default
+/// `auto`) chooses for the manifest's project; returns, per stage bound, the choice (for the
+/// log).
+///
+/// A stage bound to the sandboxed build runs the pep517 component with the config keys both
+/// take ([`CARRIED`]) plus `why`, and its grants plus a write grant on [`SCRATCH`]. Every
+/// other stage is left to the build component, which makes the same choice when it runs and
+/// reports it, or its error: a `mode` it does not know, a backend that compiles native code,
+/// or (passed in [`UNAVAILABLE_KEY`]) a pep517 component that is not installed. So nothing
+/// fails here: a build stage that `when` skips never needs the sandbox.
+pub fn bind(manifest: &mut Manifest) -> Vec<(String, BuilderChoice)> {
+    let project = manifest.project.clone();
+    let mut chosen = Vec::new();
+    for st in &mut manifest.stages {
+        if st.component != ComponentRef::Builtin("build".into()) {
+            continue;
+        }
+        let mode = match st.config.get("mode") {
+            None => BuildMode::Auto,
+            Some(v) => match serde_json::from_value::<BuildMode>(v.clone()) {
+                Ok(m) => m,
+                Err(_) => continue,
+            },
+        };
+        let Ok(choice) = airlock_pypkg::choose_builder(&project, mode) else {
+            continue;
+        };
+        if choice.builder != BuildMode::Pep517 {
+            chosen.push((st.id.clone(), choice));
+            continue;
+        }
+        let (path, sha) = match pep517_component() {
+            Ok(found) => found,
+            Err(e) => {
+                if let Some(config) = st.config.as_object_mut() {
+                    config.insert(UNAVAILABLE_KEY.into(), e.into());
+                } else {
+                    st.config = serde_json::json!({ UNAVAILABLE_KEY: e });
+                }
+                continue;
+            }
+        };
+        st.component = ComponentRef::Path {
+            path,
+            sha256: Some(sha),
+        };
+        let mut config = serde_json::Map::new();
+        if let Some(old) = st.config.as_object() {
+            for (k, v) in old.iter().filter(|(k, _)| CARRIED.contains(&k.as_str())) {
+                config.insert(k.clone(), v.clone());
+            }
+        }
+        config.insert("why".into(), choice.why.clone().into());
+        st.config = serde_json::Value::Object(config);
+        if !st.grants.files.iter().any(|g| grants_write(g, SCRATCH)) {
+            st.grants.files.push(FileGrant {
+                path: SCRATCH.into(),
+                access: Access::Write,
+            });
+        }
+        chosen.push((st.id.clone(), choice));
+    }
+    chosen
+}
+
+/// True when `grant` gives write access to `rel` (project-relative).
+fn grants_write(grant: &FileGrant, rel: &str) -> bool {
+    grant.access == Access::Write && {
+        let g = grant.path.trim_start_matches("./").trim_end_matches('/');
+        g == "." || Path::new(rel).starts_with(g)
+    }
+}
