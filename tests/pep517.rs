@@ -641,6 +641,63 @@ fn a_locked_project_is_fetched_hash_checked_then_built_in_the_sandbox_by_mode_au
     assert!(said.contains(&origin), "{said}");
     println!("ungranted: {said}");
 
+    // A chain with dependencies, markers and an extra (hatch-vcs → hatchling, setuptools-scm
+    // → packaging, pathspec, pluggy, trove-classifiers, setuptools; tomli only before 3.11):
+    // the lock holds exactly what pip resolved for this interpreter (3.11+, as the sandbox's
+    // 3.14), each wheel once.
+    let chain = build_deps(&[
+        "hatchling==1.27.0",
+        "hatch-vcs==0.5.0",
+        "setuptools-scm[toml]==8.3.1",
+    ]);
+    let mut expected: Vec<String> = Vec::new();
+    for e in std::fs::read_dir(&chain).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        expected.push(
+            name.split('-')
+                .next()
+                .unwrap()
+                .to_lowercase()
+                .replace('_', "-"),
+        );
+        let _ = std::fs::copy(&p, server.packages.join(&name));
+    }
+    expected.sort();
+    let chain_lock = work.path().join("chain.toml");
+    let o = common::airlock(
+        &[
+            "lock-build",
+            "--project",
+            project.to_str().unwrap(),
+            "--index",
+            &server.simple(),
+            "--requirement",
+            "hatch-vcs",
+            "--requirement",
+            "setuptools-scm[toml]",
+            "--out",
+            chain_lock.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let chain_text = std::fs::read_to_string(&chain_lock).unwrap();
+    let locked: toml::Table = toml::from_str(&chain_text).unwrap();
+    let mut names: Vec<String> = locked["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, expected, "{chain_text}");
+
     // A wheel named pure whose contents are compiled: lock-build and fetch refuse it.
     let evil = impure_wheel(&server.packages);
     let o = common::airlock(

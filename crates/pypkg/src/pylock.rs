@@ -137,6 +137,7 @@ impl Lock {
     ///
     /// Errors (a sentence naming the file and the package): not TOML or not PEP 751's shape;
     /// a `lock-version` other than `1.x`; a package with no wheel or more than one; a wheel
+    /// name that is not a plain file name (a `/`, a `\` or a leading `.`); a wheel
     /// that is not pure Python (`*-py3-none-any.whl`), whose name is not of the package and
     /// version, whose URL is not `https://` (or `http://` to 127.0.0.1, ::1 or localhost), or
     /// with no 64-hex-digit `sha256`; a project locked twice.
@@ -160,6 +161,12 @@ impl Lock {
                     p.wheels.len()
                 ));
             };
+            if w.name.contains(['/', '\\']) || w.name.starts_with('.') {
+                return Err(format!(
+                    "{at}: the wheel name {:?} is not a file name",
+                    w.name
+                ));
+            }
             if !is_pure_wheel(&w.name) {
                 return Err(format!(
                     "{at}: {} is not a pure-Python wheel (`*-py3-none-any.whl`); the sandboxed build runs pure-Python backends only",
