@@ -932,6 +932,34 @@ fn links_and_caches_a_stage_could_plant_are_never_trusted() {
         json!({"attempt": "artifact", "target": "w/file", "sha256": secret_sha, "size": 19}),
         r#"files = [{ path = "w", access = "write" }]"#,
     );
+    // The host's `file-mode` import answers for this stage's grants only: the granted
+    // folder and a plain file in it, never through a link, `..`, an ungranted path, a
+    // relative or an over-long one.
+    std::fs::create_dir_all(project.join("w")).unwrap();
+    std::fs::write(project.join("w/plain.txt"), "x").unwrap();
+    std::fs::set_permissions(
+        project.join("w/plain.txt"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    let probes = json!([
+        "/w",
+        "/w/plain.txt",
+        "/w/out",
+        "/w/out/secret.txt",
+        "/w/file",
+        "/w/../outside/secret.txt",
+        "/w/../../outside/secret.txt",
+        "/security/current",
+        "w/plain.txt",
+        format!("/w/{}", "a/".repeat(3000)),
+    ]);
+    m += &stage_toml(
+        "file-mode-probe",
+        "\"plant-file\"]\nafter = [\"link-artifact\"",
+        json!({"attempt": "file-mode", "value": probes}),
+        r#"files = [{ path = "w", access = "read" }]"#,
+    );
     std::fs::write(project.join("links.toml"), &m).unwrap();
     let cache = tmp.path().join("cache");
     let (out, _) = common::airlock_measured(
@@ -948,6 +976,30 @@ fn links_and_caches_a_stage_could_plant_are_never_trusted() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stage(&r, "plant-dir")["status"], "succeeded", "{stderr}");
     assert_eq!(stage(&r, "plant-file")["status"], "succeeded", "{stderr}");
+    let modes = &stage(&r, "file-mode-probe")["output"]["modes"];
+    let answered: Vec<(String, serde_json::Value)> = modes
+        .as_array()
+        .unwrap_or_else(|| panic!("file-mode-probe: {}", stage(&r, "file-mode-probe")))
+        .iter()
+        .map(|m| {
+            (
+                m[0].as_str().unwrap().chars().take(40).collect(),
+                m[1].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        answered[1],
+        ("/w/plain.txt".into(), json!(0o640)),
+        "{answered:?}"
+    );
+    assert!(
+        answered[0].1.is_u64(),
+        "the granted folder itself: {answered:?}"
+    );
+    for (path, mode) in &answered[2..] {
+        assert!(mode.is_null(), "file-mode answered {mode} for {path}");
+    }
     for id in ["link-read-grant", "link-write-grant", "link-artifact"] {
         let s = stage(&r, id);
         assert_eq!(s["status"], "failed", "{id}: {s}");

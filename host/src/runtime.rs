@@ -1250,11 +1250,7 @@ impl bindings::airlock::stage::host::Host for StageState {
         let Some((name, parents)) = parts.split_last() else {
             return dir.dir_metadata().ok().map(|m| mode_bits(&m));
         };
-        use cap_fs_ext::DirExt as _;
-        let mut at = dir.try_clone().ok()?;
-        for c in parents {
-            at = at.open_dir_nofollow(c).ok()?;
-        }
+        let at = hostfs::open_dir(dir, &parents.join("/")).ok()?;
         let meta = at.symlink_metadata(name).ok()?;
         (!meta.file_type().is_symlink()).then(|| mode_bits(&meta))
     }

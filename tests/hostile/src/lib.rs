@@ -209,6 +209,16 @@ fn attempt(req: &Request) -> Result<serde_json::Value, StageError> {
             #[cfg(not(target_arch = "wasm32"))]
             host_only("symlink")
         }
+        // Asks the host for the mode of each path in `value` (a list of strings): whatever
+        // the host answers is the output, so the test sees what leaked.
+        "file-mode" => {
+            let paths: Vec<String> = serde_json::from_value(c.value.clone()).unwrap_or_default();
+            let modes: Vec<serde_json::Value> = paths
+                .iter()
+                .map(|p| json!([p, airlock_stage::host::file_mode(p)]))
+                .collect();
+            Ok(json!({ "modes": modes }))
+        }
         "artifact" => Ok(json!({
             "artifacts": [{ "path": t, "sha256": c.sha256, "size": c.size }]
         })),
