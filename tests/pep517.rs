@@ -805,3 +805,106 @@ files = [{{ path = ".", access = "read" }}, {{ path = "dist", access = "write" }
         "{out}"
     );
 }
+
+#[test]
+fn a_setuptools_scm_git_checkout_builds_as_natively_with_the_hosts_git_file_list() {
+    // setuptools_scm chooses a git checkout's files with `git archive` (honouring
+    // export-ignore), and there is no git in the sandbox: the host lists them and the stage
+    // hands the list to setuptools_scm. The sdist and the wheel must come out as the same
+    // backend makes them natively in the checkout (version from the tag there, from config
+    // `version` in the sandbox).
+    let (component, _) = pep517_component();
+    let component = component.to_str().unwrap().to_string();
+    let env = [("AIRLOCK_PEP517_COMPONENT", component.as_str())];
+    let work = tempfile::tempdir().unwrap();
+    let p = work.path().join("scm-git");
+    std::fs::create_dir_all(p.join("scm_git")).unwrap();
+    std::fs::write(
+        p.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools>=80\", \"setuptools-scm>=8\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"scm-git\"\ndynamic = [\"version\"]\n\n[tool.setuptools_scm]\n",
+    )
+    .unwrap();
+    for (f, text) in [
+        ("scm_git/__init__.py", ""),
+        (
+            "scm_git/data.txt",
+            "tracked data, packaged only through the git file list\n",
+        ),
+        ("scm_git/ignored.txt", "tracked, but export-ignore\n"),
+        (".gitattributes", "scm_git/ignored.txt export-ignore\n"),
+    ] {
+        std::fs::write(p.join(f), text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "tag.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(&p)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "one"]);
+    git(&["tag", "v1.0"]);
+    // An untracked file: in neither build.
+    std::fs::write(p.join("scm_git/untracked.txt"), "not in git\n").unwrap();
+    let deps = build_deps(&["setuptools==80.9.0", "setuptools-scm==8.3.1"]);
+
+    let reference = tempfile::tempdir().unwrap();
+    native(&p, "setuptools.build_meta", &deps, reference.path());
+
+    let into = p.join(".airlock/build-deps");
+    std::fs::create_dir_all(&into).unwrap();
+    for e in std::fs::read_dir(&deps).unwrap() {
+        let w = e.unwrap().path();
+        std::fs::copy(&w, into.join(w.file_name().unwrap())).unwrap();
+    }
+    let manifest = format!(
+        "[pipeline]\nname = \"scm-git\"\nproject = \".\"\n[[stage]]\nid = \"build\"\ncomponent = \"builtin:build\"\n\
+         config = {{ mode = \"pep517\", version = \"1.0\", source_date_epoch = {EPOCH} }}\n[stage.grants]\n\
+         files = [{{ path = \".\", access = \"read\" }}, {{ path = \"dist\", access = \"write\" }}]\n"
+    );
+    let run = common::run(&p, &manifest, &env);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let dist = p.join("dist");
+    let (ours, theirs) = (only(&dist, ".whl"), only(reference.path(), ".whl"));
+    assert_eq!(ours.file_name(), theirs.file_name());
+    let names: Vec<String> = wheel_members(&ours).into_iter().map(|m| m.0).collect();
+    assert!(names.contains(&"scm_git/data.txt".to_string()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("untracked") || n.contains("ignored")),
+        "{names:?}"
+    );
+    assert!(
+        std::fs::read(&ours).unwrap() == std::fs::read(&theirs).unwrap(),
+        "the wheel differs from the native one: {}",
+        wheel_difference(&ours, &theirs)
+    );
+    let (a, b) = (
+        sdist_members(&only(&dist, ".tar.gz")),
+        sdist_members(&only(reference.path(), ".tar.gz")),
+    );
+    let names = |m: &[(String, u32, Vec<u8>)]| m.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&a), names(&b), "sdist members");
+    for (x, y) in a.iter().zip(&b) {
+        assert!(x.2 == y.2, "sdist member {} differs", x.0);
+    }
+}

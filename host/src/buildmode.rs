@@ -90,7 +90,8 @@ pub const UNAVAILABLE_KEY: &str = "sandbox_unavailable";
 /// log).
 ///
 /// A stage bound to the sandboxed build runs the pep517 component with the config keys both
-/// take ([`CARRIED`]) plus `why`, and its grants plus a write grant on [`SCRATCH`]. Every
+/// take ([`CARRIED`]) plus `why` and, in a git checkout, `git_files` ([`git_files`]), and
+/// its grants plus a write grant on [`SCRATCH`]. Every
 /// other stage is left to the build component, which makes the same choice when it runs and
 /// reports it, or its error: a `mode` it does not know, a backend that compiles native code,
 /// or (passed in [`UNAVAILABLE_KEY`]) a pep517 component that is not installed. So nothing
@@ -138,6 +139,9 @@ pub fn bind(manifest: &mut Manifest) -> Vec<(String, BuilderChoice)> {
             }
         }
         config.insert("why".into(), choice.why.clone().into());
+        if let Some(files) = git_files(&project) {
+            config.insert("git_files".into(), files.into());
+        }
         st.config = serde_json::Value::Object(config);
         if !st.grants.files.iter().any(|g| grants_write(g, SCRATCH)) {
             st.grants.files.push(FileGrant {
@@ -148,6 +152,56 @@ pub fn bind(manifest: &mut Manifest) -> Vec<(String, BuilderChoice)> {
         chosen.push((st.id.clone(), choice));
     }
     chosen
+}
+
+/// The project's files as setuptools_scm's git file finder lists them (`git archive` of
+/// HEAD, so `export-ignore` is honoured), relative to the project folder, when the project
+/// is in a git checkout and git answers; `None` otherwise (with a warning when git failed).
+/// The sandbox has no git: the pep517 component hands this list to setuptools_scm instead.
+/// git runs with `core.fsmonitor` off, so no program the repository configures is started.
+fn git_files(project: &Path) -> Option<Vec<String>> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(["-c", "core.fsmonitor=false"])
+            .args(args)
+            .current_dir(project)
+            .stdin(std::process::Stdio::null())
+            .output()
+    };
+    let inside = git(&["rev-parse", "--show-prefix"]).ok()?;
+    if !inside.status.success() {
+        return None;
+    }
+    let prefix = String::from_utf8_lossy(&inside.stdout).trim().to_string();
+    let tree = if prefix.is_empty() {
+        "HEAD".to_string()
+    } else {
+        format!("HEAD:{prefix}")
+    };
+    let archive = match git(&["archive", "--format=tar", &tree]) {
+        Ok(o) if o.status.success() => o.stdout,
+        Ok(o) => {
+            tracing::warn!(
+                "git archive {tree} in {} failed ({}): the sandboxed build gets no git file list",
+                project.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            return None;
+        }
+        Err(e) => {
+            tracing::warn!("cannot run git ({e}): the sandboxed build gets no git file list");
+            return None;
+        }
+    };
+    let mut files = Vec::new();
+    for entry in tar::Archive::new(&archive[..]).entries().ok()? {
+        let entry = entry.ok()?;
+        if entry.header().entry_type().is_dir() {
+            continue;
+        }
+        files.push(String::from_utf8_lossy(&entry.path_bytes()).into_owned());
+    }
+    Some(files)
 }
 
 /// True when `grant` gives write access to `rel` (project-relative).

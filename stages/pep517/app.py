@@ -22,6 +22,10 @@ Config (all optional; paths are project-relative):
 - `version` (string): set as `SETUPTOOLS_SCM_PRETEND_VERSION`, the version setuptools_scm
   and hatch-vcs report (they read it from git, and there is no git in the sandbox; from an
   sdist they read PKG-INFO without it).
+- `git_files` (list of project-relative paths): the files of the git checkout, as `git
+  archive HEAD` lists them (the host runs git; the sandbox has none). setuptools_scm's git
+  file finder is given this list instead of running git, so the sdist holds what it would
+  natively.
 - `why` (string): why this build runs in the sandbox (the host's build-mode choice), logged
   and echoed in the output.
 
@@ -248,6 +252,26 @@ def _backend(source, name):
     return name, backend
 
 
+def _serve_git_files(source, files):
+    """Makes setuptools_scm's git file finder answer from `files` (project-relative paths,
+    what `git archive HEAD` holds), as if `source` were the checkout's top level: it would run
+    `git rev-parse` and `git archive`, and there are no subprocesses here."""
+    try:
+        from setuptools_scm._file_finders import git as scm_git
+    except Exception:
+        return  # the backend does not use setuptools_scm
+    top = os.path.realpath(source)
+    paths = {os.path.normcase(os.path.join(top, f)) for f in files}
+    dirs = {top}
+    for p in paths:
+        d = os.path.dirname(p)
+        while d.startswith(top + os.sep) and d not in dirs:
+            dirs.add(d)
+            d = os.path.dirname(d)
+    scm_git._git_toplevel = lambda path: top
+    scm_git._git_ls_files_and_dirs = lambda toplevel: (set(paths), set(dirs))
+
+
 def _build(config):
     deps = _rel(config.get("deps", ".airlock/build-deps"))
     scratch = _rel(config.get("scratch", ".airlock/pep517"))
@@ -281,6 +305,8 @@ def _build(config):
     tempfile.tempdir = tmp
     _sys.argv = ["pep517"]
     os.chdir(source)
+    if config.get("git_files") is not None:
+        _serve_git_files(source, config["git_files"])
     name, backend = _backend(source, config.get("backend"))
     why = str(config.get("why") or "mode pep517")
     _log(f"{why}; building with {name} (SOURCE_DATE_EPOCH={epoch}, CPython {platform.python_version()} for WASI)")
