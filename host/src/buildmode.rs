@@ -28,11 +28,12 @@ pub const SCRATCH: &str = ".airlock/pep517";
 
 /// Where the pep517 component is: `$AIRLOCK_PEP517_COMPONENT`, else `share/airlock/pep517.wasm`
 /// beside the binary's folder (where the companion package installs it), else `pep517.wasm`
-/// beside the binary; with its sha256 (lowercase hex).
+/// beside the binary. Its digest is not read here: the stage is bound with
+/// [`PINNED_SHA256`] as its `sha256`, which the runtime checks when it loads (and digests)
+/// the component anyway, so a file other than the one this release pins is refused there.
 ///
-/// Errors (a sentence saying what to install or set): no file, or one whose sha256 is not
-/// the one this build pins.
-pub fn pep517_component() -> Result<(PathBuf, String), String> {
+/// Errors (a sentence saying what to install or set): no file.
+pub fn pep517_component() -> Result<PathBuf, String> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(p) = std::env::var_os(COMPONENT_ENV).filter(|p| !p.is_empty()) {
         candidates.push(PathBuf::from(p));
@@ -44,29 +45,20 @@ pub fn pep517_component() -> Result<(PathBuf, String), String> {
         }
         candidates.push(bin.join("pep517.wasm"));
     }
-    let Some(path) = candidates.into_iter().find(|p| p.is_file()) else {
-        return Err(format!(
+    let path = candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        format!(
             "the pep517 component (the sandboxed PEP 517 build) is not installed: install the companion package \
              beside airlock (`pip install airlock-pep517=={}`), or build it with `scripts/build-pep517` and set {COMPONENT_ENV} to its path",
             env!("CARGO_PKG_VERSION")
-        ));
-    };
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let sha = airlock_pypkg::sha256_hex(&bytes);
-    match PINNED_SHA256 {
-        Some(pin) if pin != sha => Err(format!(
-            "the pep517 component at {} has sha256 {sha}, but this airlock pins {pin}: install the companion package of this airlock version",
+        )
+    })?;
+    if PINNED_SHA256.is_none() {
+        tracing::warn!(
+            "using the pep517 component at {}: this development build pins no digest",
             path.display()
-        )),
-        Some(_) => Ok((path, sha)),
-        None => {
-            tracing::warn!(
-                "using the pep517 component at {} (sha256 {sha}): this development build pins no digest",
-                path.display()
-            );
-            Ok((path, sha))
-        }
+        );
     }
+    Ok(path)
 }
 
 /// The build stage config keys the pep517 component takes (the rest are the native
@@ -117,7 +109,7 @@ pub fn bind(manifest: &mut Manifest) -> Vec<(String, BuilderChoice)> {
             chosen.push((st.id.clone(), choice));
             continue;
         }
-        let (path, sha) = match pep517_component() {
+        let path = match pep517_component() {
             Ok(found) => found,
             Err(e) => {
                 if let Some(config) = st.config.as_object_mut() {
@@ -130,7 +122,7 @@ pub fn bind(manifest: &mut Manifest) -> Vec<(String, BuilderChoice)> {
         };
         st.component = ComponentRef::Path {
             path,
-            sha256: Some(sha),
+            sha256: PINNED_SHA256.map(str::to_string),
         };
         let mut config = serde_json::Map::new();
         if let Some(old) = st.config.as_object() {
